@@ -1,0 +1,40 @@
+//! The JSON API under `/api/v1` (SPEC §3 and §7).
+
+mod articles;
+pub mod auth;
+mod json;
+mod sections;
+
+use axum::{Router, routing::get};
+
+use crate::AppState;
+
+pub use json::JsonBody;
+
+/// Routes of `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sections", get(sections::list))
+        .route("/sections/{slug}", axum::routing::put(sections::put))
+        .route("/articles", get(articles::list))
+        .route(
+            "/articles/{id}",
+            get(articles::get)
+                .put(articles::put)
+                .delete(articles::delete),
+        )
+}
+
+/// `limit` of list endpoints: default 100, 1 to 1,000.
+pub fn parse_limit(raw: Option<&str>) -> Result<u32, crate::error::AppError> {
+    match raw {
+        None => Ok(100),
+        Some(s) => match s.parse::<u32>() {
+            Ok(n) if (1..=1000).contains(&n) => Ok(n),
+            _ => Err(crate::error::AppError::bad_request(
+                Some("limit"),
+                "limit must be a whole number from 1 to 1000",
+            )),
+        },
+    }
+}

@@ -1,0 +1,564 @@
+//! Typed configuration: `config/default.toml` (or `--config`), then `TIDINGS_…__…`
+//! environment overrides; validated once at start-up with errors that name the key.
+
+use std::{
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
+use serde::{Deserialize, Deserializer};
+
+use crate::domain::{CronSpec, SectionSlug, TimeZone};
+
+/// Path used when neither `--config` nor `TIDINGS_CONFIG` is given.
+pub const DEFAULT_CONFIG_PATH: &str = "config/default.toml";
+
+/// The whole configuration, as SPEC §2 names it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub site: SiteConfig,
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub mail: MailConfig,
+    #[serde(default)]
+    pub feeds: FeedsConfig,
+    #[serde(default)]
+    pub digests: DigestsConfig,
+    #[serde(default = "default_sections")]
+    pub sections: Vec<SectionConfig>,
+    #[serde(default = "default_schedules")]
+    pub schedules: Vec<ScheduleConfig>,
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+}
+
+/// `[site]`: who publishes and how people see dates.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SiteConfig {
+    pub title: String,
+    pub base_url: String,
+    pub language: String,
+    pub timezone: String,
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        Self {
+            title: "青海省总工会".into(),
+            base_url: "http://127.0.0.1:8080".into(),
+            language: "zh-CN".into(),
+            timezone: "Asia/Shanghai".into(),
+        }
+    }
+}
+
+/// `[server]`: where to listen.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub bind: SocketAddr,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".parse().expect("literal address"),
+        }
+    }
+}
+
+/// `[database]`: `sqlite://PATH` or `postgres://…`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub url: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/tidings.db".into(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A PostgreSQL URL may carry a password.
+        let shown = match url::Url::parse(&self.url) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some("***"));
+                u.to_string()
+            }
+            _ => self.url.clone(),
+        };
+        f.debug_struct("DatabaseConfig")
+            .field("url", &shown)
+            .finish()
+    }
+}
+
+/// `[auth]`: bearer tokens; unset means that API answers 401.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    #[serde(deserialize_with = "lenient_opt_string")]
+    pub admin_token: Option<String>,
+    #[serde(deserialize_with = "lenient_opt_string")]
+    pub publisher_token: Option<String>,
+}
+
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mask = |t: &Option<String>| t.as_ref().map(|_| "***");
+        f.debug_struct("AuthConfig")
+            .field("admin_token", &mask(&self.admin_token))
+            .field("publisher_token", &mask(&self.publisher_token))
+            .finish()
+    }
+}
+
+/// Which way mail leaves the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    Smtp,
+    File,
+    Log,
+}
+
+/// `[mail]`: transport and throttles.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    pub transport: MailTransport,
+    pub smtp_url: Option<String>,
+    pub from: String,
+    pub rate_per_second: u32,
+    pub concurrency: u32,
+    pub outbox_dir: PathBuf,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            transport: MailTransport::File,
+            smtp_url: None,
+            from: "青海省总工会 <news@localhost>".into(),
+            rate_per_second: 50,
+            concurrency: 4,
+            outbox_dir: PathBuf::from("data/outbox"),
+        }
+    }
+}
+
+impl fmt::Debug for MailConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let smtp = self.smtp_url.as_ref().map(|u| match url::Url::parse(u) {
+            Ok(mut p) if p.password().is_some() => {
+                let _ = p.set_password(Some("***"));
+                p.to_string()
+            }
+            _ => u.clone(),
+        });
+        f.debug_struct("MailConfig")
+            .field("transport", &self.transport)
+            .field("smtp_url", &smtp)
+            .field("from", &self.from)
+            .field("rate_per_second", &self.rate_per_second)
+            .field("concurrency", &self.concurrency)
+            .field("outbox_dir", &self.outbox_dir)
+            .finish()
+    }
+}
+
+/// `[feeds]`: size and caching of the public feeds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedsConfig {
+    pub items: u32,
+    pub max_age_seconds: u32,
+    pub websub_hub: Option<String>,
+}
+
+impl Default for FeedsConfig {
+    fn default() -> Self {
+        Self {
+            items: 50,
+            max_age_seconds: 300,
+            websub_hub: None,
+        }
+    }
+}
+
+/// `[digests]`: catch-up window and retry budget.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DigestsConfig {
+    pub catch_up_hours: u32,
+    pub max_attempts: u32,
+}
+
+impl Default for DigestsConfig {
+    fn default() -> Self {
+        Self {
+            catch_up_hours: 12,
+            max_attempts: 5,
+        }
+    }
+}
+
+/// One `[[sections]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SectionConfig {
+    pub slug: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// One `[[schedules]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    pub slug: String,
+    pub name: String,
+    pub cron: String,
+    /// Defaults to `site.timezone`.
+    pub timezone: Option<String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub send_when_empty: bool,
+    #[serde(default = "default_max_articles")]
+    pub max_articles: u32,
+}
+
+/// One `[[sources]]` entry (SPEC §3).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SourceConfig {
+    Directory {
+        name: Option<String>,
+        path: PathBuf,
+    },
+    Web {
+        name: Option<String>,
+        section: String,
+        list_url: String,
+        item_selector: String,
+        title_selector: String,
+        date_selector: String,
+        content_selector: String,
+        author_selector: Option<String>,
+        #[serde(default = "default_interval")]
+        interval: String,
+        timezone: Option<String>,
+    },
+    Feed {
+        name: Option<String>,
+        section: String,
+        url: String,
+        #[serde(default = "default_interval")]
+        interval: String,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_max_articles() -> u32 {
+    20
+}
+fn default_interval() -> String {
+    "10m".into()
+}
+
+fn default_sections() -> Vec<SectionConfig> {
+    [
+        ("news", "工会要闻", "全省工会工作要闻"),
+        ("notices", "通知公告", "省总工会通知与公告"),
+        ("grassroots", "基层动态", "基层工会工作动态"),
+        ("about", "工会简介", "关于省总工会"),
+    ]
+    .into_iter()
+    .map(|(slug, title, description)| SectionConfig {
+        slug: slug.into(),
+        title: title.into(),
+        description: description.into(),
+    })
+    .collect()
+}
+
+fn default_schedules() -> Vec<ScheduleConfig> {
+    vec![
+        ScheduleConfig {
+            slug: "daily".into(),
+            name: "每日摘要".into(),
+            cron: "0 8 * * *".into(),
+            timezone: None,
+            enabled: true,
+            send_when_empty: false,
+            max_articles: 20,
+        },
+        ScheduleConfig {
+            slug: "weekly".into(),
+            name: "每周摘要".into(),
+            cron: "0 9 * * 1".into(),
+            timezone: None,
+            enabled: true,
+            send_when_empty: false,
+            max_articles: 50,
+        },
+    ]
+}
+
+/// Accepts a string, or a number/bool that an environment variable was parsed into.
+fn lenient_opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        S(String),
+        I(i64),
+        U(u64),
+        F(f64),
+        B(bool),
+    }
+    Ok(Option::<Raw>::deserialize(d)?.and_then(|r| {
+        let s = match r {
+            Raw::S(s) => s,
+            Raw::I(i) => i.to_string(),
+            Raw::U(u) => u.to_string(),
+            Raw::F(f) => f.to_string(),
+            Raw::B(b) => b.to_string(),
+        };
+        (!s.is_empty()).then_some(s)
+    }))
+}
+
+impl Config {
+    /// Reads the file at `path` (must exist), applies `TIDINGS_` overrides and validates.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        if !path.exists() {
+            bail!("configuration file {} does not exist", path.display());
+        }
+        Self::from_figment(Figment::new().merge(Toml::file(path)))
+            .with_context(|| format!("invalid configuration ({})", path.display()))
+    }
+
+    /// Built-in defaults plus `TIDINGS_` overrides, without a file.
+    pub fn from_env_only() -> anyhow::Result<Self> {
+        Self::from_figment(Figment::new())
+    }
+
+    /// Parses a TOML string (no environment); used by tests and `check`.
+    pub fn from_toml_str(toml: &str) -> anyhow::Result<Self> {
+        let config: Config = Figment::new()
+            .merge(Toml::string(toml))
+            .extract()
+            .map_err(figment_error)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn from_figment(fig: Figment) -> anyhow::Result<Self> {
+        let env = Env::prefixed("TIDINGS_")
+            .filter(|k| {
+                let k = k.as_str();
+                // Process-level variables that are not configuration keys.
+                !(k == "config" || k == "log" || k.starts_with("test_"))
+            })
+            .split("__");
+        let config: Config = fig.merge(env).extract().map_err(figment_error)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value serde cannot; each error names its key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let base = url::Url::parse(&self.site.base_url)
+            .map_err(|e| anyhow::anyhow!("site.base_url: {e}: {:?}", self.site.base_url))?;
+        if !matches!(base.scheme(), "http" | "https") || base.host().is_none() {
+            bail!("site.base_url: must be an http(s) URL with a host");
+        }
+        if !matches!(self.site.language.as_str(), "zh-CN" | "en") {
+            bail!(
+                "site.language: {:?} is not supported (zh-CN or en)",
+                self.site.language
+            );
+        }
+        TimeZone::parse(&self.site.timezone).map_err(|e| anyhow::anyhow!("site.timezone: {e}"))?;
+        let db = &self.database.url;
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            bail!("database.url: must start with sqlite:// or postgres://");
+        }
+        if self.mail.transport == MailTransport::Smtp {
+            let Some(u) = &self.mail.smtp_url else {
+                bail!("mail.smtp_url: required when mail.transport = \"smtp\"");
+            };
+            let parsed = url::Url::parse(u).map_err(|e| anyhow::anyhow!("mail.smtp_url: {e}"))?;
+            if !matches!(parsed.scheme(), "smtp" | "smtps") {
+                bail!("mail.smtp_url: scheme must be smtp or smtps");
+            }
+        }
+        crate::domain::parse_mailbox(&self.mail.from)
+            .map_err(|e| anyhow::anyhow!("mail.from: {e}"))?;
+        if self.mail.rate_per_second == 0 {
+            bail!("mail.rate_per_second: must be at least 1");
+        }
+        if !(1..=64).contains(&self.mail.concurrency) {
+            bail!("mail.concurrency: must be between 1 and 64");
+        }
+        if !(1..=1000).contains(&self.feeds.items) {
+            bail!("feeds.items: must be between 1 and 1000");
+        }
+        if let Some(hub) = &self.feeds.websub_hub {
+            let u = url::Url::parse(hub).map_err(|e| anyhow::anyhow!("feeds.websub_hub: {e}"))?;
+            if !matches!(u.scheme(), "http" | "https") {
+                bail!("feeds.websub_hub: must be an http(s) URL");
+            }
+        }
+        if self.digests.max_attempts == 0 {
+            bail!("digests.max_attempts: must be at least 1");
+        }
+        self.validate_sections()?;
+        self.validate_schedules()?;
+        self.validate_sources()
+    }
+
+    fn validate_sections(&self) -> anyhow::Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        for (i, s) in self.sections.iter().enumerate() {
+            SectionSlug::parse(&s.slug).map_err(|e| anyhow::anyhow!("sections[{i}].slug: {e}"))?;
+            if !seen.insert(s.slug.as_str()) {
+                bail!("sections[{i}].slug: duplicate section slug {:?}", s.slug);
+            }
+            if s.title.trim().is_empty() || s.title.chars().count() > 200 {
+                bail!("sections[{i}].title: must be 1 to 200 characters");
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_schedules(&self) -> anyhow::Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        for (i, s) in self.schedules.iter().enumerate() {
+            SectionSlug::parse(&s.slug).map_err(|e| anyhow::anyhow!("schedules[{i}].slug: {e}"))?;
+            if !seen.insert(s.slug.as_str()) {
+                bail!("schedules[{i}].slug: duplicate schedule slug {:?}", s.slug);
+            }
+            CronSpec::parse(&s.cron).map_err(|e| anyhow::anyhow!("schedules[{i}].cron: {e}"))?;
+            if let Some(tz) = &s.timezone {
+                TimeZone::parse(tz).map_err(|e| anyhow::anyhow!("schedules[{i}].timezone: {e}"))?;
+            }
+            if !(1..=500).contains(&s.max_articles) {
+                bail!("schedules[{i}].max_articles: must be between 1 and 500");
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_sources(&self) -> anyhow::Result<()> {
+        let known = |slug: &str| self.sections.iter().any(|s| s.slug == slug);
+        for (i, s) in self.sources.iter().enumerate() {
+            match s {
+                SourceConfig::Directory { .. } => {}
+                SourceConfig::Web {
+                    section,
+                    list_url,
+                    interval,
+                    timezone,
+                    ..
+                } => {
+                    if !known(section) {
+                        bail!("sources[{i}].section: unknown section {section:?}");
+                    }
+                    check_http_url(list_url)
+                        .map_err(|e| anyhow::anyhow!("sources[{i}].list_url: {e}"))?;
+                    parse_interval(interval)
+                        .map_err(|e| anyhow::anyhow!("sources[{i}].interval: {e}"))?;
+                    if let Some(tz) = timezone {
+                        TimeZone::parse(tz)
+                            .map_err(|e| anyhow::anyhow!("sources[{i}].timezone: {e}"))?;
+                    }
+                }
+                SourceConfig::Feed {
+                    section,
+                    url,
+                    interval,
+                    ..
+                } => {
+                    if !known(section) {
+                        bail!("sources[{i}].section: unknown section {section:?}");
+                    }
+                    check_http_url(url).map_err(|e| anyhow::anyhow!("sources[{i}].url: {e}"))?;
+                    parse_interval(interval)
+                        .map_err(|e| anyhow::anyhow!("sources[{i}].interval: {e}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `site.timezone` as a zone (validated at load).
+    pub fn site_timezone(&self) -> TimeZone {
+        TimeZone::parse(&self.site.timezone).expect("validated at load")
+    }
+}
+
+fn check_http_url(s: &str) -> anyhow::Result<()> {
+    let u = url::Url::parse(s)?;
+    if !matches!(u.scheme(), "http" | "https") {
+        bail!("must be an http(s) URL");
+    }
+    Ok(())
+}
+
+/// Parses durations such as `"10m"`, `"30s"`, `"1h 30m"`; at least one second.
+pub fn parse_interval(s: &str) -> anyhow::Result<Duration> {
+    let d = humantime::parse_duration(s).map_err(|e| anyhow::anyhow!("{e}: {s:?}"))?;
+    if d < Duration::from_secs(1) {
+        bail!("must be at least 1s");
+    }
+    Ok(d)
+}
+
+/// Turns figment's error into one line per problem, each naming the key.
+fn figment_error(e: figment::Error) -> anyhow::Error {
+    let lines: Vec<String> = e
+        .into_iter()
+        .map(|err| {
+            let key = err.path.join(".");
+            let origin = err
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            if key.is_empty() {
+                format!("{}{origin}", err.kind)
+            } else {
+                format!("{key}: {}{origin}", err.kind)
+            }
+        })
+        .collect();
+    anyhow::anyhow!(lines.join("; "))
+}

@@ -1,0 +1,117 @@
+//! tidings: watches published articles, serves RSS/Atom/JSON feeds per section and mails
+//! subscribers digests on admin-set schedules. `App::build` is used by `main` and by tests.
+
+pub mod api;
+pub mod articles;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod http;
+pub mod metrics;
+pub mod server;
+pub mod store;
+
+use std::{net::SocketAddr, ops::Deref, sync::Arc};
+
+use anyhow::Context;
+use tokio::{net::TcpListener, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    articles::Ingest, clock::Clock, config::Config, events::Events, metrics::Metrics, store::Store,
+};
+
+/// Everything a handler or background task needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The shared parts behind [`AppState`].
+pub struct Inner {
+    pub config: Config,
+    pub store: Store,
+    pub clock: Clock,
+    pub events: Events,
+    pub metrics: Arc<Metrics>,
+    pub ingest: Ingest,
+    pub shutdown: CancellationToken,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// A built application: database migrated, sections seeded, listener bound.
+pub struct App {
+    state: AppState,
+    listener: TcpListener,
+}
+
+impl App {
+    /// Builds the app on the system clock.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Clock::System).await
+    }
+
+    /// Builds the app with the given clock (tests move a manual one).
+    pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
+        let store = Store::connect(&config.database.url).await?;
+        store.migrate().await?;
+        store
+            .ensure_sections(&config.sections, clock::to_ms(clock.now()))
+            .await?;
+        let listener = TcpListener::bind(config.server.bind)
+            .await
+            .with_context(|| format!("bind server.bind {}", config.server.bind))?;
+        let events = Events::new();
+        let metrics = Arc::new(Metrics::default());
+        let ingest = Ingest::new(
+            store.clone(),
+            events.clone(),
+            clock.clone(),
+            metrics.clone(),
+        );
+        let state = AppState(Arc::new(Inner {
+            config,
+            store,
+            clock,
+            events,
+            metrics,
+            ingest,
+            shutdown: CancellationToken::new(),
+        }));
+        Ok(Self { state, listener })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener")
+    }
+
+    /// Shared state, for tests and embedding.
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serves HTTP and runs background work until the shutdown token fires.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let state = self.state;
+        let mut tasks = JoinSet::new();
+        tasks.spawn(articles::publication::run(
+            state.store.clone(),
+            state.events.clone(),
+            state.clock.clone(),
+            state.shutdown.clone(),
+        ));
+        let router = http::router(state.clone());
+        server::serve(self.listener, router, state.shutdown.clone()).await;
+        state.shutdown.cancel();
+        while tasks.join_next().await.is_some() {}
+        state.store.close().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,110 @@
+//! The `tidings` binary: parse the command line, load config, start logging, run a command.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tidings::{App, config::Config, store::Store};
+
+#[derive(Parser)]
+#[command(
+    name = "tidings",
+    version,
+    about = "Article feeds and email digests for publishers"
+)]
+struct Cli {
+    /// Configuration file (default: config/default.toml when present).
+    #[arg(long, global = true, env = "TIDINGS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Validate the configuration and exit non-zero with a readable message if it is wrong.
+    Check,
+}
+
+fn init_tracing() {
+    use tracing_subscriber::{EnvFilter, fmt};
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn"));
+    if std::env::var("TIDINGS_LOG").is_ok_and(|v| v.eq_ignore_ascii_case("json")) {
+        fmt().json().with_env_filter(filter).init();
+    } else {
+        fmt().with_env_filter(filter).init();
+    }
+}
+
+fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
+    match path {
+        Some(p) => Config::load(&p),
+        None => {
+            let default = PathBuf::from(tidings::config::DEFAULT_CONFIG_PATH);
+            if default.exists() {
+                Config::load(&default)
+            } else {
+                tracing::warn!("no config/default.toml here; using built-in defaults");
+                Config::from_env_only().context("invalid configuration")
+            }
+        }
+    }
+}
+
+async fn shutdown_signal(token: tokio_util::sync::CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("install SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown requested; finishing open work");
+    token.cancel();
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = load_config(cli.config)?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Check => {
+            println!("configuration is valid");
+            Ok(())
+        }
+        Command::Migrate => {
+            let store = Store::connect(&config.database.url).await?;
+            store.migrate().await?;
+            store.close().await;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Serve => {
+            let app = App::build(config).await?;
+            tracing::info!(addr = %app.local_addr(), "tidings listening");
+            tokio::spawn(shutdown_signal(app.state().shutdown.clone()));
+            app.run().await
+        }
+    }
+}

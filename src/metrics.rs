@@ -1,0 +1,104 @@
+//! Prometheus counters kept in atomics and rendered as text on `GET /metrics`.
+
+use std::{
+    fmt::Write,
+    sync::atomic::{AtomicU64, Ordering::Relaxed},
+};
+
+/// Counters named in SPEC §8.
+#[derive(Default)]
+pub struct Metrics {
+    /// Requests by status class 1xx..5xx.
+    pub http_requests: [AtomicU64; 5],
+    pub feed_renders: AtomicU64,
+    pub articles_created: AtomicU64,
+    pub articles_updated: AtomicU64,
+    pub articles_unchanged: AtomicU64,
+    pub articles_retracted: AtomicU64,
+    pub source_errors: AtomicU64,
+    pub deliveries_sent: AtomicU64,
+    pub deliveries_failed: AtomicU64,
+    pub deliveries_bounced: AtomicU64,
+    pub deliveries_skipped: AtomicU64,
+    pub delivery_queue_depth: AtomicU64,
+    pub smtp_latency_micros_sum: AtomicU64,
+    pub smtp_latency_count: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one answered request.
+    pub fn count_request(&self, status: u16) {
+        let class = (status / 100).clamp(1, 5) as usize - 1;
+        self.http_requests[class].fetch_add(1, Relaxed);
+    }
+
+    /// Records one SMTP transaction's duration.
+    pub fn observe_smtp(&self, d: std::time::Duration) {
+        self.smtp_latency_micros_sum
+            .fetch_add(d.as_micros() as u64, Relaxed);
+        self.smtp_latency_count.fetch_add(1, Relaxed);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(2048);
+        let g = |a: &AtomicU64| a.load(Relaxed);
+        out.push_str("# HELP tidings_http_requests_total HTTP requests answered, by status class.\n# TYPE tidings_http_requests_total counter\n");
+        for (i, c) in self.http_requests.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "tidings_http_requests_total{{class=\"{}xx\"}} {}",
+                i + 1,
+                g(c)
+            );
+        }
+        let mut counter = |name: &str, help: &str, rows: &[(&str, u64)]| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (labels, v) in rows {
+                let _ = writeln!(out, "{name}{labels} {v}");
+            }
+        };
+        counter(
+            "tidings_feed_renders_total",
+            "Feed documents rendered.",
+            &[("", g(&self.feed_renders))],
+        );
+        counter(
+            "tidings_articles_ingested_total",
+            "Article writes by result.",
+            &[
+                ("{result=\"created\"}", g(&self.articles_created)),
+                ("{result=\"updated\"}", g(&self.articles_updated)),
+                ("{result=\"unchanged\"}", g(&self.articles_unchanged)),
+                ("{result=\"retracted\"}", g(&self.articles_retracted)),
+            ],
+        );
+        counter(
+            "tidings_source_errors_total",
+            "Failed source polls or files.",
+            &[("", g(&self.source_errors))],
+        );
+        counter(
+            "tidings_deliveries_total",
+            "Digest deliveries by outcome.",
+            &[
+                ("{outcome=\"sent\"}", g(&self.deliveries_sent)),
+                ("{outcome=\"failed\"}", g(&self.deliveries_failed)),
+                ("{outcome=\"bounced\"}", g(&self.deliveries_bounced)),
+                ("{outcome=\"skipped\"}", g(&self.deliveries_skipped)),
+            ],
+        );
+        let _ = writeln!(
+            out,
+            "# HELP tidings_delivery_queue_depth Deliveries pending.\n# TYPE tidings_delivery_queue_depth gauge\ntidings_delivery_queue_depth {}",
+            g(&self.delivery_queue_depth)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP tidings_smtp_latency_seconds SMTP transaction time.\n# TYPE tidings_smtp_latency_seconds summary\ntidings_smtp_latency_seconds_sum {}\ntidings_smtp_latency_seconds_count {}",
+            g(&self.smtp_latency_micros_sum) as f64 / 1e6,
+            g(&self.smtp_latency_count)
+        );
+        out
+    }
+}

@@ -1,0 +1,168 @@
+//! The one `Store`: every query the service runs, on SQLite or PostgreSQL.
+//!
+//! Queries are runtime-checked and written once with `$N` placeholders (both drivers accept
+//! them); the few dialect differences are spelled out next to the query that needs them.
+//! SQLite gets a single-connection writer pool whose transactions start with
+//! `BEGIN IMMEDIATE`, so concurrent writers queue instead of failing with "database is locked".
+
+mod articles;
+mod sections;
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use anyhow::Context;
+use sqlx::{
+    PgPool, SqlitePool,
+    postgres::PgPoolOptions,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+pub use articles::{ArticleCursor, ArticlePage, PutOutcome, PutResult};
+pub use sections::Section;
+
+/// Which database the URL pointed at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+enum Db {
+    Sqlite {
+        writer: SqlitePool,
+        reader: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: Db,
+}
+
+/// Runs `$body` with `$p` bound to a pool suitable for reads.
+macro_rules! read_pool {
+    ($store:expr, |$p:ident| $body:expr) => {
+        match &$store.db {
+            $crate::store::Db::Sqlite { reader: $p, .. } => $body,
+            $crate::store::Db::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use read_pool;
+
+/// Runs `$body` with `$tx` bound to an open write transaction; `$body` must commit.
+macro_rules! write_tx {
+    ($store:expr, |$tx:ident| $body:expr) => {
+        match &$store.db {
+            $crate::store::Db::Sqlite { writer, .. } => {
+                let mut $tx = writer
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .context("begin write transaction")?;
+                $body
+            }
+            $crate::store::Db::Postgres(pool) => {
+                let mut $tx = pool.begin().await.context("begin write transaction")?;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use write_tx;
+
+impl Store {
+    /// Opens the database named by `url`, creating a SQLite file (and its folder) if needed.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .context("connect to PostgreSQL")?;
+            return Ok(Self {
+                db: Db::Postgres(pool),
+            });
+        }
+        let opts = SqliteConnectOptions::from_str(url)
+            .with_context(|| format!("parse database.url {url:?}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: an acknowledged write survives power loss, not only a killed process.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        if let Some(parent) = Path::new(opts.get_filename()).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("create database folder {}", parent.display()))?;
+        }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.clone())
+            .await
+            .context("open SQLite database")?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts)
+            .await
+            .context("open SQLite database for reading")?;
+        Ok(Self {
+            db: Db::Sqlite { writer, reader },
+        })
+    }
+
+    /// Which backend this store talks to.
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite { .. } => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The PostgreSQL pool, for LISTEN/NOTIFY; `None` on SQLite.
+    pub fn pg_pool(&self) -> Option<&PgPool> {
+        match &self.db {
+            Db::Postgres(p) => Some(p),
+            Db::Sqlite { .. } => None,
+        }
+    }
+
+    /// Applies the embedded migrations of this backend.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match &self.db {
+            Db::Sqlite { writer, .. } => sqlx::migrate!("migrations/sqlite")
+                .run(writer)
+                .await
+                .context("apply SQLite migrations"),
+            Db::Postgres(pool) => sqlx::migrate!("migrations/postgres")
+                .run(pool)
+                .await
+                .context("apply PostgreSQL migrations"),
+        }
+    }
+
+    /// Answers whether the database responds to a trivial query.
+    pub async fn ping(&self) -> bool {
+        let r: Result<i64, _> =
+            read_pool!(self, |p| sqlx::query_scalar("SELECT 1").fetch_one(p).await);
+        r.is_ok()
+    }
+
+    /// Closes every pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        match &self.db {
+            Db::Sqlite { writer, reader } => {
+                reader.close().await;
+                writer.close().await;
+            }
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}
