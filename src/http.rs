@@ -29,6 +29,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .nest("/api/v1", crate::api::router())
+        .merge(crate::feeds::router())
+        .merge(crate::subscriptions::router())
         .fallback(not_found)
         // Each `layer` call wraps everything above it; the last one added runs first.
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -5,13 +5,17 @@ pub mod api;
 pub mod articles;
 pub mod clock;
 pub mod config;
+pub mod digests;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod feeds;
 pub mod http;
+pub mod mail;
 pub mod metrics;
 pub mod server;
 pub mod store;
+pub mod subscriptions;
 
 use std::{net::SocketAddr, ops::Deref, sync::Arc};
 
@@ -107,6 +111,10 @@ impl App {
             state.clock.clone(),
             state.shutdown.clone(),
         ));
+        feeds::spawn(&state, &mut tasks);
+        subscriptions::spawn(&state, &mut tasks);
+        digests::spawn(&state, &mut tasks);
+        articles::sources::spawn(&state, &mut tasks);
         let router = http::router(state.clone());
         server::serve(self.listener, router, state.shutdown.clone()).await;
         state.shutdown.cancel();

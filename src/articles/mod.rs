@@ -6,6 +6,7 @@ mod input;
 mod model;
 pub mod publication;
 mod sanitize;
+pub mod sources;
 
 pub use excerpt::{excerpt, html_to_text};
 pub use ingest::Ingest;

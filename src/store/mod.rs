@@ -6,7 +6,11 @@
 //! `BEGIN IMMEDIATE`, so concurrent writers queue instead of failing with "database is locked".
 
 mod articles;
+mod feeds;
+mod runs;
 mod sections;
+mod sources;
+mod subscribers;
 
 use std::{path::Path, str::FromStr, time::Duration};
 

@@ -1,0 +1,8 @@
+//! Digests (SPEC §6): schedules, runs, the delivery ledger and its workers.
+
+use tokio::task::JoinSet;
+
+use crate::AppState;
+
+/// Starts the scheduler and delivery workers.
+pub fn spawn(_state: &AppState, _tasks: &mut JoinSet<()>) {}

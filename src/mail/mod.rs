@@ -1,0 +1,1 @@
+//! Mail transport over lettre: `smtp`, `file` (.eml) and `log`.

@@ -1,0 +1,1 @@
+//! Store queries for runs.

@@ -1,0 +1,142 @@
+//! Every bad input a stranger can send gets a clear 4xx and leaves nothing stored.
+
+mod common;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// PUTs `body` (raw bytes) and returns status and JSON answer.
+async fn put_raw(
+    app: &common::TestApp,
+    id: &str,
+    body: impl Into<reqwest::Body>,
+) -> (StatusCode, Value) {
+    let r = app
+        .client
+        .put(app.url(&format!("/api/v1/articles/{id}")))
+        .bearer_auth(common::PUBLISHER_TOKEN)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn assert_rejected(app: &common::TestApp, body: Value, status: StatusCode, field: &str) {
+    let (got, answer) = put_raw(app, "bad", serde_json::to_vec(&body).unwrap()).await;
+    assert_eq!(got, status, "body {body} answered {answer}");
+    assert_eq!(answer["field"], field, "wrong field in {answer}");
+    assert!(!answer["error"].as_str().unwrap_or("").is_empty());
+    assert_eq!(
+        app.state.store.count_articles().await.unwrap(),
+        0,
+        "something was stored"
+    );
+}
+
+on_both_backends! {
+    async fn malformed_json_is_a_400_naming_the_problem(app) {
+        let (status, answer) = put_raw(&app, "bad", r#"{"section": "news", "title": "#).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(answer["error"].as_str().unwrap().contains("malformed JSON"), "{answer}");
+        let (status, _) = put_raw(&app, "bad", "not json at all").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(app.state.store.count_articles().await.unwrap(), 0);
+    }
+
+    async fn wrong_content_type_is_a_400(app) {
+        let r = app.client.put(app.url("/api/v1/articles/x")).bearer_auth(common::PUBLISHER_TOKEN)
+            .header("content-type", "text/plain").body(common::article("news", "t").to_string()).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    }
+
+    async fn missing_or_empty_title_is_rejected(app) {
+        let mut body = common::article("news", "x");
+        body.as_object_mut().unwrap().remove("title");
+        assert_rejected(&app, body, StatusCode::UNPROCESSABLE_ENTITY, "title").await;
+        assert_rejected(&app, common::article("news", "   \n "), StatusCode::UNPROCESSABLE_ENTITY, "title").await;
+    }
+
+    async fn unknown_section_is_rejected(app) {
+        assert_rejected(&app, common::article("sports", "标题"), StatusCode::UNPROCESSABLE_ENTITY, "section").await;
+    }
+
+    async fn published_at_must_be_rfc3339(app) {
+        for bad in ["2025-02-21", "2025年02月21日", "21/02/2025 09:00", "yesterday", ""] {
+            let mut body = common::article("news", "标题");
+            body["published_at"] = bad.into();
+            assert_rejected(&app, body, StatusCode::UNPROCESSABLE_ENTITY, "published_at").await;
+        }
+        let mut body = common::article("news", "标题");
+        body["published_at"] = 1_700_000_000.into();
+        assert_rejected(&app, body, StatusCode::UNPROCESSABLE_ENTITY, "published_at").await;
+    }
+
+    async fn urls_must_be_absolute_http(app) {
+        for bad in ["javascript:alert(1)", "ftp://example.org/a", "/news/a.html", "data:text/html,hi", "http://"] {
+            let mut body = common::article("news", "标题");
+            body["url"] = bad.into();
+            assert_rejected(&app, body, StatusCode::UNPROCESSABLE_ENTITY, "url").await;
+        }
+        let mut body = common::article("news", "标题");
+        body["image"] = json!({"url": "javascript:alert(1)", "caption": "图"});
+        assert_rejected(&app, body, StatusCode::UNPROCESSABLE_ENTITY, "image.url").await;
+    }
+
+    async fn a_ten_megabyte_body_is_a_413(app) {
+        let mut body = common::article("news", "大");
+        body["content_html"] = "<p>工</p>".repeat(10 * 1024 * 1024 / 12).into();
+        let (status, _) = put_raw(&app, "big", serde_json::to_vec(&body).unwrap()).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(app.state.store.count_articles().await.unwrap(), 0);
+        // The server is still fine afterwards.
+        assert_eq!(app.put_article("small", &common::article("news", "小")).await.status(), StatusCode::CREATED);
+    }
+
+    async fn control_characters_and_noncharacters_are_rejected(app) {
+        for (field, bad) in [("title", "工会\u{0}要闻"), ("title", "退格\u{8}"), ("title", "非字符\u{FFFE}"),
+                             ("content_html", "<p>正文\u{0}</p>"), ("summary", "摘要\u{8}"), ("author", "作者\u{FFFE}")] {
+            let mut body = common::article("news", "标题");
+            body[field] = bad.into();
+            assert_rejected(&app, body, StatusCode::UNPROCESSABLE_ENTITY, field).await;
+        }
+    }
+
+    async fn a_two_thousand_character_chinese_title_is_rejected(app) {
+        let title = "工".repeat(2000);
+        assert_rejected(&app, common::article("news", &title), StatusCode::UNPROCESSABLE_ENTITY, "title").await;
+        // 500 characters is the limit and is accepted.
+        assert_eq!(app.put_article("ok", &common::article("news", &"工".repeat(500))).await.status(), StatusCode::CREATED);
+    }
+
+    async fn unknown_fields_and_both_contents_are_rejected(app) {
+        let mut body = common::article("news", "标题");
+        body["contnet_html"] = "<p>typo</p>".into();
+        assert_rejected(&app, body, StatusCode::UNPROCESSABLE_ENTITY, "contnet_html").await;
+        let mut body = common::article("news", "标题");
+        body["content_markdown"] = "**x**".into();
+        assert_rejected(&app, body, StatusCode::UNPROCESSABLE_ENTITY, "content_html").await;
+        let mut body = common::article("news", "标题");
+        body["tags"] = "not-a-list".into();
+        assert_rejected(&app, body, StatusCode::UNPROCESSABLE_ENTITY, "tags").await;
+    }
+
+    async fn body_id_must_match_the_path(app) {
+        let mut body = common::article("news", "标题");
+        body["id"] = "other".into();
+        assert_rejected(&app, body, StatusCode::UNPROCESSABLE_ENTITY, "id").await;
+    }
+
+    async fn hostile_markup_is_sanitised_not_rejected(app) {
+        let mut body = common::article("news", "<script>alert(1)</script>标题");
+        body["content_html"] = r#"<p>文</p><script>alert(1)</script><img src="https://x.org/a.png" onerror="alert(1)"><a href="javascript:alert(1)">x</a><svg><script>alert(1)</script></svg>"#.into();
+        assert_eq!(app.put_article("hostile", &body).await.status(), StatusCode::CREATED);
+        let got: Value = app.get_article("hostile").await.json().await.unwrap();
+        let html = got["content_html"].as_str().unwrap();
+        assert!(!html.contains("script") && !html.contains("onerror") && !html.contains("javascript:") && !html.contains("svg"), "{html}");
+        // A title is plain text: kept as written, escaped wherever it is shown.
+        assert_eq!(got["title"], "<script>alert(1)</script>标题");
+    }
+}
