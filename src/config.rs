@@ -380,8 +380,8 @@ impl Config {
     fn from_figment(fig: Figment) -> anyhow::Result<Self> {
         let env = Env::prefixed("TIDINGS_")
             .filter(|k| {
-                let k = k.as_str();
                 // Process-level variables that are not configuration keys.
+                let k = k.as_str().to_ascii_lowercase();
                 !(k == "config" || k == "log" || k.starts_with("test_"))
             })
             .split("__");
