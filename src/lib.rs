@@ -40,6 +40,9 @@ pub struct Inner {
     pub metrics: Arc<Metrics>,
     pub ingest: Ingest,
     pub shutdown: CancellationToken,
+    pub scheduler: digests::scheduler::Scheduler,
+    /// Woken when a run is created, so delivery workers need not wait for their next poll.
+    pub digest_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl Deref for AppState {
@@ -68,6 +71,13 @@ impl App {
         store
             .ensure_sections(&config.sections, clock::to_ms(clock.now()))
             .await?;
+        store
+            .ensure_schedules(
+                &config.schedules,
+                &config.site.timezone,
+                clock::to_ms(clock.now()),
+            )
+            .await?;
         let listener = TcpListener::bind(config.server.bind)
             .await
             .with_context(|| format!("bind server.bind {}", config.server.bind))?;
@@ -79,6 +89,11 @@ impl App {
             clock.clone(),
             metrics.clone(),
         );
+        let scheduler = digests::scheduler::Scheduler::new(
+            store.clone(),
+            clock.clone(),
+            config.digests.catch_up_hours,
+        );
         let state = AppState(Arc::new(Inner {
             config,
             store,
@@ -87,6 +102,8 @@ impl App {
             metrics,
             ingest,
             shutdown: CancellationToken::new(),
+            scheduler,
+            digest_wakeup: Arc::new(tokio::sync::Notify::new()),
         }));
         Ok(Self { state, listener })
     }

@@ -3,6 +3,7 @@
 mod articles;
 pub mod auth;
 mod json;
+mod schedules;
 mod sections;
 
 use axum::{Router, routing::get};
@@ -16,6 +17,17 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/sections", get(sections::list))
         .route("/sections/{slug}", axum::routing::put(sections::put))
+        .route("/schedules", get(schedules::list))
+        .route(
+            "/schedules/{slug}",
+            axum::routing::put(schedules::put).delete(schedules::delete),
+        )
+        .route(
+            "/schedules/{slug}/run",
+            axum::routing::post(schedules::run_now),
+        )
+        .route("/runs", get(schedules::runs))
+        .route("/runs/{id}", get(schedules::run))
         .route("/articles", get(articles::list))
         .route(
             "/articles/{id}",

@@ -1,5 +1,8 @@
 //! Digests (SPEC §6): schedules, runs, the delivery ledger and its workers.
 
+pub mod fire;
+pub mod scheduler;
+
 use tokio::task::JoinSet;
 
 use crate::AppState;

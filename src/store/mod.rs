@@ -7,7 +7,10 @@
 
 mod articles;
 mod feeds;
+mod ledger;
+mod run_views;
 mod runs;
+mod schedules;
 mod sections;
 mod sources;
 mod subscribers;
@@ -22,6 +25,9 @@ use sqlx::{
 };
 
 pub use articles::{ArticleCursor, ArticlePage, PutOutcome, PutResult};
+pub use ledger::{Claim, Outcome, Recorded};
+pub use run_views::RunView;
+pub use schedules::{Schedule, ScheduleFields};
 pub use sections::Section;
 
 /// Which database the URL pointed at.

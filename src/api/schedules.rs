@@ -1,0 +1,205 @@
+//! Admin API for schedules and runs (SPEC §7).
+
+use std::collections::HashMap;
+
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+    http::StatusCode,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{JsonBody, auth::Admin, parse_limit};
+use crate::{
+    AppState,
+    clock::to_ms,
+    domain::{CronSpec, SectionSlug, TimeZone, check_text},
+    error::AppError,
+    store::{RunView, Schedule, ScheduleFields},
+};
+
+/// A list answer.
+#[derive(Serialize)]
+pub struct List<T> {
+    items: Vec<T>,
+    next_cursor: Option<String>,
+}
+
+/// `GET /api/v1/schedules`.
+pub async fn list(
+    _: Admin,
+    State(state): State<AppState>,
+) -> Result<Json<List<Schedule>>, AppError> {
+    Ok(Json(List {
+        items: state.store.list_schedules().await?,
+        next_cursor: None,
+    }))
+}
+
+/// `PUT /api/v1/schedules/{slug}` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleInput {
+    name: Option<String>,
+    cron: Option<String>,
+    timezone: Option<String>,
+    enabled: Option<bool>,
+    send_when_empty: Option<bool>,
+    max_articles: Option<i64>,
+}
+
+impl ScheduleInput {
+    fn validate(self, default_tz: &str) -> Result<ScheduleFields, AppError> {
+        let name = self
+            .name
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        check_text(&name).map_err(|e| AppError::invalid("name", format!("name {e}")))?;
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(AppError::invalid(
+                "name",
+                "name must be 1 to 200 characters",
+            ));
+        }
+        let cron = self
+            .cron
+            .ok_or_else(|| AppError::invalid("cron", "cron is required"))?;
+        let cron = CronSpec::parse(&cron).map_err(|e| AppError::invalid("cron", e))?;
+        let timezone = self.timezone.unwrap_or_else(|| default_tz.to_owned());
+        let tz = TimeZone::parse(&timezone).map_err(|e| AppError::invalid("timezone", e))?;
+        let max_articles = self.max_articles.unwrap_or(20);
+        if !(1..=500).contains(&max_articles) {
+            return Err(AppError::invalid(
+                "max_articles",
+                "max_articles must be between 1 and 500",
+            ));
+        }
+        Ok(ScheduleFields {
+            name,
+            cron: cron.as_str().to_owned(),
+            timezone: tz.name().to_owned(),
+            enabled: self.enabled.unwrap_or(true),
+            send_when_empty: self.send_when_empty.unwrap_or(false),
+            max_articles,
+        })
+    }
+}
+
+/// `PUT /api/v1/schedules/{slug}`: create or replace; takes effect at the next tick.
+pub async fn put(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    JsonBody(input): JsonBody<ScheduleInput>,
+) -> Result<(StatusCode, Json<Schedule>), AppError> {
+    let slug = SectionSlug::parse(&slug).map_err(|e| AppError::invalid("slug", e))?;
+    let fields = input.validate(&state.config.site.timezone)?;
+    let created = state
+        .store
+        .put_schedule(slug.as_str(), &fields, to_ms(state.clock.now()))
+        .await?;
+    let s = state
+        .store
+        .get_schedule(slug.as_str())
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("schedule vanished after put")))?;
+    Ok((
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        Json(s),
+    ))
+}
+
+/// `DELETE /api/v1/schedules/{slug}`: 204, or 404 when there is none.
+pub async fn delete(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<StatusCode, AppError> {
+    if state
+        .store
+        .delete_schedule(&slug, to_ms(state.clock.now()))
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound(format!("no schedule {slug:?}")))
+    }
+}
+
+#[derive(Serialize)]
+pub struct Started {
+    run_id: i64,
+}
+
+/// `POST /api/v1/schedules/{slug}/run`: a run now, as if it fired.
+pub async fn run_now(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<(StatusCode, Json<Started>), AppError> {
+    if state.store.get_schedule(&slug).await?.is_none() {
+        return Err(AppError::NotFound(format!("no schedule {slug:?}")));
+    }
+    let run_id = state.scheduler.run_now(&slug).await?;
+    state.digest_wakeup.notify_waiters();
+    Ok((StatusCode::ACCEPTED, Json(Started { run_id })))
+}
+
+/// `GET /api/v1/runs?schedule=&limit=&cursor=`.
+pub async fn runs(
+    _: Admin,
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<List<RunView>>, AppError> {
+    if let Some(k) = q
+        .keys()
+        .find(|k| !matches!(k.as_str(), "schedule" | "limit" | "cursor"))
+    {
+        return Err(AppError::bad_request(
+            Some(k),
+            format!("unknown query parameter {k:?}"),
+        ));
+    }
+    let limit = parse_limit(q.get("limit").map(String::as_str))?;
+    let before = match q.get("cursor") {
+        Some(c) => Some(c.parse::<i64>().map_err(|_| {
+            AppError::bad_request(Some("cursor"), "cursor is not one this API gave out")
+        })?),
+        None => None,
+    };
+    let schedule = q.get("schedule").filter(|s| !s.is_empty());
+    let mut items = state
+        .store
+        .list_runs(schedule.map(String::as_str), before, limit + 1)
+        .await?;
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|r| r.id.to_string())
+    } else {
+        None
+    };
+    Ok(Json(List { items, next_cursor }))
+}
+
+/// `GET /api/v1/runs/{id}`.
+pub async fn run(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<RunView>, AppError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| AppError::NotFound(format!("no run {id:?}")))?;
+    state
+        .store
+        .get_run(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| AppError::NotFound(format!("no run {id}")))
+}

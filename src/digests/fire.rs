@@ -1,0 +1,131 @@
+//! Cron fire instants in a schedule's own IANA zone, DST-correct.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::domain::CronSpec;
+
+/// Most instants returned by one call; a schedule firing every second after a long outage must
+/// not make an unbounded list.
+pub const MAX_INSTANTS: usize = 10_000;
+
+/// Fire instants `t` with `after < t <= until`, oldest first, evaluated on the wall clock of
+/// `tz`. A wall time skipped by a spring-forward gap fires once, at the first instant after
+/// the gap; a wall time repeated by a fall-back overlap fires once, at its first occurrence.
+pub fn fire_instants(
+    cron: &CronSpec,
+    tz: Tz,
+    after: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Vec<DateTime<Utc>> {
+    let mut out = Vec::new();
+    let mut cursor = after.with_timezone(&tz);
+    while out.len() < MAX_INSTANTS {
+        let Ok(next) = cron.cron().find_next_occurrence(&cursor, false) else {
+            break;
+        };
+        let next_utc = next.with_timezone(&Utc);
+        if next_utc > until {
+            break;
+        }
+        // Same local wall-clock reading as the previous fire: the repeated hour of a fall-back.
+        let repeated = out.last().is_some_and(|prev: &DateTime<Utc>| {
+            prev.with_timezone(&tz).naive_local() == next.naive_local()
+        });
+        if !repeated {
+            out.push(next_utc);
+        }
+        cursor = next;
+    }
+    out
+}
+
+/// The latest fire instant at or before `t`, if any within `lookback`.
+pub fn latest_at_or_before(
+    cron: &CronSpec,
+    tz: Tz,
+    t: DateTime<Utc>,
+    lookback: chrono::Duration,
+) -> Option<DateTime<Utc>> {
+    fire_instants(cron, tz, t - lookback, t).last().copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn shanghai_eight_oclock_is_midnight_utc() {
+        let cron = CronSpec::parse("0 8 * * *").unwrap();
+        let got = fire_instants(
+            &cron,
+            chrono_tz::Asia::Shanghai,
+            utc("2026-03-01T00:00:00Z"),
+            utc("2026-03-03T00:00:00Z"),
+        );
+        assert_eq!(
+            got,
+            vec![utc("2026-03-02T00:00:00Z"), utc("2026-03-03T00:00:00Z")]
+        );
+    }
+
+    #[test]
+    fn spring_forward_gap_fires_once() {
+        // 2026-03-08: New York clocks jump from 02:00 to 03:00; 02:30 does not exist.
+        let cron = CronSpec::parse("30 2 * * *").unwrap();
+        let got = fire_instants(
+            &cron,
+            chrono_tz::America::New_York,
+            utc("2026-03-07T12:00:00Z"),
+            utc("2026-03-09T12:00:00Z"),
+        );
+        let days: Vec<String> = got
+            .iter()
+            .map(|t| {
+                t.with_timezone(&chrono_tz::America::New_York)
+                    .format("%F %T %Z")
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(got.len(), 2, "{days:?}");
+        assert!(days[0].starts_with("2026-03-08"), "{days:?}");
+        assert!(days[1].starts_with("2026-03-09 02:30:00"), "{days:?}");
+    }
+
+    #[test]
+    fn fall_back_overlap_fires_once() {
+        // 2026-11-01: New York clocks go from 02:00 back to 01:00; 01:30 happens twice.
+        let cron = CronSpec::parse("30 1 * * *").unwrap();
+        let got = fire_instants(
+            &cron,
+            chrono_tz::America::New_York,
+            utc("2026-10-31T12:00:00Z"),
+            utc("2026-11-02T12:00:00Z"),
+        );
+        let days: Vec<String> = got
+            .iter()
+            .map(|t| {
+                t.with_timezone(&chrono_tz::America::New_York)
+                    .format("%F %T %Z")
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(days, ["2026-11-01 01:30:00 EDT", "2026-11-02 01:30:00 EST"]);
+    }
+
+    #[test]
+    fn two_thirty_on_the_fall_back_day_fires_once() {
+        let cron = CronSpec::parse("30 2 * * *").unwrap();
+        let got = fire_instants(
+            &cron,
+            chrono_tz::America::New_York,
+            utc("2026-10-31T12:00:00Z"),
+            utc("2026-11-02T12:00:00Z"),
+        );
+        assert_eq!(got.len(), 2, "{got:?}");
+    }
+}

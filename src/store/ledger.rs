@@ -1,0 +1,301 @@
+//! The delivery ledger: one run per (schedule, fire instant), one delivery per (run,
+//! subscriber), claimed with leases and completed in batches.
+
+use anyhow::Context;
+
+use super::{Backend, Store, read_pool, write_tx};
+
+/// A delivery a worker holds the lease of.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Claim {
+    pub id: i64,
+    pub run_id: i64,
+    pub subscriber_id: i64,
+    pub attempts: i64,
+}
+
+/// What happened to one claimed delivery.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The SMTP server accepted the message.
+    Sent {
+        claim: Claim,
+        message_id: String,
+        schedule: String,
+        cutoff: i64,
+    },
+    /// Nothing new for this subscriber (or no longer active): nothing sent.
+    Skipped {
+        claim: Claim,
+        schedule: String,
+        cutoff: i64,
+    },
+    /// A temporary failure: retry at `retry_at` unless attempts are used up.
+    Transient {
+        claim: Claim,
+        error: String,
+        retry_at: i64,
+    },
+    /// The server refused the recipient for good: the subscriber bounced.
+    Permanent { claim: Claim, error: String },
+}
+
+/// Counts of the final states of a batch, for metrics.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Recorded {
+    pub sent: u64,
+    pub skipped: u64,
+    pub retried: u64,
+    pub failed: u64,
+    pub bounced: u64,
+    /// Outcomes refused because the lease had passed to another worker.
+    pub stale: u64,
+}
+
+impl Store {
+    /// Creates the run for `(schedule, fire_at)` and plans a pending delivery for every active
+    /// subscriber of the schedule, in one transaction. `None` when that run already exists
+    /// (another process got there first). `fire_at = None` is a manual run.
+    #[tracing::instrument(skip_all, fields(schedule, fire_at))]
+    pub async fn plan_run(
+        &self,
+        schedule: &str,
+        fire_at: Option<i64>,
+        cutoff: i64,
+        now_ms: i64,
+    ) -> anyhow::Result<Option<i64>> {
+        write_tx!(self, |tx| {
+            let id: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO runs (schedule, fire_at, status, created_at, planned_at, cutoff, manual)
+                 VALUES ($1, $2, 'running', $3, $3, $4, $5)
+                 ON CONFLICT (schedule, fire_at) DO NOTHING RETURNING id",
+            )
+            .bind(schedule)
+            .bind(fire_at)
+            .bind(now_ms)
+            .bind(cutoff)
+            .bind(fire_at.is_none())
+            .fetch_optional(&mut *tx)
+            .await
+            .context("insert run")?;
+            let Some(id) = id else {
+                return Ok(None);
+            };
+            // One statement plans the whole run, however many subscribers there are.
+            sqlx::query(
+                "INSERT INTO deliveries (run_id, subscriber_id, status, attempts, next_attempt_at)
+                 SELECT $1, id, 'pending', 0, $2 FROM subscribers
+                 WHERE status = 'active' AND schedule = $3
+                 ON CONFLICT (run_id, subscriber_id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(now_ms)
+            .bind(schedule)
+            .execute(&mut *tx)
+            .await
+            .context("plan deliveries")?;
+            tx.commit().await.context("commit run plan")?;
+            Ok(Some(id))
+        })
+    }
+
+    /// Records a fire instant that was too old to send when the service came back.
+    pub async fn record_missed_run(
+        &self,
+        schedule: &str,
+        fire_at: i64,
+        now_ms: i64,
+    ) -> anyhow::Result<()> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO runs (schedule, fire_at, status, created_at, finished_at, cutoff, manual)
+                 VALUES ($1, $2, 'missed', $3, $3, $2, $4) ON CONFLICT (schedule, fire_at) DO NOTHING",
+            )
+            .bind(schedule)
+            .bind(fire_at)
+            .bind(now_ms)
+            .bind(false)
+            .execute(&mut *tx)
+            .await
+            .context("record missed run")?;
+            tx.commit().await.context("commit missed run")?;
+        });
+        Ok(())
+    }
+
+    /// Leases up to `limit` due deliveries to `owner` until `lease_until`. Expired leases of
+    /// other workers are taken over.
+    pub async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Claim>> {
+        let skip_locked = match self.backend() {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE deliveries SET lease_owner = $1, lease_until = $2
+             WHERE id IN (SELECT id FROM deliveries
+                          WHERE status = 'pending' AND next_attempt_at <= $3
+                            AND (lease_until IS NULL OR lease_until < $3)
+                          ORDER BY id LIMIT $4{skip_locked})
+             RETURNING id, run_id, subscriber_id, attempts"
+        );
+        write_tx!(self, |tx| {
+            let claims: Vec<Claim> = sqlx::query_as(&sql)
+                .bind(owner)
+                .bind(lease_until)
+                .bind(now_ms)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await
+                .context("claim deliveries")?;
+            tx.commit().await.context("commit claims")?;
+            Ok(claims)
+        })
+    }
+
+    /// Applies a batch of outcomes in one transaction. Each is applied only while `owner` still
+    /// holds that delivery's lease; a sent or skipped delivery advances the subscriber's
+    /// watermark for the schedule in the same transaction.
+    #[tracing::instrument(skip_all, fields(n = outcomes.len()))]
+    pub async fn record_outcomes(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        max_attempts: i64,
+        outcomes: &[Outcome],
+    ) -> anyhow::Result<Recorded> {
+        let mut r = Recorded::default();
+        write_tx!(self, |tx| {
+            for o in outcomes {
+                let (claim, status, error, message_id, retry_at) = match o {
+                    Outcome::Sent {
+                        claim, message_id, ..
+                    } => (claim, "sent", None, Some(message_id.as_str()), None),
+                    Outcome::Skipped { claim, .. } => (claim, "skipped", None, None, None),
+                    Outcome::Transient {
+                        claim,
+                        error,
+                        retry_at,
+                    } => {
+                        let last = claim.attempts + 1 >= max_attempts;
+                        (
+                            claim,
+                            if last { "failed" } else { "pending" },
+                            Some(error.as_str()),
+                            None,
+                            Some(*retry_at),
+                        )
+                    }
+                    Outcome::Permanent { claim, error } => {
+                        (claim, "failed", Some(error.as_str()), None, None)
+                    }
+                };
+                let counts_attempt = !matches!(o, Outcome::Skipped { .. });
+                let applied = sqlx::query(
+                    "UPDATE deliveries SET status = $3, attempts = attempts + $4, last_error = $5,
+                        message_id = COALESCE($6, message_id),
+                        sent_at = CASE WHEN $3 = 'sent' THEN $7 ELSE sent_at END,
+                        next_attempt_at = COALESCE($8, next_attempt_at),
+                        lease_owner = NULL, lease_until = NULL
+                     WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",
+                )
+                .bind(claim.id)
+                .bind(owner)
+                .bind(status)
+                .bind(i64::from(counts_attempt))
+                .bind(error)
+                .bind(message_id)
+                .bind(now_ms)
+                .bind(retry_at)
+                .execute(&mut *tx)
+                .await
+                .context("record delivery outcome")?
+                .rows_affected()
+                    == 1;
+                if !applied {
+                    r.stale += 1;
+                    continue;
+                }
+                match o {
+                    Outcome::Sent {
+                        schedule, cutoff, ..
+                    }
+                    | Outcome::Skipped {
+                        schedule, cutoff, ..
+                    } => {
+                        sqlx::query(
+                            "INSERT INTO watermarks (subscriber_id, schedule, visible_until) VALUES ($1, $2, $3)
+                             ON CONFLICT (subscriber_id, schedule) DO UPDATE SET visible_until =
+                               CASE WHEN excluded.visible_until > watermarks.visible_until
+                                    THEN excluded.visible_until ELSE watermarks.visible_until END",
+                        )
+                        .bind(claim.subscriber_id)
+                        .bind(schedule)
+                        .bind(*cutoff)
+                        .execute(&mut *tx)
+                        .await
+                        .context("advance watermark")?;
+                        if matches!(o, Outcome::Sent { .. }) {
+                            r.sent += 1
+                        } else {
+                            r.skipped += 1
+                        }
+                    }
+                    Outcome::Transient { .. } => {
+                        if status == "failed" {
+                            r.failed += 1
+                        } else {
+                            r.retried += 1
+                        }
+                    }
+                    Outcome::Permanent { .. } => {
+                        sqlx::query(
+                            "UPDATE subscribers SET status = 'bounced', bounced_at = $2 WHERE id = $1 AND status = 'active'",
+                        )
+                        .bind(claim.subscriber_id)
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await
+                        .context("mark subscriber bounced")?;
+                        r.bounced += 1;
+                    }
+                }
+            }
+            tx.commit().await.context("commit delivery outcomes")?;
+        });
+        Ok(r)
+    }
+
+    /// Marks `done` every running run with no pending delivery left; returns their ids.
+    pub async fn finish_runs(&self, now_ms: i64) -> anyhow::Result<Vec<i64>> {
+        write_tx!(self, |tx| {
+            let ids: Vec<i64> = sqlx::query_scalar(
+                "UPDATE runs SET status = 'done', finished_at = $1
+                 WHERE status = 'running' AND NOT EXISTS
+                   (SELECT 1 FROM deliveries d WHERE d.run_id = runs.id AND d.status = 'pending')
+                 RETURNING id",
+            )
+            .bind(now_ms)
+            .fetch_all(&mut *tx)
+            .await
+            .context("finish runs")?;
+            tx.commit().await.context("commit finished runs")?;
+            Ok(ids)
+        })
+    }
+
+    /// Deliveries still pending (the queue depth).
+    pub async fn pending_deliveries(&self) -> anyhow::Result<i64> {
+        read_pool!(self, |p| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deliveries WHERE status = 'pending'"
+        )
+        .fetch_one(p)
+        .await
+        .context("count pending deliveries"))
+    }
+}
