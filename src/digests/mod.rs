@@ -1,6 +1,7 @@
 //! Digests (SPEC §6): schedules, runs, the delivery ledger and its workers.
 
 pub mod fire;
+pub mod render;
 pub mod scheduler;
 
 use tokio::task::JoinSet;

@@ -6,6 +6,7 @@
 //! `BEGIN IMMEDIATE`, so concurrent writers queue instead of failing with "database is locked".
 
 mod articles;
+mod digest_content;
 mod feeds;
 mod ledger;
 mod run_views;
@@ -25,6 +26,7 @@ use sqlx::{
 };
 
 pub use articles::{ArticleCursor, ArticlePage, PutOutcome, PutResult};
+pub use digest_content::{Recipient, RunInfo};
 pub use ledger::{Claim, Outcome, Recorded};
 pub use run_views::RunView;
 pub use schedules::{Schedule, ScheduleFields};

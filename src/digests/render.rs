@@ -1,0 +1,187 @@
+//! Digest rendering: templates compiled once at start; the article part rendered once per
+//! distinct article list and locale, only the short wrapper per subscriber.
+
+use std::{collections::HashMap, path::Path, sync::Mutex};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use minijinja::{Environment, Value, context};
+use serde::Serialize;
+
+use crate::{articles::Article, store::Section};
+
+/// Locales with digest templates.
+pub const LOCALES: [&str; 2] = ["zh-CN", "en"];
+
+/// A rendered digest.
+#[derive(Debug, Clone)]
+pub struct RenderedDigest {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+#[derive(Serialize)]
+struct ArticleItem<'a> {
+    title: &'a str,
+    url: &'a str,
+    summary: &'a str,
+    author: Option<&'a str>,
+    published: String,
+}
+
+#[derive(Serialize)]
+struct SectionBlock<'a> {
+    slug: &'a str,
+    title: &'a str,
+    articles: Vec<ArticleItem<'a>>,
+}
+
+/// Shared article parts, keyed by locale and article ids; bounded.
+type PartCache = HashMap<(String, Vec<String>), (String, String)>;
+const PART_CACHE_MAX: usize = 256;
+
+/// Compiled digest templates.
+pub struct DigestRenderer {
+    env: Environment<'static>,
+    tz: Tz,
+    parts: Mutex<PartCache>,
+}
+
+fn pick_locale(locale: &str) -> &'static str {
+    if locale.to_ascii_lowercase().starts_with("en") {
+        "en"
+    } else {
+        "zh-CN"
+    }
+}
+
+/// A date as people read it in `locale`.
+pub fn human_date(t: DateTime<Utc>, tz: Tz, locale: &str, with_time: bool) -> String {
+    let local = t.with_timezone(&tz);
+    match (pick_locale(locale), with_time) {
+        ("en", false) => local.format("%-d %b %Y").to_string(),
+        ("en", true) => local.format("%-d %b %Y %H:%M").to_string(),
+        (_, false) => local.format("%Y年%-m月%-d日").to_string(),
+        (_, true) => local.format("%Y年%-m月%-d日 %H:%M").to_string(),
+    }
+}
+
+impl DigestRenderer {
+    /// Loads and compiles every digest template from `dir`; a missing or broken one is an error.
+    pub fn load(dir: &Path, tz: Tz) -> anyhow::Result<Self> {
+        let mut env = Environment::new();
+        for locale in LOCALES {
+            for name in [
+                format!("digest_articles.{locale}.html"),
+                format!("digest_articles.{locale}.txt"),
+                format!("digest.{locale}.html"),
+                format!("digest.{locale}.txt"),
+                format!("digest_subject.{locale}.txt"),
+            ] {
+                let path = dir.join(&name);
+                let source = std::fs::read_to_string(&path)
+                    .with_context(|| format!("read template {}", path.display()))?;
+                env.add_template_owned(name.clone(), source)
+                    .with_context(|| format!("compile template {}", path.display()))?;
+            }
+        }
+        Ok(Self {
+            env,
+            tz,
+            parts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn article_parts(
+        &self,
+        locale: &str,
+        sections: &[Section],
+        articles: &[Article],
+    ) -> anyhow::Result<(String, String)> {
+        let key = (
+            locale.to_owned(),
+            articles.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
+        );
+        if let Some(p) = self.parts.lock().expect("cache lock").get(&key) {
+            return Ok(p.clone());
+        }
+        let mut blocks: Vec<SectionBlock> = Vec::new();
+        // Sections in their display order; articles newest first within each.
+        for s in sections {
+            let items: Vec<ArticleItem> = articles
+                .iter()
+                .filter(|a| a.section == s.slug)
+                .map(|a| ArticleItem {
+                    title: &a.title,
+                    url: &a.url,
+                    summary: &a.summary,
+                    author: a.author.as_deref(),
+                    published: human_date(a.published_at, self.tz, locale, true),
+                })
+                .collect();
+            if !items.is_empty() {
+                blocks.push(SectionBlock {
+                    slug: &s.slug,
+                    title: &s.title,
+                    articles: items,
+                });
+            }
+        }
+        let ctx = context! { sections => Value::from(minijinja::value::Serde(&blocks)) };
+        let html = self
+            .env
+            .get_template(&format!("digest_articles.{locale}.html"))?
+            .render(&ctx)?;
+        let text = self
+            .env
+            .get_template(&format!("digest_articles.{locale}.txt"))?
+            .render(&ctx)?;
+        let mut cache = self.parts.lock().expect("cache lock");
+        if cache.len() >= PART_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(key, (html.clone(), text.clone()));
+        Ok((html, text))
+    }
+
+    /// Renders one subscriber's digest.
+    #[allow(clippy::too_many_arguments)]
+    pub fn render(
+        &self,
+        locale: &str,
+        site_title: &str,
+        schedule_name: &str,
+        when: DateTime<Utc>,
+        sections: &[Section],
+        articles: &[Article],
+        manage_url: &str,
+        unsubscribe_url: &str,
+    ) -> anyhow::Result<RenderedDigest> {
+        let locale = pick_locale(locale);
+        let (articles_html, articles_text) = self.article_parts(locale, sections, articles)?;
+        let date = human_date(when, self.tz, locale, false);
+        let subject = self
+            .env
+            .get_template(&format!("digest_subject.{locale}.txt"))?
+            .render(context! { site_title, schedule_name, date => &date })?;
+        let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+        let html = self.env.get_template(&format!("digest.{locale}.html"))?.render(context! {
+            subject => &subject, site_title, schedule_name, date => &date, manage_url, unsubscribe_url,
+            articles => Value::from_safe_string(articles_html),
+        })?;
+        let text = self
+            .env
+            .get_template(&format!("digest.{locale}.txt"))?
+            .render(context! {
+                site_title, schedule_name, date, manage_url, unsubscribe_url,
+                articles => articles_text,
+            })?;
+        Ok(RenderedDigest {
+            subject,
+            html,
+            text,
+        })
+    }
+}
