@@ -82,7 +82,7 @@ impl Store {
                 return Ok(None);
             };
             // One statement plans the whole run, however many subscribers there are.
-            sqlx::query(
+            let planned = sqlx::query(
                 "INSERT INTO deliveries (run_id, subscriber_id, status, attempts, next_attempt_at)
                  SELECT $1, id, 'pending', 0, $2 FROM subscribers
                  WHERE status = 'active' AND schedule = $3
@@ -93,7 +93,16 @@ impl Store {
             .bind(schedule)
             .execute(&mut *tx)
             .await
-            .context("plan deliveries")?;
+            .context("plan deliveries")?
+            .rows_affected();
+            if planned == 0 {
+                sqlx::query("UPDATE runs SET status = 'done', finished_at = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .context("finish empty run")?;
+            }
             tx.commit().await.context("commit run plan")?;
             Ok(Some(id))
         })

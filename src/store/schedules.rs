@@ -120,14 +120,26 @@ impl Store {
                 == 1;
             let mut created = inserted;
             if !inserted {
+                let lock = match self.backend() {
+                    super::Backend::Postgres => " FOR UPDATE",
+                    super::Backend::Sqlite => "",
+                };
+                let deleted_at: Option<i64> = sqlx::query_scalar(&format!(
+                    "SELECT deleted_at FROM schedules WHERE slug = $1{lock}"
+                ))
+                .bind(slug)
+                .fetch_one(&mut *tx)
+                .await
+                .context("read schedule")?;
                 // A deleted schedule brought back starts afresh from now.
-                let revived = sqlx::query(
+                created = deleted_at.is_some();
+                sqlx::query(
                     "UPDATE schedules SET name = $2, cron = $3, timezone = $4, enabled = $5,
                         send_when_empty = $6, max_articles = $7, updated_at = $8,
                         checked_until = CASE WHEN deleted_at IS NULL THEN checked_until ELSE $8 END,
                         created_at = CASE WHEN deleted_at IS NULL THEN created_at ELSE $8 END,
                         deleted_at = NULL
-                     WHERE slug = $1 RETURNING created_at",
+                     WHERE slug = $1",
                 )
                 .bind(slug)
                 .bind(&f.name)
@@ -137,11 +149,9 @@ impl Store {
                 .bind(f.send_when_empty)
                 .bind(f.max_articles)
                 .bind(now_ms)
-                .fetch_one(&mut *tx)
+                .execute(&mut *tx)
                 .await
                 .context("update schedule")?;
-                let created_at: i64 = sqlx::Row::try_get(&revived, 0)?;
-                created = created_at == now_ms;
             }
             tx.commit().await.context("commit schedule")?;
             Ok(created)
@@ -181,5 +191,17 @@ impl Store {
             tx.commit().await.context("commit schedule check")?;
         });
         Ok(())
+    }
+}
+
+impl Store {
+    /// A schedule even if deleted (runs it started still finish).
+    pub async fn get_schedule_any(&self, slug: &str) -> anyhow::Result<Option<Schedule>> {
+        let sql = format!("SELECT {COLUMNS} FROM schedules WHERE slug = $1");
+        read_pool!(self, |p| sqlx::query_as::<_, Schedule>(&sql)
+            .bind(slug)
+            .fetch_optional(p)
+            .await
+            .context("get schedule"))
     }
 }

@@ -1,0 +1,317 @@
+//! Delivery workers: claim pending deliveries with a lease, render, send, and record the
+//! outcomes of a batch in one transaction (sent deliveries advance the watermark there too).
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, atomic::Ordering::Relaxed},
+    time::Duration,
+};
+
+use chrono::Utc;
+use tokio::{sync::Semaphore, task::JoinSet};
+
+use super::{
+    compose::{Composer, SendFailure},
+    throttle::Throttle,
+};
+use crate::{
+    AppState,
+    articles::Article,
+    clock::{from_ms, to_ms},
+    store::{Claim, Outcome, Recipient, RunInfo, Schedule},
+};
+
+/// Deliveries claimed per batch.
+pub const BATCH: i64 = 200;
+/// How long a claim is held; longer than any one send can take.
+pub const LEASE: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Backoff before retry `attempt` (1-based): 1 min, 2, 4, … capped at 1 hour.
+pub fn backoff(attempt: i64) -> chrono::Duration {
+    let minutes = 1i64 << (attempt.clamp(1, 7) - 1);
+    chrono::Duration::minutes(minutes.min(60))
+}
+
+/// One process's delivery worker.
+pub struct Worker {
+    state: AppState,
+    owner: String,
+    composer: Arc<Composer>,
+    throttle: Arc<Throttle>,
+    sends: Arc<Semaphore>,
+}
+
+struct BatchContext {
+    sections: Vec<crate::store::Section>,
+    runs: HashMap<i64, (RunInfo, Schedule)>,
+    recipients: HashMap<i64, Recipient>,
+    watermarks: HashMap<(String, i64), i64>,
+}
+
+impl Worker {
+    /// A worker identified by a unique `owner` name (leases are taken in that name).
+    pub fn new(state: AppState, composer: Arc<Composer>) -> Self {
+        let concurrency = state.config.mail.concurrency as usize;
+        let rate = state.config.mail.rate_per_second;
+        Self {
+            owner: format!("{}-{:016x}", hostname(), rand::random::<u64>()),
+            throttle: Arc::new(Throttle::new(rate)),
+            sends: Arc::new(Semaphore::new(concurrency)),
+            state,
+            composer,
+        }
+    }
+
+    /// The name leases are held under.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Claims and processes one batch; returns how many deliveries it handled.
+    pub async fn process_batch(&self) -> anyhow::Result<usize> {
+        let now = self.state.clock.now();
+        let claims = self
+            .state
+            .store
+            .claim_deliveries(&self.owner, to_ms(now), to_ms(now + LEASE), BATCH)
+            .await?;
+        if claims.is_empty() {
+            self.finish_runs().await?;
+            return Ok(0);
+        }
+        let ctx = self.load_context(&claims).await?;
+        let mut content_cache: HashMap<(i64, i64, Option<Vec<String>>), Arc<Vec<Article>>> =
+            HashMap::new();
+        let mut tasks: JoinSet<Outcome> = JoinSet::new();
+        let n = claims.len();
+        for claim in claims {
+            let outcome_now = self.prepare(&ctx, &claim, &mut content_cache).await?;
+            match outcome_now {
+                Prepared::Done(o) => {
+                    tasks.spawn(async move { o });
+                }
+                Prepared::Send(message, schedule, cutoff) => {
+                    let permit = self.sends.clone().acquire_owned().await?;
+                    self.throttle.wait().await;
+                    let composer = self.composer.clone();
+                    let metrics = self.state.metrics.clone();
+                    let clock = self.state.clock.clone();
+                    tasks.spawn(async move {
+                        let started = std::time::Instant::now();
+                        let message_id = message.message_id.clone();
+                        let result = composer.send(message.message).await;
+                        metrics.observe_smtp(started.elapsed());
+                        drop(permit);
+                        match result {
+                            Ok(()) => Outcome::Sent {
+                                claim,
+                                message_id,
+                                schedule,
+                                cutoff,
+                            },
+                            Err(SendFailure::Permanent(error)) => {
+                                Outcome::Permanent { claim, error }
+                            }
+                            Err(SendFailure::Transient(error)) => {
+                                let retry_at = to_ms(clock.now() + backoff(claim.attempts + 1));
+                                Outcome::Transient {
+                                    claim,
+                                    error,
+                                    retry_at,
+                                }
+                            }
+                        }
+                    });
+                }
+            }
+        }
+        let mut outcomes = Vec::with_capacity(n);
+        while let Some(o) = tasks.join_next().await {
+            outcomes.push(o?);
+        }
+        let max_attempts = i64::from(self.state.config.digests.max_attempts);
+        let r = self
+            .state
+            .store
+            .record_outcomes(
+                &self.owner,
+                to_ms(self.state.clock.now()),
+                max_attempts,
+                &outcomes,
+            )
+            .await?;
+        let m = &self.state.metrics;
+        m.deliveries_sent.fetch_add(r.sent, Relaxed);
+        m.deliveries_skipped.fetch_add(r.skipped, Relaxed);
+        m.deliveries_failed.fetch_add(r.failed, Relaxed);
+        m.deliveries_bounced.fetch_add(r.bounced, Relaxed);
+        if r.stale > 0 {
+            tracing::warn!(
+                stale = r.stale,
+                "lease lost before recording; another worker owns those deliveries"
+            );
+        }
+        self.finish_runs().await?;
+        Ok(n)
+    }
+
+    async fn finish_runs(&self) -> anyhow::Result<()> {
+        for id in self
+            .state
+            .store
+            .finish_runs(to_ms(self.state.clock.now()))
+            .await?
+        {
+            tracing::info!(run = id, "digest run done");
+        }
+        let depth = self.state.store.pending_deliveries().await?;
+        self.state
+            .metrics
+            .delivery_queue_depth
+            .store(depth.max(0) as u64, Relaxed);
+        Ok(())
+    }
+
+    async fn load_context(&self, claims: &[Claim]) -> anyhow::Result<BatchContext> {
+        let store = &self.state.store;
+        let mut runs = HashMap::new();
+        for c in claims {
+            if runs.contains_key(&c.run_id) {
+                continue;
+            }
+            let run = store
+                .run_info(c.run_id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("run {} vanished", c.run_id))?;
+            // A deleted schedule still finishes the runs it started, with its last settings.
+            let schedule = store
+                .get_schedule_any(&run.schedule)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("schedule {} vanished", run.schedule))?;
+            runs.insert(c.run_id, (run, schedule));
+        }
+        let ids: Vec<i64> = claims.iter().map(|c| c.subscriber_id).collect();
+        let recipients = store
+            .recipients(&ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        let mut watermarks = HashMap::new();
+        let mut schedules: Vec<&str> = runs.values().map(|(r, _)| r.schedule.as_str()).collect();
+        schedules.sort_unstable();
+        schedules.dedup();
+        for s in schedules {
+            for (id, wm) in store.watermarks(s, &ids).await? {
+                watermarks.insert((s.to_owned(), id), wm);
+            }
+        }
+        let sections = store.list_sections().await?;
+        Ok(BatchContext {
+            sections,
+            runs,
+            recipients,
+            watermarks,
+        })
+    }
+
+    async fn prepare(
+        &self,
+        ctx: &BatchContext,
+        claim: &Claim,
+        cache: &mut HashMap<(i64, i64, Option<Vec<String>>), Arc<Vec<Article>>>,
+    ) -> anyhow::Result<Prepared> {
+        let (run, schedule) = &ctx.runs[&claim.run_id];
+        let skip = || {
+            Prepared::Done(Outcome::Skipped {
+                claim: claim.clone(),
+                schedule: run.schedule.clone(),
+                cutoff: run.cutoff,
+            })
+        };
+        let Some(r) = ctx.recipients.get(&claim.subscriber_id) else {
+            return Ok(skip()); // erased since planning
+        };
+        if r.status != "active" {
+            return Ok(skip()); // unsubscribed or bounced since planning
+        }
+        let after = ctx
+            .watermarks
+            .get(&(run.schedule.clone(), r.id))
+            .copied()
+            .unwrap_or(r.since);
+        let key = (run.id, after, r.sections.clone());
+        let articles = match cache.get(&key) {
+            Some(a) => a.clone(),
+            None => {
+                let a = Arc::new(
+                    self.state
+                        .store
+                        .digest_articles(
+                            r.sections.as_deref(),
+                            after,
+                            run.cutoff,
+                            to_ms(self.state.clock.now()),
+                            schedule.max_articles,
+                        )
+                        .await?,
+                );
+                cache.insert(key, a.clone());
+                a
+            }
+        };
+        if articles.is_empty() && !schedule.send_when_empty {
+            return Ok(skip());
+        }
+        let when = run
+            .fire_at
+            .map(from_ms)
+            .unwrap_or_else(|| from_ms(run.cutoff));
+        let message = self
+            .composer
+            .compose(&ctx.sections, r, run, schedule, &articles, when)?;
+        Ok(Prepared::Send(message, run.schedule.clone(), run.cutoff))
+    }
+}
+
+enum Prepared {
+    Done(Outcome),
+    Send(super::compose::Composed, String, i64),
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "tidings".into())
+}
+
+/// Runs the worker until shutdown: after shutdown fires it claims nothing new, and the batch in
+/// flight finishes (each send is bounded by the mail timeout).
+pub async fn run(
+    worker: Worker,
+    wakeup: Arc<tokio::sync::Notify>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    tracing::info!(owner = worker.owner(), "delivery worker started");
+    loop {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        let handled = match worker.process_batch().await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(error = ?e, "delivery batch failed");
+                0
+            }
+        };
+        if handled == 0 {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = wakeup.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+    tracing::info!(at = %Utc::now(), "delivery worker stopped");
+}
