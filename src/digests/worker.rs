@@ -41,6 +41,9 @@ pub struct Worker {
     sends: Arc<Semaphore>,
 }
 
+/// Articles per (run, watermark, sections): subscribers who share them share one query.
+type ContentCache = HashMap<(i64, i64, Option<Vec<String>>), Arc<Vec<Article>>>;
+
 struct BatchContext {
     sections: Vec<crate::store::Section>,
     runs: HashMap<i64, (RunInfo, Schedule)>,
@@ -80,8 +83,7 @@ impl Worker {
             return Ok(0);
         }
         let ctx = self.load_context(&claims).await?;
-        let mut content_cache: HashMap<(i64, i64, Option<Vec<String>>), Arc<Vec<Article>>> =
-            HashMap::new();
+        let mut content_cache: ContentCache = HashMap::new();
         let mut tasks: JoinSet<Outcome> = JoinSet::new();
         let n = claims.len();
         for claim in claims {
@@ -219,7 +221,7 @@ impl Worker {
         &self,
         ctx: &BatchContext,
         claim: &Claim,
-        cache: &mut HashMap<(i64, i64, Option<Vec<String>>), Arc<Vec<Article>>>,
+        cache: &mut ContentCache,
     ) -> anyhow::Result<Prepared> {
         let (run, schedule) = &ctx.runs[&claim.run_id];
         let skip = || {
