@@ -28,6 +28,17 @@ enum Command {
     Migrate,
     /// Validate the configuration and exit non-zero with a readable message if it is wrong.
     Check,
+    /// Digest schedules.
+    Schedules {
+        #[command(subcommand)]
+        command: SchedulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SchedulesCommand {
+    /// List schedules with their next fire instant.
+    List,
 }
 
 fn init_tracing() {
@@ -100,6 +111,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
+        Command::Schedules {
+            command: SchedulesCommand::List,
+        } => schedules_list(&config).await,
         Command::Serve => {
             let app = App::build(config).await?;
             tracing::info!(addr = %app.local_addr(), "tidings listening");
@@ -107,4 +121,43 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run().await
         }
     }
+}
+
+async fn schedules_list(config: &Config) -> anyhow::Result<()> {
+    use tidings::{
+        digests::fire::fire_instants,
+        domain::{CronSpec, TimeZone},
+    };
+    let store = Store::connect(&config.database.url).await?;
+    store.migrate().await?;
+    let now = chrono::Utc::now();
+    store
+        .ensure_schedules(
+            &config.schedules,
+            &config.site.timezone,
+            tidings::clock::to_ms(now),
+        )
+        .await?;
+    println!(
+        "{:<12} {:<8} {:<16} {:<20} {:<26} NAME",
+        "SLUG", "ENABLED", "CRON", "TIMEZONE", "NEXT"
+    );
+    for s in store.list_schedules().await? {
+        let tz = TimeZone::parse(&s.timezone).map_err(anyhow::Error::msg)?;
+        let next = CronSpec::parse(&s.cron)
+            .ok()
+            .and_then(|c| {
+                fire_instants(&c, tz.0, now, now + chrono::Duration::days(400))
+                    .first()
+                    .copied()
+            })
+            .map(|t| t.with_timezone(&tz.0).to_rfc3339())
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<12} {:<8} {:<16} {:<20} {:<26} {}",
+            s.slug, s.enabled, s.cron, s.timezone, next, s.name
+        );
+    }
+    store.close().await;
+    Ok(())
 }

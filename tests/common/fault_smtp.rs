@@ -1,0 +1,193 @@
+//! A scriptable SMTP server in the test process: accepts mail like a real server, and can
+//! answer 4xx or 5xx to chosen recipients, drop the connection in the middle of DATA, or never
+//! send its greeting.
+
+use std::{
+    collections::{HashMap, HashSet},
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
+
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    net::{TcpListener, TcpStream},
+};
+
+/// One accepted message.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: String,
+}
+
+/// How the server misbehaves.
+#[derive(Debug, Default, Clone)]
+pub struct Faults {
+    /// Recipient → SMTP reply to RCPT TO, e.g. "451 4.3.0 try later" or "550 5.1.1 no such user".
+    pub rcpt_replies: HashMap<String, String>,
+    /// Recipients whose first N transactions have the connection dropped mid-DATA.
+    pub drop_mid_data: HashMap<String, usize>,
+    /// Recipients whose first N RCPT attempts get a 451 (then accepted).
+    pub transient_times: HashMap<String, usize>,
+    /// Accept TCP connections but never greet.
+    pub never_greet: bool,
+}
+
+/// The server and what it received.
+#[derive(Clone)]
+pub struct FaultSmtp {
+    pub addr: SocketAddr,
+    pub received: Arc<Mutex<Vec<Received>>>,
+    faults: Arc<Mutex<Faults>>,
+    pub connections: Arc<Mutex<usize>>,
+}
+
+impl FaultSmtp {
+    /// Starts the server on a free local port.
+    pub async fn start(faults: Faults) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = FaultSmtp {
+            addr: listener.local_addr().unwrap(),
+            received: Arc::default(),
+            faults: Arc::new(Mutex::new(faults)),
+            connections: Arc::default(),
+        };
+        let s = server.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                *s.connections.lock().unwrap() += 1;
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let _ = s.session(stream).await;
+                });
+            }
+        });
+        server
+    }
+
+    /// `smtp://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("smtp://{}", self.addr)
+    }
+
+    /// Messages received so far.
+    pub fn messages(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Recipients of messages received so far (one entry per message and recipient).
+    pub fn recipients(&self) -> Vec<String> {
+        self.messages().into_iter().flat_map(|m| m.to).collect()
+    }
+
+    async fn session(&self, stream: TcpStream) -> std::io::Result<()> {
+        if self.faults.lock().unwrap().never_greet {
+            // Hold the connection open and silent until the client gives up.
+            let mut buf = [0u8; 64];
+            let mut stream = stream;
+            loop {
+                use tokio::io::AsyncReadExt;
+                if stream.read(&mut buf).await? == 0 {
+                    return Ok(());
+                }
+            }
+        }
+        let (r, mut w) = stream.into_split();
+        let mut lines = BufReader::new(r);
+        w.write_all(b"220 fault-smtp ready\r\n").await?;
+        let mut from = String::new();
+        let mut to: Vec<String> = Vec::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if lines.read_line(&mut line).await? == 0 {
+                return Ok(());
+            }
+            let cmd = line.trim_end().to_owned();
+            let upper = cmd.to_ascii_uppercase();
+            if upper.starts_with("EHLO") {
+                w.write_all(b"250-fault-smtp\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n").await?;
+            } else if upper.starts_with("HELO") {
+                w.write_all(b"250 fault-smtp\r\n").await?;
+            } else if upper.starts_with("MAIL FROM:") {
+                from = addr_of(&cmd[10..]);
+                to.clear();
+                w.write_all(b"250 2.1.0 ok\r\n").await?;
+            } else if upper.starts_with("RCPT TO:") {
+                let rcpt = addr_of(&cmd[8..]);
+                let reply = {
+                    let mut f = self.faults.lock().unwrap();
+                    if let Some(n) = f.transient_times.get_mut(&rcpt).filter(|n| **n > 0) {
+                        *n -= 1;
+                        Some("451 4.3.0 try again later".to_owned())
+                    } else {
+                        f.rcpt_replies.get(&rcpt).cloned()
+                    }
+                };
+                match reply {
+                    Some(r) => w.write_all(format!("{r}\r\n").as_bytes()).await?,
+                    None => {
+                        to.push(rcpt);
+                        w.write_all(b"250 2.1.5 ok\r\n").await?;
+                    }
+                }
+            } else if upper == "DATA" {
+                if to.is_empty() {
+                    w.write_all(b"554 5.5.1 no valid recipients\r\n").await?;
+                    continue;
+                }
+                w.write_all(b"354 go ahead\r\n").await?;
+                let drop_now = {
+                    let mut f = self.faults.lock().unwrap();
+                    to.iter().any(|t| match f.drop_mid_data.get_mut(t) {
+                        Some(n) if *n > 0 => {
+                            *n -= 1;
+                            true
+                        }
+                        _ => false,
+                    })
+                };
+                let mut data = String::new();
+                loop {
+                    line.clear();
+                    if lines.read_line(&mut line).await? == 0 {
+                        return Ok(());
+                    }
+                    if drop_now && data.len() > 200 {
+                        // Vanish in the middle of the message.
+                        return Ok(());
+                    }
+                    if line == ".\r\n" || line == ".\n" {
+                        break;
+                    }
+                    data.push_str(line.strip_prefix('.').filter(|_| line.starts_with("..")).unwrap_or(&line));
+                }
+                self.received.lock().unwrap().push(Received { from: from.clone(), to: std::mem::take(&mut to), data });
+                w.write_all(b"250 2.0.0 queued\r\n").await?;
+            } else if upper == "RSET" {
+                to.clear();
+                w.write_all(b"250 2.0.0 ok\r\n").await?;
+            } else if upper == "NOOP" {
+                w.write_all(b"250 2.0.0 ok\r\n").await?;
+            } else if upper == "QUIT" {
+                w.write_all(b"221 2.0.0 bye\r\n").await?;
+                return Ok(());
+            } else {
+                w.write_all(b"502 5.5.2 command not implemented\r\n").await?;
+            }
+        }
+    }
+}
+
+fn addr_of(s: &str) -> String {
+    let s = s.trim();
+    let inner = s.trim_start_matches('<');
+    inner.split('>').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+/// Addresses that appear more than once among `list`.
+pub fn duplicates(list: &[String]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    list.iter().filter(|a| !seen.insert(a.as_str())).cloned().collect()
+}
