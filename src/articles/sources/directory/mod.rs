@@ -4,6 +4,8 @@
 
 mod files;
 pub mod front_matter;
+#[cfg(test)]
+mod front_matter_tests;
 mod watch;
 
 use std::{collections::HashSet, path::PathBuf};
