@@ -70,6 +70,7 @@ pub(super) async fn poll(
                     ..PollReport::default()
                 },
                 validators: None,
+                carried: Vec::new(),
             });
         }
         Fetched::Page(p) => p,
@@ -103,6 +104,7 @@ pub(super) async fn poll(
     Ok(Polled {
         report,
         validators: Some(page.validators),
+        carried: Vec::new(),
     })
 }
 

@@ -15,6 +15,9 @@ pub(super) struct Polled {
     /// Validators of the list page or feed, stored only when every item was handled so that
     /// a failed item is retried next time instead of being hidden behind a 304.
     pub validators: Option<Validators>,
+    /// Failures reported by earlier polls that still hold (a directory's bad files): they
+    /// keep the source in error without being counted or logged again.
+    pub carried: Vec<String>,
 }
 
 /// Records `result` for source `name` and hands the report back.
@@ -36,7 +39,8 @@ pub(super) async fn record(
         Ok(Polled {
             report,
             validators,
-        }) if report.failed.is_empty() => {
+            carried,
+        }) if report.failed.is_empty() && carried.is_empty() => {
             let found = report.items_found as i64;
             let validators = validators.filter(|_| !report.not_modified);
             let stored = state
@@ -55,7 +59,9 @@ pub(super) async fn record(
             }
             (report, stored)
         }
-        Ok(Polled { report, .. }) => {
+        Ok(Polled {
+            report, carried, ..
+        }) => {
             state
                 .metrics
                 .source_errors
@@ -63,7 +69,8 @@ pub(super) async fn record(
             for f in &report.failed {
                 tracing::warn!(source = name, "source item skipped: {f}");
             }
-            let summary = summarise(&report);
+            let all: Vec<&String> = report.failed.iter().chain(&carried).collect();
+            let summary = summarise(&all);
             let stored = state
                 .store
                 .record_source_error(name, kind, &summary, Some(report.items_found as i64), now)
@@ -100,9 +107,9 @@ pub(super) async fn record(
 }
 
 /// One line for `last_error`: the first failure and how many there were.
-fn summarise(report: &PollReport) -> String {
-    let first = report.failed.first().map(String::as_str).unwrap_or("");
-    let text = match report.failed.len() {
+fn summarise(failed: &[&String]) -> String {
+    let first = failed.first().map(|s| s.as_str()).unwrap_or("");
+    let text = match failed.len() {
         1 => first.to_owned(),
         n => format!("{n} items failed; first: {first}"),
     };

@@ -97,6 +97,7 @@ pub(super) async fn poll(
                     ..PollReport::default()
                 },
                 validators: None,
+                carried: Vec::new(),
             });
         }
         Fetched::Page(p) => p,
@@ -124,6 +125,7 @@ pub(super) async fn poll(
     Ok(Polled {
         report,
         validators: Some(page.validators),
+        carried: Vec::new(),
     })
 }
 

@@ -8,7 +8,11 @@ pub mod front_matter;
 mod front_matter_tests;
 mod watch;
 
-use std::{collections::HashSet, path::PathBuf};
+use std::{
+    collections::{BTreeMap, HashSet},
+    path::PathBuf,
+    sync::Mutex,
+};
 
 use chrono_tz::Tz;
 
@@ -48,6 +52,9 @@ struct Ctx<'a> {
     /// The folder with symbolic links resolved, as watch events name it.
     root: PathBuf,
     display: String,
+    /// Files that could not be used, by key, with what is wrong: the source stays in error
+    /// until each is fixed or removed.
+    bad: Mutex<BTreeMap<String, String>>,
 }
 
 /// Scans the folder, then applies each batch of changes until shutdown.
@@ -67,6 +74,7 @@ pub async fn run(state: AppState, name: String, src: DirectorySource) {
         src: &src,
         root,
         display,
+        bad: Mutex::default(),
     };
     // Watch before the first scan, so that nothing changed during the scan is missed.
     let watcher = Watcher::start(&ctx.root);
@@ -101,9 +109,18 @@ impl Ctx<'_> {
             Ok(n) => report.items_found = n as usize,
             Err(e) => report.failed.push(format!("{e:#}")),
         }
+        let carried = self
+            .bad
+            .lock()
+            .expect("bad files lock")
+            .values()
+            .filter(|m| !report.failed.contains(m))
+            .cloned()
+            .collect();
         let polled = Polled {
             report,
             validators: None,
+            carried,
         };
         health::record(self.state, self.name, "directory", Ok(polled)).await;
     }
@@ -128,6 +145,10 @@ impl Ctx<'_> {
             self.upsert(p, &mut report).await;
         }
         let present: HashSet<&str> = paths.iter().map(|p| p.key.as_str()).collect();
+        self.bad
+            .lock()
+            .expect("bad files lock")
+            .retain(|key, _| present.contains(key.as_str()));
         match self.state.store.source_items(self.name).await {
             Ok(items) => {
                 for item in items.iter().filter(|i| !present.contains(i.item_key.as_str())) {
@@ -170,13 +191,26 @@ impl Ctx<'_> {
     /// Reads one file and stores its article; a bad file is reported and left as it was.
     async fn upsert(&self, p: &ArticlePath, report: &mut PollReport) {
         let store = &self.state.store;
-        let (file, hash) = match read_file(&self.root, p, self.src.timezone).await {
-            Ok(parsed) => parsed,
-            Err(e) => return report.failed.push(describe(&self.display, &p.key, &e)),
+        let parsed = match read_file(&self.root, p, self.src.timezone).await {
+            Ok((file, hash)) => match ingest_file(&self.state.ingest, self.name, &file).await {
+                Ok(outcome) => Ok((file, hash, outcome)),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
         };
-        let outcome = match ingest_file(&self.state.ingest, self.name, &file).await {
-            Ok(o) => o,
-            Err(e) => return report.failed.push(describe(&self.display, &p.key, &e)),
+        let (file, hash, outcome) = match parsed {
+            Ok(ok) => {
+                self.mark_good(&p.key);
+                ok
+            }
+            Err(e) => {
+                let message = describe(&self.display, &p.key, &e);
+                self.bad
+                    .lock()
+                    .expect("bad files lock")
+                    .insert(p.key.clone(), message.clone());
+                return report.failed.push(message);
+            }
         };
         match outcome.result {
             PutResult::Created => report.created += 1,
@@ -202,8 +236,13 @@ impl Ctx<'_> {
         }
     }
 
+    fn mark_good(&self, key: &str) {
+        self.bad.lock().expect("bad files lock").remove(key);
+    }
+
     /// The file `key` is gone: retract its article unless another file still yields it.
     async fn remove(&self, key: &str, report: &mut PollReport) {
+        self.mark_good(key);
         match self.state.store.remove_source_item(self.name, key).await {
             Ok(Some((id, false))) => self.retract(&id, report).await,
             Ok(_) => {}
