@@ -380,7 +380,8 @@ impl Config {
     fn from_figment(fig: Figment) -> anyhow::Result<Self> {
         let env = Env::prefixed("TIDINGS_")
             .filter(|k| {
-                let k = k.as_str();
+                // The key keeps the case of the variable (TIDINGS_LOG → "LOG").
+                let k = k.as_str().to_ascii_lowercase();
                 // Process-level variables that are not configuration keys.
                 !(k == "config" || k == "log" || k.starts_with("test_"))
             })

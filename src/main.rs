@@ -120,7 +120,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if s.failed.is_empty() {
                 Ok(())
             } else {
-                anyhow::bail!("{} files could not be imported (listed above)", s.failed.len())
+                anyhow::bail!(
+                    "{} files could not be imported (listed above)",
+                    s.failed.len()
+                )
             }
         }
         Command::Serve => {

@@ -59,13 +59,21 @@ where
         if check().await {
             return started.elapsed();
         }
-        assert!(started.elapsed() < Duration::from_secs(5), "{what}: not within 5 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{what}: not within 5 s"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 async fn title_of(app: &common::TestApp, id: &str) -> Option<String> {
-    app.state.store.get_article(id).await.unwrap().map(|a| a.title)
+    app.state
+        .store
+        .get_article(id)
+        .await
+        .unwrap()
+        .map(|a| a.title)
 }
 
 async fn health(app: &common::TestApp) -> Value {
@@ -120,9 +128,15 @@ async fn the_initial_scan_brings_in_the_fixture_articles(backend: common::Backen
     assert_eq!(got["image"]["caption"], fixture["image"]["caption"]);
     assert_eq!(got["source"], "content");
     assert!(title_of(&app, "about/federation-intro").await.is_some());
-    eventually("health recorded", || async { health(&app).await["items_found"] == 2 }).await;
+    eventually("health recorded", || async {
+        health(&app).await["items_found"] == 2
+    })
+    .await;
     let h = health(&app).await;
-    assert_eq!((h["status"].as_str(), h["kind"].as_str()), (Some("ok"), Some("directory")));
+    assert_eq!(
+        (h["status"].as_str(), h["kind"].as_str()),
+        (Some("ok"), Some("directory"))
+    );
 }
 
 async fn created_edited_renamed_and_deleted_files_are_followed(backend: common::Backend) {
@@ -130,13 +144,22 @@ async fn created_edited_renamed_and_deleted_files_are_followed(backend: common::
     let news = content.path().join("news");
     std::fs::create_dir(&news).unwrap();
     let app = app_on(backend, content.path()).await;
-    eventually("initial scan recorded", || async { health(&app).await["status"] == "ok" }).await;
+    eventually("initial scan recorded", || async {
+        health(&app).await["status"] == "ok"
+    })
+    .await;
     let mut events = app.state.events.subscribe();
 
     std::fs::write(news.join("a.md"), article_md("职工之家")).unwrap();
-    let took = eventually("created", || async { title_of(&app, "news/a").await.is_some() }).await;
+    let took = eventually("created", || async {
+        title_of(&app, "news/a").await.is_some()
+    })
+    .await;
     eprintln!("create reached the store after {took:?}");
-    assert_eq!(events.recv().await.unwrap(), Change::Sections(vec!["news".into()]));
+    assert_eq!(
+        events.recv().await.unwrap(),
+        Change::Sections(vec!["news".into()])
+    );
 
     std::fs::write(news.join("a.md"), article_md("职工之家（更新）")).unwrap();
     eventually("edited", || async {
@@ -151,7 +174,10 @@ async fn created_edited_renamed_and_deleted_files_are_followed(backend: common::
     .await;
 
     std::fs::remove_file(news.join("b.md")).unwrap();
-    eventually("deleted", || async { title_of(&app, "news/b").await.is_none() }).await;
+    eventually("deleted", || async {
+        title_of(&app, "news/b").await.is_none()
+    })
+    .await;
 
     // A new section folder with an HTML file in YAML front matter.
     let notices = content.path().join("notices");
@@ -162,8 +188,18 @@ async fn created_edited_renamed_and_deleted_files_are_followed(backend: common::
         title_of(&app, "notices/power").await.as_deref() == Some("停电通知")
     })
     .await;
-    let a = app.state.store.get_article("notices/power").await.unwrap().unwrap();
-    assert_eq!(a.published_at.to_rfc3339(), "2025-02-21T01:00:00+00:00", "local date in site zone");
+    let a = app
+        .state
+        .store
+        .get_article("notices/power")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        a.published_at.to_rfc3339(),
+        "2025-02-21T01:00:00+00:00",
+        "local date in site zone"
+    );
     assert_eq!(app.state.store.count_articles().await.unwrap(), 1);
 }
 
@@ -179,21 +215,39 @@ async fn a_bad_file_is_reported_with_path_and_line_and_the_others_still_arrive(
 
     let app = app_on(backend, content.path()).await;
 
-    eventually("good file stored", || async { title_of(&app, "news/good").await.is_some() }).await;
-    eventually("bad file reported", || async { health(&app).await["status"] == "error" }).await;
+    eventually("good file stored", || async {
+        title_of(&app, "news/good").await.is_some()
+    })
+    .await;
+    eventually("bad file reported", || async {
+        health(&app).await["status"] == "error"
+    })
+    .await;
     let h = health(&app).await;
     let err = h["last_error"].as_str().unwrap();
     let expected = content.path().join("news/bad.md");
-    assert!(err.starts_with(&format!("{}:3: ", expected.display())), "{err}");
+    assert!(
+        err.starts_with(&format!("{}:3: ", expected.display())),
+        "{err}"
+    );
     assert!(title_of(&app, "news/bad").await.is_none());
 
     // The watcher keeps going: a new file arrives, and the fixed file too.
     std::fs::write(news.join("later.md"), article_md("后来的文件")).unwrap();
-    eventually("later file stored", || async { title_of(&app, "news/later").await.is_some() }).await;
-    eventually("later file counted", || async { health(&app).await["items_found"] == 2 }).await;
+    eventually("later file stored", || async {
+        title_of(&app, "news/later").await.is_some()
+    })
+    .await;
+    eventually("later file counted", || async {
+        health(&app).await["items_found"] == 2
+    })
+    .await;
     assert_eq!(health(&app).await["status"], "error", "bad.md is still bad");
     std::fs::write(news.join("bad.md"), article_md("修好的文件")).unwrap();
-    eventually("fixed file stored", || async { title_of(&app, "news/bad").await.is_some() }).await;
+    eventually("fixed file stored", || async {
+        title_of(&app, "news/bad").await.is_some()
+    })
+    .await;
     eventually("health ok again", || async {
         let h = health(&app).await;
         h["status"] == "ok" && h["items_found"] == 3
@@ -208,16 +262,33 @@ async fn a_renamed_file_that_keeps_its_id_is_not_retracted(backend: common::Back
     let text = article_md("固定编号").replacen("+++\n", "+++\nid = \"keep-1\"\n", 1);
     std::fs::write(news.join("old-name.md"), &text).unwrap();
     let app = app_on(backend, content.path()).await;
-    eventually("stored", || async { title_of(&app, "keep-1").await.is_some() }).await;
+    eventually("stored", || async {
+        title_of(&app, "keep-1").await.is_some()
+    })
+    .await;
 
     std::fs::rename(news.join("old-name.md"), news.join("new-name.md")).unwrap();
 
     let store = &app.state.store;
     eventually("rename handled", || async {
-        store.source_item("content", "news/old-name.md").await.unwrap().is_none()
-            && store.source_item("content", "news/new-name.md").await.unwrap().is_some()
+        store
+            .source_item("content", "news/old-name.md")
+            .await
+            .unwrap()
+            .is_none()
+            && store
+                .source_item("content", "news/new-name.md")
+                .await
+                .unwrap()
+                .is_some()
     })
     .await;
     assert_eq!(title_of(&app, "keep-1").await.as_deref(), Some("固定编号"));
-    assert_eq!(app.state.metrics.articles_retracted.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(
+        app.state
+            .metrics
+            .articles_retracted
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
 }

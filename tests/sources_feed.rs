@@ -57,16 +57,25 @@ fn source(app: &common::TestApp, name: &str) -> Source {
 }
 
 fn fetcher() -> Fetcher {
-    Fetcher::new("Mozilla/5.0 (compatible; tidings/test)", Duration::from_secs(2)).unwrap()
+    Fetcher::new(
+        "Mozilla/5.0 (compatible; tidings/test)",
+        Duration::from_secs(2),
+    )
+    .unwrap()
 }
 
 async fn articles(app: &common::TestApp, section: &str) -> Vec<Article> {
-    let page = app.state.store.list_articles(Some(section), None, 100, None);
+    let page = app
+        .state
+        .store
+        .list_articles(Some(section), None, 100, None);
     page.await.unwrap().items
 }
 
 fn rfc2822(rfc3339: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap().to_rfc2822()
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .to_rfc2822()
 }
 
 /// RSS 2.0 of the fixture articles; the first keeps a guid, the second only has its link.
@@ -98,13 +107,15 @@ fn rss(items: &[FixtureArticle]) -> String {
     )
 }
 
-async fn rss_entries_become_articles_and_an_unchanged_feed_costs_one_304(
-    backend: common::Backend,
-) {
+async fn rss_entries_become_articles_and_an_unchanged_feed_costs_one_304(backend: common::Backend) {
     let site = Site::start().await;
     let fixtures = fixture_articles();
     site.page("/rss.xml", "application/rss+xml", rss(&fixtures));
-    let app = app_with(backend, vec![feed_source("partner", "grassroots", &site.url("/rss.xml"))]).await;
+    let app = app_with(
+        backend,
+        vec![feed_source("partner", "grassroots", &site.url("/rss.xml"))],
+    )
+    .await;
     let (fetcher, src) = (fetcher(), source(&app, "partner"));
 
     let first = poll_once(&app.state, &fetcher, &src).await;
@@ -116,9 +127,21 @@ async fn rss_entries_become_articles_and_an_unchanged_feed_costs_one_304(
     assert_eq!(site.hits("/rss.xml").last().unwrap().status, 304);
     let stored = articles(&app, "grassroots").await;
     for f in &fixtures {
-        let a = stored.iter().find(|a| a.title == f.title).expect("entry stored");
-        assert_eq!(a.url, site.url(&format!("/articles/{}.html", f.slug)), "relative link made absolute");
-        assert_eq!(a.published_at, f.published_at.parse::<chrono::DateTime<chrono::Utc>>().unwrap());
+        let a = stored
+            .iter()
+            .find(|a| a.title == f.title)
+            .expect("entry stored");
+        assert_eq!(
+            a.url,
+            site.url(&format!("/articles/{}.html", f.slug)),
+            "relative link made absolute"
+        );
+        assert_eq!(
+            a.published_at,
+            f.published_at
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap()
+        );
         assert_eq!(a.tags, vec!["工会".to_owned()]);
         assert_eq!(a.source, "partner");
     }
@@ -128,7 +151,11 @@ async fn an_edited_entry_keeps_its_article_id(backend: common::Backend) {
     let site = Site::start().await;
     let mut fixtures = fixture_articles();
     site.page("/rss.xml", "application/rss+xml", rss(&fixtures));
-    let app = app_with(backend, vec![feed_source("partner", "grassroots", &site.url("/rss.xml"))]).await;
+    let app = app_with(
+        backend,
+        vec![feed_source("partner", "grassroots", &site.url("/rss.xml"))],
+    )
+    .await;
     let (fetcher, src) = (fetcher(), source(&app, "partner"));
     poll_once(&app.state, &fetcher, &src).await;
     let before = articles(&app, "grassroots").await;
@@ -140,7 +167,12 @@ async fn an_edited_entry_keeps_its_article_id(backend: common::Backend) {
 
     let report = poll_once(&app.state, &fetcher, &src).await;
 
-    assert_eq!((report.created, report.updated), (0, 2), "{:?}", report.failed);
+    assert_eq!(
+        (report.created, report.updated),
+        (0, 2),
+        "{:?}",
+        report.failed
+    );
     let after = articles(&app, "grassroots").await;
     let ids = |v: &[Article]| {
         let mut ids: Vec<String> = v.iter().map(|a| a.id.clone()).collect();
@@ -159,8 +191,20 @@ async fn a_gbk_atom_feed_is_read_by_its_xml_declaration(backend: common::Backend
         <entry><id>urn:entry:1</id><title>职工书屋开放</title><link href=\"http://partner.test/1.html\"/>\
         <updated>2025-02-21T09:00:00+08:00</updated><author><name>李明</name></author>\
         <content type=\"html\">&lt;p&gt;职工书屋正式开放。&lt;/p&gt;</content></entry></feed>";
-    site.page("/atom.xml", "application/atom+xml", encoding_rs::GBK.encode(atom).0.into_owned());
-    let app = app_with(backend, vec![feed_source("gbk-feed", "grassroots", &site.url("/atom.xml"))]).await;
+    site.page(
+        "/atom.xml",
+        "application/atom+xml",
+        encoding_rs::GBK.encode(atom).0.into_owned(),
+    );
+    let app = app_with(
+        backend,
+        vec![feed_source(
+            "gbk-feed",
+            "grassroots",
+            &site.url("/atom.xml"),
+        )],
+    )
+    .await;
 
     let report = poll_once(&app.state, &fetcher(), &source(&app, "gbk-feed")).await;
 
@@ -175,7 +219,11 @@ async fn a_gbk_atom_feed_is_read_by_its_xml_declaration(backend: common::Backend
 async fn an_empty_feed_is_reported_in_the_health_api(backend: common::Backend) {
     let site = Site::start().await;
     site.page("/rss.xml", "application/rss+xml", rss(&fixture_articles()));
-    let app = app_with(backend, vec![feed_source("partner", "grassroots", &site.url("/rss.xml"))]).await;
+    let app = app_with(
+        backend,
+        vec![feed_source("partner", "grassroots", &site.url("/rss.xml"))],
+    )
+    .await;
     let (fetcher, src) = (fetcher(), source(&app, "partner"));
     poll_once(&app.state, &fetcher, &src).await;
     site.page("/rss.xml", "application/rss+xml", rss(&[]));
@@ -195,6 +243,16 @@ async fn an_empty_feed_is_reported_in_the_health_api(backend: common::Backend) {
         .unwrap();
     let h = &body["items"][0];
     assert_eq!(h["status"], "error");
-    assert!(h["last_error"].as_str().unwrap().contains("holds no entries"), "{h}");
-    assert_eq!(app.state.store.count_articles().await.unwrap(), 2, "nothing retracted");
+    assert!(
+        h["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("holds no entries"),
+        "{h}"
+    );
+    assert_eq!(
+        app.state.store.count_articles().await.unwrap(),
+        2,
+        "nothing retracted"
+    );
 }

@@ -46,7 +46,10 @@ fn meta_charset(body: &[u8]) -> Option<&'static Encoding> {
 
 /// Reads `= "label"` (quotes optional) and looks the label up as the WHATWG standard says.
 fn label_after(rest: &[u8]) -> Option<&'static Encoding> {
-    let rest = rest.trim_ascii_start().strip_prefix(b"=")?.trim_ascii_start();
+    let rest = rest
+        .trim_ascii_start()
+        .strip_prefix(b"=")?
+        .trim_ascii_start();
     let rest = rest
         .strip_prefix(b"\"")
         .or_else(|| rest.strip_prefix(b"'"))

@@ -18,7 +18,13 @@ pub fn parse_date(text: &str, tz: Tz) -> Option<DateTime<Utc>> {
     let chars: Vec<char> = text.chars().collect();
     (0..chars.len())
         .filter(|&i| chars[i].is_ascii_digit() && (i == 0 || !chars[i - 1].is_ascii_digit()))
-        .find_map(|i| Scanner { chars: &chars, at: i }.date_time(tz))
+        .find_map(|i| {
+            Scanner {
+                chars: &chars,
+                at: i,
+            }
+            .date_time(tz)
+        })
 }
 
 /// A cursor over the characters of one candidate date.
@@ -89,10 +95,10 @@ impl Scanner<'_> {
             }
         }
         // A local time skipped by a DST change is read as the hour after.
-        let zoned = tz
-            .from_local_datetime(&local)
-            .earliest()
-            .or_else(|| tz.from_local_datetime(&(local + chrono::Duration::hours(1))).earliest())?;
+        let zoned = tz.from_local_datetime(&local).earliest().or_else(|| {
+            tz.from_local_datetime(&(local + chrono::Duration::hours(1)))
+                .earliest()
+        })?;
         Some(zoned.with_timezone(&Utc))
     }
 
@@ -196,7 +202,10 @@ mod tests {
         assert_eq!(shanghai("2025年2月21日 09:00"), nine_am);
         assert_eq!(shanghai("2025/2/21 09:00"), nine_am);
         assert_eq!(shanghai("2025.02.21 9:00:00"), nine_am);
-        assert_eq!(shanghai("发布时间：2025-02-21 09:00 来源：青海日报 点击：1234"), nine_am);
+        assert_eq!(
+            shanghai("发布时间：2025-02-21 09:00 来源：青海日报 点击：1234"),
+            nine_am
+        );
         assert_eq!(shanghai("2025年2月21日9时0分"), nine_am);
         assert_eq!(shanghai("2025-02-21T09:00"), nine_am);
     }
@@ -213,7 +222,14 @@ mod tests {
 
     #[test]
     fn text_without_a_date_gives_none() {
-        for s in ["", "点击：2025", "第12345期", "2025-13-01", "99999-01-01", "阅读次数 12/3"] {
+        for s in [
+            "",
+            "点击：2025",
+            "第12345期",
+            "2025-13-01",
+            "99999-01-01",
+            "阅读次数 12/3",
+        ] {
             assert_eq!(shanghai(s), None, "{s}");
         }
     }

@@ -82,10 +82,11 @@ pub fn list_links(html: &str, page: &Url, item: &Selector, max: usize) -> Vec<Ur
     let anchor = Selector::parse("a[href]").expect("literal selector");
     let mut out: Vec<Url> = Vec::new();
     for el in doc.select(item) {
-        let href = el
-            .value()
-            .attr("href")
-            .or_else(|| el.select(&anchor).next().and_then(|a| a.value().attr("href")));
+        let href = el.value().attr("href").or_else(|| {
+            el.select(&anchor)
+                .next()
+                .and_then(|a| a.value().attr("href"))
+        });
         let Some(mut url) = href.and_then(|h| base.join(h.trim()).ok()) else {
             continue;
         };
@@ -105,7 +106,12 @@ pub fn list_links(html: &str, page: &Url, item: &Selector, max: usize) -> Vec<Ur
 
 /// Text of an element with whitespace runs made one space.
 fn text_of(el: ElementRef<'_>) -> String {
-    el.text().collect::<Vec<_>>().join(" ").split_whitespace().collect::<Vec<_>>().join(" ")
+    el.text()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Reads an article page; the error names the selector that matched nothing.
@@ -165,7 +171,14 @@ mod tests {
     use super::*;
 
     fn selectors() -> Selectors {
-        Selectors::parse("ul.list li", "h1", ".info .date", ".body", Some(".info .author")).unwrap()
+        Selectors::parse(
+            "ul.list li",
+            "h1",
+            ".info .date",
+            ".body",
+            Some(".info .author"),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -178,7 +191,10 @@ mod tests {
         let got: Vec<&str> = links.iter().map(Url::as_str).collect();
         assert_eq!(
             got,
-            ["http://site.test/news/2025/0221/a.html", "http://site.test/news/b.html"]
+            [
+                "http://site.test/news/2025/0221/a.html",
+                "http://site.test/news/b.html"
+            ]
         );
     }
 
@@ -194,8 +210,16 @@ mod tests {
         assert_eq!(a.title, "青海 绿色算力");
         assert_eq!(a.date_text, "发布时间：2025-02-21 09:30");
         assert_eq!(a.author.as_deref(), Some("张鹏"));
-        assert!(a.content_html.contains(r#"href="http://site.test/news/2025/b.html""#), "{}", a.content_html);
-        assert!(a.content_html.contains(r#"src="http://site.test/news/2025/0221/img/1.jpg""#));
+        assert!(
+            a.content_html
+                .contains(r#"href="http://site.test/news/2025/b.html""#),
+            "{}",
+            a.content_html
+        );
+        assert!(
+            a.content_html
+                .contains(r#"src="http://site.test/news/2025/0221/img/1.jpg""#)
+        );
         assert!(!a.content_html.contains("track"));
     }
 

@@ -7,9 +7,7 @@ use anyhow::{Context, anyhow};
 use chrono::{DateTime, Utc};
 use url::Url;
 
-use super::{
-    Fetcher, PollReport, fetch::Fetched, health::Polled, input_hash, item_article_id,
-};
+use super::{Fetcher, PollReport, fetch::Fetched, health::Polled, input_hash, item_article_id};
 use crate::{
     AppState,
     articles::{ArticleInput, excerpt, html_to_text},
@@ -89,12 +87,16 @@ pub(super) async fn poll(
         ..PollReport::default()
     };
     if feed.entries.is_empty() {
-        report.failed.push(format!("the feed at {} holds no entries", page.url));
+        report
+            .failed
+            .push(format!("the feed at {} holds no entries", page.url));
     }
     for entry in feed.entries.iter().take(MAX_ENTRIES) {
         let key = entry.id.trim();
         if key.is_empty() {
-            report.failed.push("an entry has neither an id nor a link".into());
+            report
+                .failed
+                .push("an entry has neither an id nor a link".into());
             continue;
         }
         if let Err(e) = store_entry(state, name, src, &page.url, key, entry, &mut report).await {

@@ -72,7 +72,11 @@ pub async fn run(config: &Config, dir: &Path, progress: bool) -> anyhow::Result<
             },
             Err(e) => {
                 let line = describe(&display, &path.key, &e);
-                bar.println(format!("skipped {line}"));
+                if progress {
+                    bar.println(format!("skipped {line}"));
+                } else {
+                    eprintln!("skipped {line}");
+                }
                 summary.failed.push(line);
             }
         }

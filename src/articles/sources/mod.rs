@@ -66,10 +66,12 @@ pub struct PollReport {
 /// The name a `[[sources]]` entry goes by.
 pub fn source_name(config: &SourceConfig) -> String {
     match config {
-        SourceConfig::Directory { name, path } => name
-            .clone()
-            .unwrap_or_else(|| path.display().to_string()),
-        SourceConfig::Web { name, list_url, .. } => name.clone().unwrap_or_else(|| list_url.clone()),
+        SourceConfig::Directory { name, path } => {
+            name.clone().unwrap_or_else(|| path.display().to_string())
+        }
+        SourceConfig::Web { name, list_url, .. } => {
+            name.clone().unwrap_or_else(|| list_url.clone())
+        }
         SourceConfig::Feed { name, url, .. } => name.clone().unwrap_or_else(|| url.clone()),
     }
 }

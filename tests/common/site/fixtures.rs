@@ -27,7 +27,12 @@ pub fn fixture_articles() -> Vec<FixtureArticle> {
         let front: toml::Table = toml::from_str(&rest[..end]).unwrap();
         let text = |k: &str| front.get(k).and_then(|v| v.as_str()).map(str::to_owned);
         out.push(FixtureArticle {
-            slug: rel.rsplit('/').next().unwrap().trim_end_matches(".md").to_owned(),
+            slug: rel
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .trim_end_matches(".md")
+                .to_owned(),
             title: text("title").unwrap(),
             author: text("author"),
             published_at: text("published_at").unwrap(),
@@ -82,7 +87,10 @@ pub fn serve_utf8_site(site: &Site) -> Vec<(String, FixtureArticle)> {
     let mut listed = Vec::new();
     for a in fixture_articles().into_iter().rev() {
         let path = format!("/news/2025/{}.html", a.slug);
-        site.html(&path, &article_page(&a, printed_date(&a), "<meta charset=\"utf-8\">"));
+        site.html(
+            &path,
+            &article_page(&a, printed_date(&a), "<meta charset=\"utf-8\">"),
+        );
         listed.push((path, a));
     }
     let items: Vec<(String, String)> = listed
@@ -101,14 +109,22 @@ pub fn serve_gbk_site(site: &Site) -> Vec<(String, FixtureArticle)> {
     for a in fixture_articles().into_iter().rev() {
         let path = format!("/gbk/2025/{}.html", a.slug);
         let head = "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=gb2312\">";
-        site.page(&path, "text/html", gbk(&article_page(&a, printed_date(&a), head)));
+        site.page(
+            &path,
+            "text/html",
+            gbk(&article_page(&a, printed_date(&a), head)),
+        );
         listed.push((path, a));
     }
     let items: Vec<(String, String)> = listed
         .iter()
         .map(|(p, a)| (p.trim_start_matches("/gbk/").to_owned(), a.title.clone()))
         .collect();
-    site.page("/gbk/index.html", "text/html; charset=GBK", gbk(&list_page(&items, "")));
+    site.page(
+        "/gbk/index.html",
+        "text/html; charset=GBK",
+        gbk(&list_page(&items, "")),
+    );
     listed
 }
 

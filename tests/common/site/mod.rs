@@ -180,7 +180,10 @@ async fn serve(State(inner): State<Arc<Inner>>, req: Request) -> Response {
             (StatusCode::NOT_MODIFIED, [(header::ETAG, r.etag)]).into_response()
         }
         Some(r) => (
-            [(header::CONTENT_TYPE, r.content_type), (header::ETAG, r.etag)],
+            [
+                (header::CONTENT_TYPE, r.content_type),
+                (header::ETAG, r.etag),
+            ],
             r.body,
         )
             .into_response(),

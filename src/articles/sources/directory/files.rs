@@ -146,9 +146,24 @@ mod tests {
     #[test]
     fn only_section_slash_file_with_a_known_extension_is_an_article() {
         let p = article_path(Path::new("news/green.md")).unwrap();
-        assert_eq!((p.key.as_str(), p.section.as_str(), p.slug.as_str()), ("news/green.md", "news", "green"));
-        assert_eq!(article_path(Path::new("about/intro.HTML")).unwrap().format, BodyFormat::Html);
-        for ignored in ["README.md", "news/a/b.md", "news/.hidden.md", "news/x.md~", "news/.#x.md", "news/x.txt", ".git/x.md", "news/.md"] {
+        assert_eq!(
+            (p.key.as_str(), p.section.as_str(), p.slug.as_str()),
+            ("news/green.md", "news", "green")
+        );
+        assert_eq!(
+            article_path(Path::new("about/intro.HTML")).unwrap().format,
+            BodyFormat::Html
+        );
+        for ignored in [
+            "README.md",
+            "news/a/b.md",
+            "news/.hidden.md",
+            "news/x.md~",
+            "news/.#x.md",
+            "news/x.txt",
+            ".git/x.md",
+            "news/.md",
+        ] {
             assert_eq!(article_path(Path::new(ignored)), None, "{ignored}");
         }
     }

@@ -8,8 +8,8 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::{
-    articles::{ArticleInput, ImageInput},
     articles::sources::parse_date,
+    articles::{ArticleInput, ImageInput},
     domain::strip_invalid_chars,
 };
 
@@ -86,7 +86,11 @@ pub fn parse(
 ) -> Result<FileArticle, FileError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let (toml, front, body) = split(text)?;
-    let value = if toml { toml_value(front)? } else { yaml_value(front)? };
+    let value = if toml {
+        toml_value(front)?
+    } else {
+        yaml_value(front)?
+    };
     let key_lines = key_lines(front);
     let line = |key: &str| key_lines.get(key).copied();
     let fm: FrontMatter = serde_path_to_error::deserialize(value).map_err(|e| {
@@ -95,7 +99,9 @@ pub fn parse(
             // "unknown field `titel`, expected one of …" has no path: take the name.
             inner.split('`').nth(1).map(str::to_owned)
         });
-        let line = key.as_deref().and_then(|k| line(k.split('[').next().unwrap_or(k)));
+        let line = key
+            .as_deref()
+            .and_then(|k| line(k.split('[').next().unwrap_or(k)));
         let what = match e.path().to_string().as_str() {
             "." => inner,
             path => format!("{path}: {inner}"),

@@ -133,11 +133,15 @@ impl Ctx<'_> {
         let paths = match listed {
             Ok(Ok(p)) => p,
             Ok(Err(e)) => {
-                report.failed.push(format!("{}: cannot be listed: {e}", self.display));
+                report
+                    .failed
+                    .push(format!("{}: cannot be listed: {e}", self.display));
                 return report;
             }
             Err(e) => {
-                report.failed.push(format!("{}: listing failed: {e}", self.display));
+                report
+                    .failed
+                    .push(format!("{}: listing failed: {e}", self.display));
                 return report;
             }
         };
@@ -151,7 +155,10 @@ impl Ctx<'_> {
             .retain(|key, _| present.contains(key.as_str()));
         match self.state.store.source_items(self.name).await {
             Ok(items) => {
-                for item in items.iter().filter(|i| !present.contains(i.item_key.as_str())) {
+                for item in items
+                    .iter()
+                    .filter(|i| !present.contains(i.item_key.as_str()))
+                {
                     self.remove(&item.item_key, &mut report).await;
                 }
             }
@@ -228,7 +235,10 @@ impl Ctx<'_> {
         // The file's `id` was edited: the article it used to be is gone unless another file
         // still yields it.
         if let Some(old) = previous.filter(|prev| prev.article_id != file.id) {
-            match store.source_article_claimed(self.name, &old.article_id).await {
+            match store
+                .source_article_claimed(self.name, &old.article_id)
+                .await
+            {
                 Ok(false) => self.retract(&old.article_id, report).await,
                 Ok(true) => {}
                 Err(e) => report.failed.push(format!("{e:#}")),

@@ -48,25 +48,26 @@ impl Watcher {
         let (tx, rx) = mpsc::channel(CHANNEL);
         let lost = Arc::new(AtomicBool::new(false));
         let lost_in_handler = lost.clone();
-        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            let paths = match res {
-                Ok(ev) if ev.need_rescan() => {
+        let mut watcher =
+            notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+                let paths = match res {
+                    Ok(ev) if ev.need_rescan() => {
+                        lost_in_handler.store(true, Relaxed);
+                        Vec::new()
+                    }
+                    Ok(ev) if relevant(&ev.kind) => ev.paths,
+                    Ok(_) => return,
+                    Err(e) => {
+                        tracing::warn!("file watcher: {e}");
+                        lost_in_handler.store(true, Relaxed);
+                        Vec::new()
+                    }
+                };
+                // Never block the notify thread: a full queue means "rescan everything".
+                if tx.try_send(paths).is_err() {
                     lost_in_handler.store(true, Relaxed);
-                    Vec::new()
                 }
-                Ok(ev) if relevant(&ev.kind) => ev.paths,
-                Ok(_) => return,
-                Err(e) => {
-                    tracing::warn!("file watcher: {e}");
-                    lost_in_handler.store(true, Relaxed);
-                    Vec::new()
-                }
-            };
-            // Never block the notify thread: a full queue means "rescan everything".
-            if tx.try_send(paths).is_err() {
-                lost_in_handler.store(true, Relaxed);
-            }
-        })?;
+            })?;
         watcher.watch(root, RecursiveMode::Recursive)?;
         Ok(Self {
             _watcher: watcher,
