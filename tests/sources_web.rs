@@ -42,6 +42,7 @@ on_both!(
     gbk_pages_are_decoded_by_their_declared_charset,
     an_unchanged_list_page_costs_one_conditional_request,
     an_article_seen_again_with_changed_content_is_updated_not_duplicated,
+    a_changed_list_page_rechecks_only_the_newest_known_articles,
 );
 
 async fn app_with(backend: common::Backend, sources: Vec<SourceConfig>) -> common::TestApp {
@@ -256,4 +257,46 @@ async fn an_article_seen_again_with_changed_content_is_updated_not_duplicated(
         304,
         "the unchanged article page answered 304"
     );
+}
+
+async fn a_changed_list_page_rechecks_only_the_newest_known_articles(backend: common::Backend) {
+    let site = Site::start().await;
+    let fixture = fixtures::fixture_articles().pop().unwrap();
+    let publish = |n: usize| {
+        let mut a = fixture.clone();
+        a.title = format!("第{n}期");
+        site.html(
+            &format!("/list/{n}.html"),
+            &fixtures::article_page(&a, "2025-02-21", ""),
+        );
+    };
+    let list = |newest: usize| {
+        let items: Vec<(String, String)> = (1..=newest)
+            .rev()
+            .map(|n| (format!("{n}.html"), format!("第{n}期")))
+            .collect();
+        site.html("/list/index.html", &fixtures::list_page(&items, ""));
+    };
+    (1..=25).for_each(publish);
+    list(25);
+    let app = app_with(
+        backend,
+        vec![web_source("site", "news", &site.url("/list/index.html"))],
+    )
+    .await;
+    let (fetcher, src) = (fetcher(), source(&app, "site"));
+    assert_eq!(poll_once(&app.state, &fetcher, &src).await.created, 25);
+    publish(26);
+    list(26);
+
+    let report = poll_once(&app.state, &fetcher, &src).await;
+
+    assert_eq!((report.created, report.unchanged), (1, 25));
+    assert_eq!(
+        site.hits("/list/25.html").len(),
+        2,
+        "a recent article is asked again"
+    );
+    assert_eq!(site.hits("/list/25.html")[1].status, 304);
+    assert_eq!(site.hits("/list/1.html").len(), 1, "an old one is not");
 }

@@ -51,8 +51,7 @@ impl Store {
         .context("read source state"))
     }
 
-    /// Records a successful poll and returns the previous `items_found`.
-    /// `validators` replace the stored ones when given.
+    /// Records a successful poll; `validators` replace the stored ones when given.
     #[tracing::instrument(skip_all, fields(name))]
     pub async fn record_source_success(
         &self,
@@ -61,14 +60,8 @@ impl Store {
         items_found: i64,
         validators: Option<&Validators>,
         now_ms: i64,
-    ) -> anyhow::Result<i64> {
+    ) -> anyhow::Result<()> {
         write_tx!(self, |tx| {
-            let previous: Option<i64> =
-                sqlx::query_scalar("SELECT items_found FROM source_state WHERE name = $1")
-                    .bind(name)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .context("read previous items_found")?;
             sqlx::query(
                 "INSERT INTO source_state (name, kind, last_success_at, items_found, updated_at)
                  VALUES ($1, $2, $3, $4, $3)
@@ -94,7 +87,7 @@ impl Store {
                 .context("store source validators")?;
             }
             tx.commit().await.context("commit source success")?;
-            Ok(previous.unwrap_or(0))
+            Ok(())
         })
     }
 

@@ -46,8 +46,7 @@ pub(super) async fn record(
             let stored = state
                 .store
                 .record_source_success(name, kind, found, validators.as_ref(), now)
-                .await
-                .map(|_| ());
+                .await;
             if report.created + report.updated + report.retracted > 0 {
                 tracing::info!(
                     source = name,
