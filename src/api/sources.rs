@@ -32,6 +32,7 @@ pub struct SourceHealth {
     consecutive_errors: i64,
 }
 
+/// The answer of `GET /api/v1/sources`, shaped like every list.
 #[derive(Serialize)]
 pub struct SourceList {
     items: Vec<SourceHealth>,
