@@ -479,7 +479,12 @@ impl Config {
 
     fn validate_sources(&self) -> anyhow::Result<()> {
         let known = |slug: &str| self.sections.iter().any(|s| s.slug == slug);
+        let mut names = std::collections::HashSet::new();
         for (i, s) in self.sources.iter().enumerate() {
+            let name = crate::articles::sources::source_name(s);
+            if !names.insert(name.clone()) {
+                bail!("sources[{i}].name: duplicate source name {name:?}");
+            }
             match s {
                 SourceConfig::Directory { .. } => {}
                 SourceConfig::Web {
@@ -487,8 +492,26 @@ impl Config {
                     list_url,
                     interval,
                     timezone,
+                    item_selector,
+                    title_selector,
+                    date_selector,
+                    content_selector,
+                    author_selector,
                     ..
                 } => {
+                    let selectors = [
+                        ("item_selector", Some(item_selector)),
+                        ("title_selector", Some(title_selector)),
+                        ("date_selector", Some(date_selector)),
+                        ("content_selector", Some(content_selector)),
+                        ("author_selector", author_selector.as_ref()),
+                    ];
+                    for (key, sel) in selectors {
+                        if let Some(sel) = sel {
+                            crate::articles::sources::check_selector(sel)
+                                .map_err(|e| anyhow::anyhow!("sources[{i}].{key}: {e}"))?;
+                        }
+                    }
                     if !known(section) {
                         bail!("sources[{i}].section: unknown section {section:?}");
                     }

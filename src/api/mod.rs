@@ -4,6 +4,7 @@ mod articles;
 pub mod auth;
 mod json;
 mod sections;
+mod sources;
 
 use axum::{Router, routing::get};
 
@@ -17,6 +18,7 @@ pub fn router() -> Router<AppState> {
         .route("/sections", get(sections::list))
         .route("/sections/{slug}", axum::routing::put(sections::put))
         .route("/articles", get(articles::list))
+        .route("/sources", get(sources::list))
         .route(
             "/articles/{id}",
             get(articles::get)

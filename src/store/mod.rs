@@ -23,6 +23,7 @@ use sqlx::{
 
 pub use articles::{ArticleCursor, ArticlePage, PutOutcome, PutResult};
 pub use sections::Section;
+pub use sources::{SourceItem, SourceState, Validators};
 
 /// Which database the URL pointed at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
