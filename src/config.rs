@@ -87,12 +87,15 @@ impl Default for ServerConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     pub url: String,
+    /// Connections per process (PostgreSQL; SQLite readers).
+    pub max_connections: u32,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
         Self {
             url: "sqlite://data/tidings.db".into(),
+            max_connections: 16,
         }
     }
 }
@@ -410,6 +413,9 @@ impl Config {
             || db.starts_with("postgresql://"))
         {
             bail!("database.url: must start with sqlite:// or postgres://");
+        }
+        if !(1..=1000).contains(&self.database.max_connections) {
+            bail!("database.max_connections: must be between 1 and 1000");
         }
         if self.mail.transport == MailTransport::Smtp {
             let Some(u) = &self.mail.smtp_url else {

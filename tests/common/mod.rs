@@ -103,6 +103,7 @@ base_url = "http://feeds.example.test"
 bind = "127.0.0.1:0"
 [database]
 url = "{database_url}"
+max_connections = 5
 [auth]
 admin_token = "{ADMIN_TOKEN}"
 publisher_token = "{PUBLISHER_TOKEN}"
