@@ -87,12 +87,15 @@ impl Default for ServerConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     pub url: String,
+    /// Connections per process (PostgreSQL; SQLite readers).
+    pub max_connections: u32,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
         Self {
             url: "sqlite://data/tidings.db".into(),
+            max_connections: 16,
         }
     }
 }
@@ -411,6 +414,9 @@ impl Config {
         {
             bail!("database.url: must start with sqlite:// or postgres://");
         }
+        if !(1..=1000).contains(&self.database.max_connections) {
+            bail!("database.max_connections: must be between 1 and 1000");
+        }
         if self.mail.transport == MailTransport::Smtp {
             let Some(u) = &self.mail.smtp_url else {
                 bail!("mail.smtp_url: required when mail.transport = \"smtp\"");
@@ -479,7 +485,12 @@ impl Config {
 
     fn validate_sources(&self) -> anyhow::Result<()> {
         let known = |slug: &str| self.sections.iter().any(|s| s.slug == slug);
+        let mut names = std::collections::HashSet::new();
         for (i, s) in self.sources.iter().enumerate() {
+            let name = crate::articles::sources::source_name(s);
+            if !names.insert(name.clone()) {
+                bail!("sources[{i}].name: duplicate source name {name:?}");
+            }
             match s {
                 SourceConfig::Directory { .. } => {}
                 SourceConfig::Web {
@@ -487,8 +498,26 @@ impl Config {
                     list_url,
                     interval,
                     timezone,
+                    item_selector,
+                    title_selector,
+                    date_selector,
+                    content_selector,
+                    author_selector,
                     ..
                 } => {
+                    let selectors = [
+                        ("item_selector", Some(item_selector)),
+                        ("title_selector", Some(title_selector)),
+                        ("date_selector", Some(date_selector)),
+                        ("content_selector", Some(content_selector)),
+                        ("author_selector", author_selector.as_ref()),
+                    ];
+                    for (key, sel) in selectors {
+                        if let Some(sel) = sel {
+                            crate::articles::sources::check_selector(sel)
+                                .map_err(|e| anyhow::anyhow!("sources[{i}].{key}: {e}"))?;
+                        }
+                    }
                     if !known(section) {
                         bail!("sources[{i}].section: unknown section {section:?}");
                     }

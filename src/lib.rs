@@ -66,7 +66,8 @@ impl App {
 
     /// Builds the app with the given clock (tests move a manual one).
     pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
-        let store = Store::connect(&config.database.url).await?;
+        let store =
+            Store::connect_with(&config.database.url, config.database.max_connections).await?;
         store.migrate().await?;
         store
             .ensure_sections(&config.sections, clock::to_ms(clock.now()))

@@ -28,6 +28,11 @@ enum Command {
     Migrate,
     /// Validate the configuration and exit non-zero with a readable message if it is wrong.
     Check,
+    /// Import DIR/<section>/<slug>.md|.html once, with a progress bar.
+    Import {
+        /// Folder laid out like a directory source.
+        dir: PathBuf,
+    },
     /// Digest schedules.
     Schedules {
         #[command(subcommand)]
@@ -114,6 +119,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Schedules {
             command: SchedulesCommand::List,
         } => schedules_list(&config).await,
+        Command::Import { dir } => {
+            use std::io::IsTerminal;
+            let progress = std::io::stderr().is_terminal();
+            let s = tidings::articles::sources::import::run(&config, &dir, progress).await?;
+            println!(
+                "imported {} files: {} created, {} updated, {} unchanged; {} skipped",
+                s.created + s.updated + s.unchanged,
+                s.created,
+                s.updated,
+                s.unchanged,
+                s.failed.len()
+            );
+            if s.failed.is_empty() {
+                Ok(())
+            } else {
+                anyhow::bail!(
+                    "{} files could not be imported (listed above)",
+                    s.failed.len()
+                )
+            }
+        }
         Command::Serve => {
             let app = App::build(config).await?;
             tracing::info!(addr = %app.local_addr(), "tidings listening");

@@ -9,7 +9,8 @@ on_both_backends! {
         let r = app.client.get(app.url("/healthz")).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         let r = app.client.get(app.url("/readyz")).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
+        let status = r.status();
+        assert_eq!(status, StatusCode::OK, "{}", r.text().await.unwrap());
 
         app.put_article("m1", &common::article("news", "计数")).await;
         let r = app.client.get(app.url("/metrics")).send().await.unwrap();

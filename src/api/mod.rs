@@ -5,6 +5,7 @@ pub mod auth;
 mod json;
 mod schedules;
 mod sections;
+mod sources;
 
 use axum::{Router, routing::get};
 
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/runs", get(schedules::runs))
         .route("/runs/{id}", get(schedules::run))
         .route("/articles", get(articles::list))
+        .route("/sources", get(sources::list))
         .route(
             "/articles/{id}",
             get(articles::get)

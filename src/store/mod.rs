@@ -31,6 +31,7 @@ pub use ledger::{Claim, Outcome, Recorded};
 pub use run_views::RunView;
 pub use schedules::{Schedule, ScheduleFields};
 pub use sections::Section;
+pub use sources::{SourceItem, SourceState, Validators};
 
 /// Which database the URL pointed at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,9 +89,14 @@ pub(crate) use write_tx;
 impl Store {
     /// Opens the database named by `url`, creating a SQLite file (and its folder) if needed.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_with(url, 16).await
+    }
+
+    /// Opens the database with at most `max_connections` connections per pool.
+    pub async fn connect_with(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
-                .max_connections(16)
+                .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await
@@ -120,7 +126,7 @@ impl Store {
             .await
             .context("open SQLite database")?;
         let reader = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(max_connections.clamp(1, 16))
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await
@@ -162,8 +168,12 @@ impl Store {
 
     /// Answers whether the database responds to a trivial query.
     pub async fn ping(&self) -> bool {
-        let r: Result<i64, _> =
+        // `1` is INT4 on PostgreSQL and INTEGER on SQLite: i32 decodes from both.
+        let r: Result<i32, _> =
             read_pool!(self, |p| sqlx::query_scalar("SELECT 1").fetch_one(p).await);
+        if let Err(e) = &r {
+            tracing::warn!(error = %e, "database did not answer the readiness check");
+        }
         r.is_ok()
     }
 

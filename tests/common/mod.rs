@@ -2,6 +2,8 @@
 //! PostgreSQL database when `TIDINGS_TEST_POSTGRES_URL` is set), driven over real HTTP.
 #![allow(dead_code)]
 
+pub mod site;
+
 use std::{net::SocketAddr, path::PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -101,6 +103,7 @@ base_url = "http://feeds.example.test"
 bind = "127.0.0.1:0"
 [database]
 url = "{database_url}"
+max_connections = 5
 [auth]
 admin_token = "{ADMIN_TOKEN}"
 publisher_token = "{PUBLISHER_TOKEN}"

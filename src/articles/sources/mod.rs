@@ -1,8 +1,262 @@
-//! Article sources besides the publisher API (SPEC §3): directory, web pages, feeds.
+//! Article sources besides the publisher API (SPEC §3): a content directory watched live, web
+//! pages of sites without feeds, and upstream RSS/Atom feeds. Each runs in its own task, feeds
+//! every article through [`Ingest`](crate::articles::Ingest), records its health in
+//! `source_state`, and stops on `state.shutdown`.
 
+mod charset;
+mod dates;
+pub mod directory;
+mod extract;
+mod feed;
+mod fetch;
+mod health;
+pub mod import;
+mod web;
+
+use std::{sync::Arc, time::Duration};
+
+use rand::Rng;
+use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 
-use crate::AppState;
+pub use dates::parse_date;
+pub use directory::DirectorySource;
+pub use feed::FeedSource;
+pub use fetch::{Fetched, Fetcher, Page};
+pub use web::WebSource;
+
+use crate::{
+    AppState,
+    articles::ArticleInput,
+    config::{Config, SourceConfig},
+};
+
+/// How long one HTTP request of a source may take, body included.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A configured source, ready to run.
+pub struct Source {
+    /// Unique name: `name` from the config, else the path or URL it watches.
+    pub name: String,
+    pub kind: SourceKind,
+}
+
+/// What a source watches.
+pub enum SourceKind {
+    Directory(DirectorySource),
+    Web(WebSource),
+    Feed(FeedSource),
+}
+
+/// What one poll (or one batch of file changes) found.
+#[derive(Debug, Default, Clone)]
+pub struct PollReport {
+    /// The list page or feed answered 304: nothing was looked at.
+    pub not_modified: bool,
+    /// Items the source yields now (links, entries or files).
+    pub items_found: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub retracted: usize,
+    /// One line per item that could not be used, saying where and what is wrong.
+    pub failed: Vec<String>,
+}
+
+/// The name a `[[sources]]` entry goes by.
+pub fn source_name(config: &SourceConfig) -> String {
+    match config {
+        SourceConfig::Directory { name, path } => {
+            name.clone().unwrap_or_else(|| path.display().to_string())
+        }
+        SourceConfig::Web { name, list_url, .. } => {
+            name.clone().unwrap_or_else(|| list_url.clone())
+        }
+        SourceConfig::Feed { name, url, .. } => name.clone().unwrap_or_else(|| url.clone()),
+    }
+}
+
+/// `directory`, `web` or `feed`.
+pub fn kind_name(config: &SourceConfig) -> &'static str {
+    match config {
+        SourceConfig::Directory { .. } => "directory",
+        SourceConfig::Web { .. } => "web",
+        SourceConfig::Feed { .. } => "feed",
+    }
+}
+
+/// Checks a CSS selector of a web source; the error says what is wrong with it.
+pub fn check_selector(selector: &str) -> Result<(), String> {
+    scraper::Selector::parse(selector)
+        .map(|_| ())
+        .map_err(|e| format!("invalid CSS selector {selector:?}: {e}"))
+}
+
+impl Source {
+    /// Builds the source of one validated `[[sources]]` entry.
+    pub fn from_config(config: &SourceConfig, site: &Config) -> anyhow::Result<Self> {
+        let kind = match config {
+            SourceConfig::Directory { path, .. } => {
+                SourceKind::Directory(DirectorySource::new(path.clone(), site))
+            }
+            SourceConfig::Web { .. } => SourceKind::Web(WebSource::from_config(config, site)?),
+            SourceConfig::Feed { .. } => SourceKind::Feed(FeedSource::from_config(config)?),
+        };
+        Ok(Self {
+            name: source_name(config),
+            kind,
+        })
+    }
+
+    /// Every configured source, by name; a later entry with a name already taken is dropped.
+    pub fn all(config: &Config) -> Vec<Self> {
+        let mut out: Vec<Self> = Vec::new();
+        for (i, c) in config.sources.iter().enumerate() {
+            match Self::from_config(c, config) {
+                Ok(s) if out.iter().any(|o| o.name == s.name) => {
+                    tracing::error!(source = %s.name, "sources[{i}]: duplicate source name; ignored");
+                }
+                Ok(s) => out.push(s),
+                Err(e) => tracing::error!("sources[{i}]: {e:#}; not started"),
+            }
+        }
+        out
+    }
+
+    /// `directory`, `web` or `feed`.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            SourceKind::Directory(_) => "directory",
+            SourceKind::Web(_) => "web",
+            SourceKind::Feed(_) => "feed",
+        }
+    }
+}
+
+/// The User-Agent of every request: browser-like so that old CMSs answer normally, and honest
+/// about who asks and where to find them.
+pub fn user_agent(config: &Config) -> String {
+    format!(
+        "Mozilla/5.0 (compatible; tidings/{}; +{})",
+        env!("CARGO_PKG_VERSION"),
+        config.site.base_url
+    )
+}
 
 /// Starts every configured source.
-pub fn spawn(_state: &AppState, _tasks: &mut JoinSet<()>) {}
+pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
+    let fetcher = match Fetcher::new(&user_agent(&state.config), FETCH_TIMEOUT) {
+        Ok(f) => Arc::new(f),
+        Err(e) => {
+            tracing::error!("sources not started: {e:#}");
+            return;
+        }
+    };
+    for source in Source::all(&state.config) {
+        let state = state.clone();
+        match source.kind {
+            SourceKind::Directory(dir) => {
+                tasks.spawn(directory::run(state, source.name, dir));
+            }
+            SourceKind::Web(_) | SourceKind::Feed(_) => {
+                tasks.spawn(poll_loop(state, fetcher.clone(), source));
+            }
+        }
+    }
+}
+
+/// Polls a web or feed source once and records the outcome (health, metrics, warnings).
+/// A directory source is watched instead; polling it answers an empty report.
+pub async fn poll_once(state: &AppState, fetcher: &Fetcher, source: &Source) -> PollReport {
+    let result = match &source.kind {
+        SourceKind::Web(w) => web::poll(state, fetcher, &source.name, w).await,
+        SourceKind::Feed(f) => feed::poll(state, fetcher, &source.name, f).await,
+        SourceKind::Directory(_) => return PollReport::default(),
+    };
+    health::record(state, &source.name, source.kind_name(), result).await
+}
+
+/// Polls on the injected clock: first within seconds of start, then every `interval` give or
+/// take a tenth, so that sources on one host do not all ask at the same instant.
+async fn poll_loop(state: AppState, fetcher: Arc<Fetcher>, source: Source) {
+    let interval = match &source.kind {
+        SourceKind::Web(w) => w.interval,
+        SourceKind::Feed(f) => f.interval,
+        SourceKind::Directory(_) => return,
+    };
+    // Keeps clock arithmetic far from overflow whatever the config says.
+    let interval = interval.min(Duration::from_secs(30 * 24 * 3600));
+    let first = chrono::TimeDelta::seconds(1) + jitter(interval.min(Duration::from_secs(10)));
+    let mut next = state.clock.now() + first;
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            _ = state.clock.sleep_until(next) => {}
+        }
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            _ = poll_once(&state, &fetcher, &source) => {}
+        }
+        let spread = interval / 10;
+        let base = chrono::TimeDelta::from_std(interval - spread).unwrap_or(chrono::TimeDelta::MAX);
+        next = state.clock.now() + base + jitter(spread * 2);
+    }
+}
+
+/// A random duration in `[0, max)`.
+fn jitter(max: Duration) -> chrono::TimeDelta {
+    let ms = max.as_millis() as u64;
+    let pick = if ms == 0 {
+        0
+    } else {
+        rand::thread_rng().gen_range(0..ms)
+    };
+    chrono::TimeDelta::milliseconds(pick as i64)
+}
+
+/// A fingerprint of what a source extracted, to tell a changed item from one seen before.
+fn input_hash(input: &ArticleInput) -> String {
+    let mut h = Sha256::new();
+    let fields = [
+        input.section.as_deref(),
+        input.title.as_deref(),
+        input.url.as_deref(),
+        input.content_html.as_deref(),
+        input.content_markdown.as_deref(),
+        input.summary.as_deref(),
+        input.author.as_deref(),
+        input.image.as_ref().map(|i| i.url.as_str()),
+        input.image.as_ref().and_then(|i| i.caption.as_deref()),
+        input.published_at.as_deref(),
+        input.updated_at.as_deref(),
+    ];
+    for f in fields {
+        let f = f.unwrap_or("\u{0}");
+        h.update((f.len() as u64).to_le_bytes());
+        h.update(f.as_bytes());
+    }
+    for t in input.tags.iter().flatten() {
+        h.update((t.len() as u64).to_le_bytes());
+        h.update(t.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// The id given to a new item of a web or feed source: stable for the same upstream key.
+fn item_article_id(source: &str, key: &str) -> String {
+    // Names are often URLs: keep letters and digits (CJK included) so ids stay readable.
+    let name: String = source
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(100)
+        .collect();
+    let name = name.trim_matches('-');
+    let digest = hex::encode(Sha256::digest(key.as_bytes()));
+    format!("{name}:{}", &digest[..20])
+}

@@ -1,0 +1,170 @@
+//! The layout of a content folder (`<section>/<slug>.md|.html`), reading one file, and
+//! storing it through ingest with errors pointed at the line they concern.
+
+use std::path::{Component, Path};
+
+use chrono_tz::Tz;
+use sha2::{Digest, Sha256};
+
+use super::front_matter::{self, BodyFormat, FileArticle, FileError};
+use crate::{articles::Ingest, error::AppError, store::PutOutcome};
+
+/// Largest article file read, in bytes.
+const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A path the layout accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArticlePath {
+    /// `<section>/<file name>` with `/` separators: the item key in `source_items`.
+    pub key: String,
+    pub section: String,
+    pub slug: String,
+    pub format: BodyFormat,
+}
+
+/// `news/green-compute.md` → an article path; anything else (deeper, hidden, editor
+/// backups, other extensions) → `None`.
+pub fn article_path(rel: &Path) -> Option<ArticlePath> {
+    let parts: Vec<&str> = rel
+        .components()
+        .map(|c| match c {
+            Component::Normal(s) => s.to_str(),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    let [section, file] = parts.as_slice() else {
+        return None;
+    };
+    if section.starts_with('.') || file.starts_with(['.', '#', '~']) || file.ends_with('~') {
+        return None;
+    }
+    let (slug, ext) = file.rsplit_once('.')?;
+    let format = match ext.to_ascii_lowercase().as_str() {
+        "md" | "markdown" => BodyFormat::Markdown,
+        "html" | "htm" => BodyFormat::Html,
+        _ => return None,
+    };
+    if slug.is_empty() {
+        return None;
+    }
+    Some(ArticlePath {
+        key: format!("{section}/{file}"),
+        section: (*section).to_owned(),
+        slug: slug.to_owned(),
+        format,
+    })
+}
+
+/// Every article file below `root`, sorted by key.
+pub fn list_files(root: &Path) -> std::io::Result<Vec<ArticlePath>> {
+    let mut out = Vec::new();
+    for section in std::fs::read_dir(root)? {
+        let section = section?;
+        if !section.file_type()?.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(section.path())? {
+            let file = file?;
+            if !file.file_type()?.is_file() {
+                continue;
+            }
+            let rel = Path::new(&section.file_name()).join(file.file_name());
+            if let Some(p) = article_path(&rel) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+/// Reads and parses `root/<key>`; also returns a hash of its bytes.
+pub async fn read_file(
+    root: &Path,
+    path: &ArticlePath,
+    tz: Tz,
+) -> Result<(FileArticle, String), FileError> {
+    let abs = root.join(&path.key);
+    let unreadable = |e: std::io::Error| FileError {
+        line: None,
+        message: format!("cannot be read: {e}"),
+    };
+    let meta = tokio::fs::metadata(&abs).await.map_err(unreadable)?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(FileError {
+            line: None,
+            message: format!("is larger than {MAX_FILE_BYTES} bytes"),
+        });
+    }
+    let bytes = tokio::fs::read(&abs).await.map_err(unreadable)?;
+    let hash = hex::encode(Sha256::digest(&bytes));
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        FileError {
+            line: Some(e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1),
+            message: "is not UTF-8 text; save it as UTF-8".into(),
+        }
+    })?;
+    let article = front_matter::parse(&path.section, &path.slug, path.format, &text, tz)?;
+    Ok((article, hash))
+}
+
+/// Stores a parsed file as `source`; a rejected field is reported on its front matter line.
+pub async fn ingest_file(
+    ingest: &Ingest,
+    source: &str,
+    file: &FileArticle,
+) -> Result<PutOutcome, FileError> {
+    ingest
+        .put(&file.id, file.input.clone(), source)
+        .await
+        .map_err(|e| match e {
+            AppError::Invalid { message, field } | AppError::BadRequest { message, field } => {
+                let line = field.as_deref().and_then(|f| file.line_of(f));
+                FileError { line, message }
+            }
+            other => FileError {
+                line: None,
+                message: format!("could not be stored: {other:#}"),
+            },
+        })
+}
+
+/// `content/news/x.md:3: message` (or without the line when unknown).
+pub fn describe(root_display: &str, key: &str, e: &FileError) -> String {
+    let path = Path::new(root_display).join(key);
+    match e.line {
+        Some(line) => format!("{}:{line}: {}", path.display(), e.message),
+        None => format!("{}: {}", path.display(), e.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_section_slash_file_with_a_known_extension_is_an_article() {
+        let p = article_path(Path::new("news/green.md")).unwrap();
+        assert_eq!(
+            (p.key.as_str(), p.section.as_str(), p.slug.as_str()),
+            ("news/green.md", "news", "green")
+        );
+        assert_eq!(
+            article_path(Path::new("about/intro.HTML")).unwrap().format,
+            BodyFormat::Html
+        );
+        for ignored in [
+            "README.md",
+            "news/a/b.md",
+            "news/.hidden.md",
+            "news/x.md~",
+            "news/.#x.md",
+            "news/x.txt",
+            ".git/x.md",
+            "news/.md",
+        ] {
+            assert_eq!(article_path(Path::new(ignored)), None, "{ignored}");
+        }
+    }
+}
