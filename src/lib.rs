@@ -68,6 +68,13 @@ impl App {
         store
             .ensure_sections(&config.sections, clock::to_ms(clock.now()))
             .await?;
+        store
+            .ensure_schedules(
+                &config.schedules,
+                config.site_timezone(),
+                clock::to_ms(clock.now()),
+            )
+            .await?;
         let listener = TcpListener::bind(config.server.bind)
             .await
             .with_context(|| format!("bind server.bind {}", config.server.bind))?;

@@ -8,8 +8,12 @@
 mod articles;
 mod feeds;
 mod runs;
+mod schedules;
 mod sections;
 mod sources;
+mod subscribe;
+mod subscriber_admin;
+mod subscriber_changes;
 mod subscribers;
 
 use std::{path::Path, str::FromStr, time::Duration};
@@ -22,7 +26,13 @@ use sqlx::{
 };
 
 pub use articles::{ArticleCursor, ArticlePage, PutOutcome, PutResult};
+pub use schedules::ScheduleChoice;
 pub use sections::Section;
+pub use subscribe::IssuedHashes;
+pub use subscriber_admin::{ImportOutcome, ImportRow, SubscriberCursor};
+pub use subscribers::{
+    Preferences, SubscribeOutcome, Subscriber, SubscriberStatus, TokenKind, TokenMatch,
+};
 
 /// Which database the URL pointed at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
