@@ -40,6 +40,12 @@ pub struct Inner {
     pub metrics: Arc<Metrics>,
     pub ingest: Ingest,
     pub shutdown: CancellationToken,
+    /// Sends every mail (SMTP pool, .eml files or the log).
+    pub mailer: mail::Mailer,
+    /// Page and mail templates with their zh-CN / en strings.
+    pub templates: Arc<mail::Templates>,
+    /// Rate limits and the confirmation-mail queue of the subscription pages.
+    pub subscriptions: subscriptions::Subscriptions,
 }
 
 impl Deref for AppState {
@@ -80,6 +86,9 @@ impl App {
             .with_context(|| format!("bind server.bind {}", config.server.bind))?;
         let events = Events::new();
         let metrics = Arc::new(Metrics::default());
+        let mailer = mail::Mailer::from_config(&config, metrics.clone())?;
+        let templates = Arc::new(mail::Templates::load(&config.site.templates_dir)?);
+        let subscriptions = subscriptions::Subscriptions::new(&config.subscriptions);
         let ingest = Ingest::new(
             store.clone(),
             events.clone(),
@@ -94,6 +103,9 @@ impl App {
             metrics,
             ingest,
             shutdown: CancellationToken::new(),
+            mailer,
+            templates,
+            subscriptions,
         }));
         Ok(Self { state, listener })
     }

@@ -28,6 +28,18 @@ enum Command {
     Migrate,
     /// Validate the configuration and exit non-zero with a readable message if it is wrong.
     Check,
+    /// Subscriber administration.
+    Subscribers {
+        #[command(subcommand)]
+        command: SubscribersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SubscribersCommand {
+    /// Import consenting subscribers from CSV (`email,sections,schedule`) with a progress bar;
+    /// exits non-zero when some rows were refused (the others are kept).
+    Import { file: PathBuf },
 }
 
 fn init_tracing() {
@@ -98,6 +110,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             store.migrate().await?;
             store.close().await;
             println!("migrations applied");
+            Ok(())
+        }
+        Command::Subscribers {
+            command: SubscribersCommand::Import { file },
+        } => {
+            let report = tidings::subscriptions::import_cli::import_file(&config, &file).await?;
+            if report.errors_total > 0 {
+                anyhow::bail!("{} rows were not imported", report.errors_total);
+            }
             Ok(())
         }
         Command::Serve => {

@@ -4,6 +4,7 @@ mod articles;
 pub mod auth;
 mod json;
 mod sections;
+mod subscribers;
 
 use axum::{Router, routing::get};
 
@@ -23,6 +24,7 @@ pub fn router() -> Router<AppState> {
                 .put(articles::put)
                 .delete(articles::delete),
         )
+        .merge(subscribers::router())
 }
 
 /// `limit` of list endpoints: default 100, 1 to 1,000.

@@ -100,19 +100,21 @@ impl Templates {
 
     /// One string by dotted key (`errors.email_empty`); the key itself if missing.
     pub fn text(&self, locale: &str, key: &str) -> String {
+        self.lookup(locale, key).unwrap_or_else(|| {
+            tracing::warn!(locale, key, "missing string");
+            key.to_owned()
+        })
+    }
+
+    /// One string by dotted key, if the locale has it.
+    pub fn lookup(&self, locale: &str, key: &str) -> Option<String> {
         let mut node: Option<&toml::Value> = None;
         let mut table = Some(self.table(locale));
         for part in key.split('.') {
             node = table.and_then(|t| t.get(part));
             table = node.and_then(toml::Value::as_table);
         }
-        match node.and_then(toml::Value::as_str) {
-            Some(s) => s.to_owned(),
-            None => {
-                tracing::warn!(locale, key, "missing string");
-                key.to_owned()
-            }
-        }
+        node.and_then(toml::Value::as_str).map(str::to_owned)
     }
 
     fn table(&self, locale: &str) -> &toml::Table {

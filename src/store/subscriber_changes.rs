@@ -13,7 +13,7 @@ impl Store {
     pub async fn find_token(&self, hash: &str) -> anyhow::Result<Option<TokenMatch>> {
         read_pool!(self, |p| sqlx::query_as::<_, TokenMatch>(
             "SELECT t.hash, t.kind, t.generation AS token_generation, t.expires_at,
-                    s.id AS subscriber_id, s.email, s.status, s.generation, s.locale
+                    s.id AS subscriber_id, s.email, s.status, s.generation, s.locale, s.schedule
              FROM tokens t JOIN subscribers s ON s.id = t.subscriber_id WHERE t.hash = $1"
         )
         .bind(hash)

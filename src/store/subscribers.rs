@@ -149,6 +149,7 @@ pub struct TokenMatch {
     pub status: String,
     pub generation: i64,
     pub locale: String,
+    pub schedule: String,
 }
 
 impl TokenMatch {
