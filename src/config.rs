@@ -250,8 +250,8 @@ impl Default for SubscriptionsConfig {
     fn default() -> Self {
         Self {
             confirmations_per_hour: 1000,
-            ip_burst: 5,
-            ip_per_hour: 30,
+            ip_burst: 10,
+            ip_per_hour: 60,
             ip_table_size: 100_000,
         }
     }

@@ -8,7 +8,7 @@ use std::{
 };
 
 use anyhow::Context;
-use minijinja::{Environment, Value};
+use minijinja::{AutoEscape, Environment, Value};
 
 /// Languages pages and mails come in; the first is the fallback.
 pub const LOCALES: &[&str] = &["zh-CN", "en"];
@@ -50,6 +50,17 @@ impl Templates {
     /// `/`), then the built-in copies of any shipped file it lacks, and the locale strings.
     pub fn load(dir: &Path) -> anyhow::Result<Self> {
         let mut env = Environment::new();
+        // minijinja's HTML escaping also turns '/' into "&#x2f;", which is correct but makes
+        // every link in a mail's source unreadable; the five characters below suffice.
+        env.set_formatter(|out, state, value| {
+            if *state.auto_escape() == AutoEscape::Html && !value.is_safe() {
+                let text = value.to_string();
+                out.write_str(&html_escape::encode_quoted_attribute(&text))
+                    .map_err(minijinja::Error::from)
+            } else {
+                minijinja::escape_formatter(out, state, value)
+            }
+        });
         let mut found = Vec::new();
         if dir.is_dir() {
             collect(dir, dir, &mut found)?;

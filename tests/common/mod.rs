@@ -2,6 +2,8 @@
 //! PostgreSQL database when `TIDINGS_TEST_POSTGRES_URL` is set), driven over real HTTP.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::{net::SocketAddr, path::PathBuf};
 
 use chrono::{DateTime, Utc};
