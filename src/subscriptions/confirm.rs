@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::{
     input::{self, Fields, Format},
-    link_token::{LinkError, link_error, page_for, resolve, token_field},
+    link_token::{LinkError, link_error, locale_field, page_for, resolve, token_field},
     links,
     outbox::MailJob,
     pages::{Action, Link, Notice, Page, json_response},
@@ -164,7 +164,7 @@ async fn submitted(state: &AppState, req: Request) -> Result<Result<Submitted<'_
     let raw = token_field(&fields, &query).map(|t| t.map(str::to_owned));
     let found = resolve(state, raw.clone().ok().flatten().as_deref(), TokenKind::Confirm).await?;
     let fallback = found.as_ref().map_or(site, |m| m.locale.as_str()).to_owned();
-    let (page, locale_ok) = page_for(state, &parts.headers, fields.one("locale"), &fallback, PATH, None);
+    let (page, locale_ok) = page_for(state, &parts.headers, locale_field(&fields, &query), &fallback, PATH, None);
     let checked = fields.only(&["token", "locale"]).and(raw).and_then(|r| locale_ok.map(|()| r));
     let raw = match checked {
         Ok(r) => r.unwrap_or_default(),

@@ -56,6 +56,14 @@ pub fn token_field<'a>(body: &'a Fields, query: &'a Fields) -> Result<Option<&'a
     }
 }
 
+/// The `locale` of a request: the body's field, else the query's.
+pub fn locale_field<'a>(body: &'a Fields, query: &'a Fields) -> Result<Option<&'a str>, Problem> {
+    match body.one("locale")? {
+        Some(l) => Ok(Some(l)),
+        None => query.one("locale"),
+    }
+}
+
 /// The page for a request whose language comes from `locale_field`, `Accept-Language`, then
 /// `fallback` (the subscriber's language when known). A bad `locale_field` is reported.
 pub fn page_for<'a>(

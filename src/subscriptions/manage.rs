@@ -12,7 +12,7 @@ use serde_json::json;
 use super::{
     choices::Catalog,
     input::{self, Fields, Format, Problem},
-    link_token::{LinkError, link_error, page_for, resolve, token_field},
+    link_token::{LinkError, link_error, locale_field, page_for, resolve, token_field},
     pages::{Link, Notice, Page, json_response, ser},
 };
 use crate::{
@@ -65,8 +65,9 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
     let raw = token_field(&fields, &query).map(|t| t.map(str::to_owned));
     let found = resolve(&state, raw.clone().ok().flatten().as_deref(), TokenKind::Manage).await?;
     let fallback = found.as_ref().map_or(site.as_str(), |m| m.locale.as_str()).to_owned();
-    let (page, locale_ok) = page_for(&state, &parts.headers, fields.one("locale"), &fallback, PATH, None);
-    let raw = match fields.only(&["token", "sections", "schedule", "locale"]).and(raw) {
+    let (page, locale_ok) = page_for(&state, &parts.headers, locale_field(&fields, &query), &fallback, PATH, None);
+    let checked = fields.only(&["token", "sections", "schedule", "locale"]).and(raw);
+    let raw = match checked.and_then(|r| locale_ok.map(|()| r)) {
         Ok(r) => r.unwrap_or_default(),
         Err(p) => return Ok(page.problem(format, &p)),
     };
@@ -80,14 +81,13 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
     let catalog = Catalog::load(&state.store, &state.config).await?;
     let sections = catalog.pick_sections(fields.many("sections"));
     let schedule = fields.one("schedule").and_then(|s| catalog.pick_schedule(Some(s.unwrap_or(&sub.schedule))));
-    let mail_locale = match fields.one("locale") {
-        Ok(Some(_)) => locale_ok.map(|()| page.locale.to_owned()),
-        Ok(None) => Ok(sub.locale.clone()),
-        Err(p) => Err(p),
+    // The page speaks the language asked for; when one is asked for, mail does too.
+    let locale = match locale_field(&fields, &query) {
+        Ok(Some(_)) => page.locale.to_owned(),
+        _ => sub.locale.clone(),
     };
-    let (Ok(sections), Ok(schedule), Ok(locale)) = (sections.clone(), schedule.clone(), mail_locale.clone())
-    else {
-        let problems: Vec<Problem> = [sections.err(), schedule.err(), mail_locale.err()].into_iter().flatten().collect();
+    let (Ok(sections), Ok(schedule)) = (sections.clone(), schedule.clone()) else {
+        let problems: Vec<Problem> = [sections.err(), schedule.err()].into_iter().flatten().collect();
         return Ok(match format {
             Format::Json => page.problem(format, &problems[0]),
             Format::Html => form(&page, &catalog, &sub, &raw, &problems, false),

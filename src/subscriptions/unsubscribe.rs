@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::{
     input::{self, Fields, Format},
-    link_token::{LinkError, link_error, page_for, resolve, token_field},
+    link_token::{LinkError, link_error, locale_field, page_for, resolve, token_field},
     pages::{Link, Notice, Page, json_response},
 };
 use crate::{
@@ -70,11 +70,8 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
     let raw = token_field(&fields, &query);
     let found = resolve(&state, raw.clone().ok().flatten(), TokenKind::Manage).await?;
     let fallback = found.as_ref().map_or(site.as_str(), |m| m.locale.as_str()).to_owned();
-    let locale_field = fields.one("locale").and_then(|l| match l {
-        Some(l) => Ok(Some(l)),
-        None => query.one("locale"),
-    });
-    let (page, locale_ok) = page_for(&state, &parts.headers, locale_field, &fallback, PATH, None);
+    let locale = locale_field(&fields, &query);
+    let (page, locale_ok) = page_for(&state, &parts.headers, locale, &fallback, PATH, None);
     let checked = fields
         .only(&["token", "locale", "List-Unsubscribe"])
         .and(raw.map(drop))
