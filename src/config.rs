@@ -414,7 +414,8 @@ impl Config {
     fn from_figment(fig: Figment) -> anyhow::Result<Self> {
         let env = Env::prefixed("TIDINGS_")
             .filter(|k| {
-                let k = k.as_str();
+                // Keys keep the environment's case (TIDINGS_TEST_… arrives as "TEST_…").
+                let k = k.as_str().to_ascii_lowercase();
                 // Process-level variables that are not configuration keys.
                 !(k == "config" || k == "log" || k.starts_with("test_"))
             })
