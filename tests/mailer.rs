@@ -39,7 +39,10 @@ fn mail_to(addr: &str) -> Mail {
         subject: "工会要闻每日摘要 2026-03-01".into(),
         text: "今天有 3 篇新文章。\nhttps://feeds.example.test/a".into(),
         html: Some("<p>今天有 <b>3</b> 篇新文章。</p>".into()),
-        headers: vec![("List-Id".into(), "工会要闻 <news.feeds.example.test>".into())],
+        headers: vec![(
+            "List-Id".into(),
+            "工会要闻 <news.feeds.example.test>".into(),
+        )],
         message_id: None,
     }
 }
@@ -118,17 +121,34 @@ async fn play(stream: tokio::net::TcpStream, script: Script, late: Arc<Notify>) 
 #[tokio::test]
 async fn non_ascii_names_and_subjects_arrive_encoded_and_read_back_intact() {
     let smtp = SmtpServer::start();
-    let sent = mailer_for(&smtp.url(), |_| {}).send(&mail_to("wang@example.org")).await.unwrap();
+    let sent = mailer_for(&smtp.url(), |_| {})
+        .send(&mail_to("wang@example.org"))
+        .await
+        .unwrap();
     let got = smtp.wait_for(1).await.pop().unwrap();
     assert!(got.raw.is_ascii(), "headers and bodies are 7-bit clean");
-    assert_eq!(got.header("Subject").unwrap(), "工会要闻每日摘要 2026-03-01");
-    assert!(got.headers().iter().any(|(n, v)| n == "Subject" && v.starts_with("=?utf-8?")));
+    assert_eq!(
+        got.header("Subject").unwrap(),
+        "工会要闻每日摘要 2026-03-01"
+    );
+    assert!(
+        got.headers()
+            .iter()
+            .any(|(n, v)| n == "Subject" && v.starts_with("=?utf-8?"))
+    );
     assert_eq!(got.header("To").unwrap(), "王芳 <wang@example.org>");
     assert_eq!(got.header("From").unwrap(), "青海省总工会 <news@localhost>");
-    assert_eq!(got.header("List-Id").unwrap(), "工会要闻 <news.feeds.example.test>");
+    assert_eq!(
+        got.header("List-Id").unwrap(),
+        "工会要闻 <news.feeds.example.test>"
+    );
     assert_eq!(got.header("Message-ID").unwrap(), sent.message_id);
     assert!(got.header("Date").is_some());
-    assert!(got.header("Content-Type").unwrap().starts_with("multipart/alternative"));
+    assert!(
+        got.header("Content-Type")
+            .unwrap()
+            .starts_with("multipart/alternative")
+    );
     assert!(got.text().contains("今天有 3 篇新文章。"));
     assert!(got.html().contains("<b>3</b>"));
 }
@@ -141,14 +161,21 @@ async fn a_4xx_to_rcpt_is_transient_a_5xx_is_permanent_and_the_connection_stays_
         _ => None,
     }));
     let mailer = mailer_for(&smtp.url(), |c| c.mail.concurrency = 1);
-    assert!(matches!(mailer.send(&mail_to("busy@example.org")).await, Err(SendError::Transient(_))));
+    assert!(matches!(
+        mailer.send(&mail_to("busy@example.org")).await,
+        Err(SendError::Transient(_))
+    ));
     match mailer.send(&mail_to("gone@example.org")).await {
         Err(SendError::Permanent { code, .. }) => assert_eq!(code, 550),
         other => panic!("{other:?}"),
     }
     mailer.send(&mail_to("ok@example.org")).await.unwrap();
     assert_eq!(smtp.wait_for(1).await.len(), 1);
-    assert_eq!(smtp.sessions(), 1, "a refusal followed by RSET keeps the connection");
+    assert_eq!(
+        smtp.sessions(),
+        1,
+        "a refusal followed by RSET keeps the connection"
+    );
 }
 
 #[tokio::test]
@@ -158,13 +185,19 @@ async fn a_server_that_never_greets_fails_transiently_within_the_timeout() {
     let started = Instant::now();
     let r = mailer.send(&mail_to("li@example.org")).await;
     assert!(matches!(r, Err(SendError::Transient(_))), "{r:?}");
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn a_connection_dropped_in_the_middle_of_data_fails_transiently() {
     let (url, ..) = scripted(|_| Script::DropMidData).await;
-    let r = mailer_for(&url, |c| c.mail.timeout = "2s".into()).send(&mail_to("li@example.org")).await;
+    let r = mailer_for(&url, |c| c.mail.timeout = "2s".into())
+        .send(&mail_to("li@example.org"))
+        .await;
     assert!(matches!(r, Err(SendError::Transient(_))), "{r:?}");
 }
 
@@ -173,19 +206,40 @@ async fn a_reply_that_never_comes_times_out_and_that_connection_is_never_reused(
     // If the timed-out connection went back to the pool, the next message would read the
     // first one's late "250" as the answer to its MAIL and run one reply behind from then
     // on; it must open a new session instead.
-    let (url, sessions, late) = scripted(|n| if n == 0 { Script::LateAfterData } else { Script::Normal }).await;
+    let (url, sessions, late) = scripted(|n| {
+        if n == 0 {
+            Script::LateAfterData
+        } else {
+            Script::Normal
+        }
+    })
+    .await;
     let mailer = mailer_for(&url, |c| {
         c.mail.timeout = "300ms".into();
         c.mail.concurrency = 1;
     });
     let started = Instant::now();
-    assert!(matches!(mailer.send(&mail_to("a@example.org")).await, Err(SendError::Transient(_))));
-    assert!(started.elapsed() < Duration::from_millis(600), "timed out before the late reply");
+    assert!(matches!(
+        mailer.send(&mail_to("a@example.org")).await,
+        Err(SendError::Transient(_))
+    ));
+    assert!(
+        started.elapsed() < Duration::from_millis(600),
+        "timed out before the late reply"
+    );
     late.notified().await;
     mailer.send(&mail_to("b@example.org")).await.unwrap();
-    assert_eq!(sessions.load(Ordering::SeqCst), 2, "b went over a new session");
+    assert_eq!(
+        sessions.load(Ordering::SeqCst),
+        2,
+        "b went over a new session"
+    );
     mailer.send(&mail_to("c@example.org")).await.unwrap();
-    assert_eq!(sessions.load(Ordering::SeqCst), 2, "the healthy session is reused");
+    assert_eq!(
+        sessions.load(Ordering::SeqCst),
+        2,
+        "the healthy session is reused"
+    );
 }
 
 #[tokio::test]
@@ -208,7 +262,9 @@ async fn thirty_parallel_sends_share_at_most_concurrency_connections() {
 async fn tls_required_refuses_a_server_that_does_not_offer_starttls() {
     let smtp = SmtpServer::start();
     let url = format!("{}?tls=required", smtp.url());
-    let r = mailer_for(&url, |_| {}).send(&mail_to("li@example.org")).await;
+    let r = mailer_for(&url, |_| {})
+        .send(&mail_to("li@example.org"))
+        .await;
     match r {
         Err(SendError::Transient(why)) => assert!(why.contains("STARTTLS"), "{why}"),
         other => panic!("{other:?}"),
@@ -224,9 +280,16 @@ async fn the_file_transport_writes_one_eml_file_per_message() {
     let mailer = Mailer::from_config(&c, Default::default()).unwrap();
     mailer.send(&mail_to("a@example.org")).await.unwrap();
     mailer.send(&mail_to("b@example.org")).await.unwrap();
-    let files: Vec<_> = std::fs::read_dir(dir.path().join("outbox")).unwrap().map(|e| e.unwrap().path()).collect();
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(files.len(), 2);
-    assert!(files.iter().all(|f| f.extension().is_some_and(|e| e == "eml")));
+    assert!(
+        files
+            .iter()
+            .all(|f| f.extension().is_some_and(|e| e == "eml"))
+    );
     let raw = std::fs::read_to_string(&files[0]).unwrap();
     assert!(raw.contains("Subject: =?utf-8?"), "{raw}");
 }

@@ -20,7 +20,12 @@ async fn import(app: &common::TestApp, csv: &str) -> (StatusCode, Value) {
 }
 
 async fn get(app: &common::TestApp, path: &str) -> reqwest::Response {
-    app.client.get(app.url(path)).bearer_auth(common::ADMIN_TOKEN).send().await.unwrap()
+    app.client
+        .get(app.url(path))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
 }
 
 on_both_backends! {
@@ -153,7 +158,10 @@ fn the_cli_imports_a_file_reports_bad_lines_and_exits_non_zero_for_them() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_tidings"))
         .args(["subscribers", "import"])
         .arg(&file)
-        .env("TIDINGS_DATABASE__URL", format!("sqlite://{}", db.display()))
+        .env(
+            "TIDINGS_DATABASE__URL",
+            format!("sqlite://{}", db.display()),
+        )
         .env("TIDINGS_SITE__TEMPLATES_DIR", "config/templates")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -161,13 +169,21 @@ fn the_cli_imports_a_file_reports_bad_lines_and_exits_non_zero_for_them() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "one row was refused");
-    assert!(stdout.contains("1200 created, 0 updated, 0 skipped"), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("1200 created, 0 updated, 0 skipped"),
+        "{stdout}\n{stderr}"
+    );
     assert!(stderr.contains("line 1202 [email]"), "{stderr}");
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let count = rt.block_on(async {
-        let store = tidings::store::Store::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-        store.count_subscribers(Some(SubscriberStatus::Active)).await.unwrap()
+        let store = tidings::store::Store::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        store
+            .count_subscribers(Some(SubscriberStatus::Active))
+            .await
+            .unwrap()
     });
     assert_eq!(count, 1200);
 }

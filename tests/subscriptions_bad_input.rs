@@ -9,16 +9,37 @@ use serde_json::{Value, json};
 use tidings::store::SubscriberStatus;
 
 /// POSTs raw `body` with `content_type` to /subscribe; status, Retry-After and JSON answer.
-async fn post_raw(app: &common::TestApp, content_type: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
-    let r = app.client.post(app.url("/subscribe")).header("content-type", content_type).body(body).send().await.unwrap();
+async fn post_raw(
+    app: &common::TestApp,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> (StatusCode, Value) {
+    let r = app
+        .client
+        .post(app.url("/subscribe"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     let status = r.status();
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
 /// Proves nothing was stored and no mail left: a good request afterwards is the only mail.
 async fn assert_nothing_happened(app: &common::TestApp, smtp: &common::smtp::SmtpServer) {
-    assert_eq!(app.state.store.count_subscribers(None).await.unwrap(), 0, "something was stored");
-    let r = app.client.post(app.url("/subscribe")).json(&json!({ "email": "control@example.org" })).send().await.unwrap();
+    assert_eq!(
+        app.state.store.count_subscribers(None).await.unwrap(),
+        0,
+        "something was stored"
+    );
+    let r = app
+        .client
+        .post(app.url("/subscribe"))
+        .json(&json!({ "email": "control@example.org" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let mails = smtp.wait_for(1).await;
     assert_eq!(mails.len(), 1);
@@ -155,9 +176,20 @@ mod header_injection {
         mailer(&smtp).send(&mail).await.unwrap();
         let got = smtp.wait_for(1).await.pop().unwrap();
         assert_eq!(got.to, ["li@example.org"], "no extra envelope recipient");
-        let names: Vec<String> = got.headers().into_iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
-        assert!(!names.contains(&"bcc".to_owned()) && !names.contains(&"x-injected".to_owned()), "{names:?}");
-        assert!(got.header("Subject").unwrap().starts_with("订阅x"), "{:?}", got.header("Subject"));
+        let names: Vec<String> = got
+            .headers()
+            .into_iter()
+            .map(|(n, _)| n.to_ascii_lowercase())
+            .collect();
+        assert!(
+            !names.contains(&"bcc".to_owned()) && !names.contains(&"x-injected".to_owned()),
+            "{names:?}"
+        );
+        assert!(
+            got.header("Subject").unwrap().starts_with("订阅x"),
+            "{:?}",
+            got.header("Subject")
+        );
         assert!(got.header("To").unwrap().contains("李雷"));
     }
 }

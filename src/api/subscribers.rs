@@ -84,9 +84,16 @@ fn parse_query(
     allowed: &[&str],
 ) -> Result<Option<SubscriberStatus>, AppError> {
     if let Some(k) = q.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(AppError::bad_request(Some(k), format!("unknown query parameter {k:?}")));
+        return Err(AppError::bad_request(
+            Some(k),
+            format!("unknown query parameter {k:?}"),
+        ));
     }
-    match q.get("status").map(String::as_str).filter(|s| !s.is_empty()) {
+    match q
+        .get("status")
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+    {
         None => Ok(None),
         Some(s) => SubscriberStatus::parse(s).map(Some).ok_or_else(|| {
             AppError::bad_request(
@@ -126,12 +133,17 @@ pub async fn export(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, AppError> {
     let status = parse_query(&q, &["status"])?;
-    let header_line = Bytes::from_static(b"email,sections,schedule,status,locale,created_at,confirmed_at\n");
+    let header_line =
+        Bytes::from_static(b"email,sections,schedule,status,locale,created_at,confirmed_at\n");
     let pages = futures_util::stream::unfold(Some(None), move |cursor| {
         let state = state.clone();
         async move {
             let cursor: Option<SubscriberCursor> = cursor?;
-            match state.store.list_subscribers(status, EXPORT_PAGE, cursor).await {
+            match state
+                .store
+                .list_subscribers(status, EXPORT_PAGE, cursor)
+                .await
+            {
                 Ok((items, next)) => Some((Ok(csv_rows(&items)), next.map(Some))),
                 Err(e) => {
                     tracing::error!(error = ?e, "export failed part-way");
@@ -146,7 +158,10 @@ pub async fn export(
     );
     let mut resp = Body::from_stream(body).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
     h.insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("attachment; filename=\"subscribers.csv\""),
@@ -156,7 +171,9 @@ pub async fn export(
 }
 
 fn csv_rows(items: &[Subscriber]) -> Bytes {
-    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
     for s in items {
         let _ = w.write_record([
             s.email.as_str(),
@@ -184,7 +201,10 @@ pub async fn import(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .map(|m| m.trim().to_ascii_lowercase());
-    if !matches!(mime.as_deref(), None | Some("text/csv" | "application/csv" | "text/plain")) {
+    if !matches!(
+        mime.as_deref(),
+        None | Some("text/csv" | "application/csv" | "text/plain")
+    ) {
         return Err(AppError::bad_request(None, "Content-Type must be text/csv"));
     }
     let rules = ImportRules::load(&state.store, &state.config).await?;

@@ -84,9 +84,10 @@ pub fn build(from: &Mailbox, email: &Email) -> Result<(Message, String), SendErr
         builder = builder.raw_header(HeaderValue::new(name, one_line(value)));
     }
     let message = match &email.html {
-        Some(html) => {
-            builder.multipart(MultiPart::alternative_plain_html(email.text.clone(), html.clone()))
-        }
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+            email.text.clone(),
+            html.clone(),
+        )),
         None => builder.singlepart(SinglePart::plain(email.text.clone())),
     }
     .map_err(|e| SendError::Invalid(format!("cannot build the message: {e}")))?;
@@ -132,7 +133,8 @@ mod tests {
         let (m, _) = build(&from(), &e).unwrap();
         let raw = String::from_utf8(m.formatted()).unwrap();
         assert!(
-            !raw.lines().any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
+            !raw.lines()
+                .any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
             "{raw}"
         );
         assert_eq!(m.envelope().to().len(), 1);
@@ -143,7 +145,10 @@ mod tests {
         for name in ["Bcc", "subject", "X Bad", "X:Bad", ""] {
             let mut e = email("s", None);
             e.headers = vec![(name.into(), "v".into())];
-            assert!(matches!(build(&from(), &e), Err(SendError::Invalid(_))), "{name}");
+            assert!(
+                matches!(build(&from(), &e), Err(SendError::Invalid(_))),
+                "{name}"
+            );
         }
     }
 }

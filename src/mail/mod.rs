@@ -88,8 +88,15 @@ impl Mailer {
         );
         let transport = match mail.transport {
             MailTransport::Smtp => {
-                let url = mail.smtp_url.as_deref().context("mail.smtp_url is required")?;
-                Transport::Smtp(smtp::SmtpPool::new(url, mail.concurrency, config.mail_timeout()?)?)
+                let url = mail
+                    .smtp_url
+                    .as_deref()
+                    .context("mail.smtp_url is required")?;
+                Transport::Smtp(smtp::SmtpPool::new(
+                    url,
+                    mail.concurrency,
+                    config.mail_timeout()?,
+                )?)
             }
             MailTransport::File => {
                 std::fs::create_dir_all(&mail.outbox_dir).with_context(|| {

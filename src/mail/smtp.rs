@@ -77,7 +77,10 @@ impl SmtpPool {
     /// `smtps://…` URL.
     pub fn new(url: &str, concurrency: u32, timeout: Duration) -> anyhow::Result<Self> {
         let u = url::Url::parse(url).context("mail.smtp_url")?;
-        let tls = u.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.into_owned());
+        let tls = u
+            .query_pairs()
+            .find(|(k, _)| k == "tls")
+            .map(|(_, v)| v.into_owned());
         let (security, default_port) = match (u.scheme(), tls.as_deref()) {
             ("smtp", None) => (Security::None, 25),
             ("smtp", Some("required")) => (Security::Required, 587),
@@ -87,7 +90,8 @@ impl SmtpPool {
         };
         let host = u.host_str().context("mail.smtp_url: no host")?.to_owned();
         let decode = |s: &str| {
-            percent_decode(s).context("mail.smtp_url: credentials are not valid percent-encoded UTF-8")
+            percent_decode(s)
+                .context("mail.smtp_url: credentials are not valid percent-encoded UTF-8")
         };
         let credentials = match u.password() {
             Some(pass) => Some(Credentials::new(decode(u.username())?, decode(pass)?)),
@@ -113,7 +117,11 @@ impl SmtpPool {
 
     /// Sends `body` to the envelope's recipients over a pooled connection.
     pub async fn send(&self, envelope: &Envelope, body: &[u8]) -> Result<(), SendError> {
-        let _permit = self.permits.acquire().await.map_err(|_| SendError::Transient("mailer closed".into()))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| SendError::Transient("mailer closed".into()))?;
         let (mut conn, reused) = match self.take_idle() {
             Some(c) => (c, true),
             None => (self.connect().await?, false),
@@ -161,7 +169,10 @@ impl SmtpPool {
 
     fn park(&self, conn: AsyncSmtpConnection) {
         if !conn.has_broken() {
-            self.idle.lock().expect("pool lock").push((conn, Instant::now()));
+            self.idle
+                .lock()
+                .expect("pool lock")
+                .push((conn, Instant::now()));
         }
     }
 
@@ -190,7 +201,9 @@ impl SmtpPool {
                         .map_err(|e| e.to_string())?;
                 }
                 Security::Required => {
-                    return Err("the server does not offer STARTTLS, which tls=required demands".to_owned());
+                    return Err(
+                        "the server does not offer STARTTLS, which tls=required demands".to_owned(),
+                    );
                 }
                 _ => {}
             }
@@ -226,9 +239,11 @@ impl SmtpPool {
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
         let from: Option<Address> = envelope.from().cloned();
-        self.step(Stage::Mail, conn.command(Mail::new(from, params))).await?;
+        self.step(Stage::Mail, conn.command(Mail::new(from, params)))
+            .await?;
         for to in envelope.to() {
-            self.step(Stage::Rcpt, conn.command(Rcpt::new(to.clone(), vec![]))).await?;
+            self.step(Stage::Rcpt, conn.command(Rcpt::new(to.clone(), vec![])))
+                .await?;
         }
         self.step(Stage::Data, conn.command(Data)).await?;
         self.step(Stage::Message, conn.message(body)).await?;
@@ -242,14 +257,20 @@ impl SmtpPool {
     ) -> Result<T, (Stage, Failure)> {
         match timeout(self.timeout, fut).await {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err((stage, match e.status() {
-                Some(code) => Failure::Reply {
-                    code: code.to_string().parse().unwrap_or(0),
-                    text: e.to_string(),
+            Ok(Err(e)) => Err((
+                stage,
+                match e.status() {
+                    Some(code) => Failure::Reply {
+                        code: code.to_string().parse().unwrap_or(0),
+                        text: e.to_string(),
+                    },
+                    None => Failure::Broken(e.to_string()),
                 },
-                None => Failure::Broken(e.to_string()),
-            })),
-            Err(_) => Err((stage, Failure::Broken(format!("no answer within {:?}", self.timeout)))),
+            )),
+            Err(_) => Err((
+                stage,
+                Failure::Broken(format!("no answer within {:?}", self.timeout)),
+            )),
         }
     }
 }
@@ -262,7 +283,10 @@ fn classify(stage: Stage, failure: Failure) -> SendError {
     match failure {
         Failure::Broken(why) => SendError::Transient(format!("{stage:?}: {why}")),
         Failure::Reply { code, text } if (500..600).contains(&code) && stage != Stage::Mail => {
-            SendError::Permanent { code, message: text }
+            SendError::Permanent {
+                code,
+                message: text,
+            }
         }
         Failure::Reply { text, .. } => SendError::Transient(format!("{stage:?}: {text}")),
     }
@@ -276,7 +300,10 @@ fn percent_decode(s: &str) -> anyhow::Result<String> {
         if b == b'%' {
             let hex: Vec<u8> = bytes.by_ref().take(2).collect();
             let hex = std::str::from_utf8(&hex).ok().filter(|h| h.len() == 2);
-            out.push(hex.and_then(|h| u8::from_str_radix(h, 16).ok()).context("bad % escape")?);
+            out.push(
+                hex.and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .context("bad % escape")?,
+            );
         } else {
             out.push(b);
         }

@@ -35,7 +35,10 @@ const BUILTIN: &[(&str, &str)] = builtin![
 
 /// The shipped strings of each locale, under any keys the folder's files lack.
 const BUILTIN_STRINGS: &[(&str, &str)] = &[
-    ("zh-CN", include_str!("../../config/templates/locales/zh-CN.toml")),
+    (
+        "zh-CN",
+        include_str!("../../config/templates/locales/zh-CN.toml"),
+    ),
     ("en", include_str!("../../config/templates/locales/en.toml")),
 ];
 
@@ -77,7 +80,8 @@ impl Templates {
         }
         for (name, src) in BUILTIN {
             if !names.contains(*name) {
-                env.add_template(name, src).with_context(|| format!("built-in template {name}"))?;
+                env.add_template(name, src)
+                    .with_context(|| format!("built-in template {name}"))?;
             }
         }
         let mut strings = HashMap::new();
@@ -87,8 +91,9 @@ impl Templates {
             if path.is_file() {
                 let text = std::fs::read_to_string(&path)
                     .with_context(|| format!("read {}", path.display()))?;
-                let file: toml::Table =
-                    text.parse().with_context(|| format!("strings file {}", path.display()))?;
+                let file: toml::Table = text
+                    .parse()
+                    .with_context(|| format!("strings file {}", path.display()))?;
                 merge(&mut table, file);
             }
             strings.insert(*locale, table);
@@ -142,9 +147,16 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> anyhow:
         let path = entry?.path();
         if path.is_dir() {
             collect(root, &path, out)?;
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("html" | "txt")) {
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("html" | "txt")
+        ) {
             let rel = path.strip_prefix(root).expect("under root");
-            let name = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            let name = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
             out.push((name, path));
         }
     }

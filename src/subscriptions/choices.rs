@@ -89,7 +89,12 @@ impl Catalog {
     }
 
     /// Schedule radio buttons, named in `locale`, `chosen` (or the default) ticked.
-    pub fn schedule_choices(&self, state: &AppState, locale: &str, chosen: Option<&str>) -> Vec<Choice> {
+    pub fn schedule_choices(
+        &self,
+        state: &AppState,
+        locale: &str,
+        chosen: Option<&str>,
+    ) -> Vec<Choice> {
         let chosen = chosen.or(self.default_schedule.as_deref());
         self.schedules
             .iter()

@@ -38,7 +38,9 @@ pub async fn show(State(state): State<AppState>, req: Request) -> Result<Respons
     let format = input::answer_format(headers);
     let raw = query.one("token").unwrap_or(None);
     let found = resolve(&state, raw, TokenKind::Confirm).await?;
-    let fallback = found.as_ref().map_or(state.config.site.language.as_str(), |m| m.locale.as_str());
+    let fallback = found
+        .as_ref()
+        .map_or(state.config.site.language.as_str(), |m| m.locale.as_str());
     let (page, locale_ok) = page_for(&state, headers, query.one("locale"), fallback, PATH, raw);
     if let Err(p) = query.one("token").and(locale_ok) {
         return Ok(page.problem(format, &p));
@@ -67,7 +69,12 @@ pub async fn show(State(state): State<AppState>, req: Request) -> Result<Respons
 /// `POST /subscriptions/confirm` (field `token`): activates the subscription.
 #[tracing::instrument(skip_all)]
 pub async fn activate(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
-    let Submitted { page, format, m, raw } = match submitted(&state, req).await? {
+    let Submitted {
+        page,
+        format,
+        m,
+        raw,
+    } = match submitted(&state, req).await? {
         Ok(s) => s,
         Err(resp) => return Ok(resp),
     };
@@ -77,20 +84,30 @@ pub async fn activate(State(state): State<AppState>, req: Request) -> Result<Res
     }
     let manage = token::generate();
     if status(&m) == SubscriberStatus::Pending
-        && state.store.confirm_subscriber(m.subscriber_id, m.generation, &manage.hash, now).await?
+        && state
+            .store
+            .confirm_subscriber(m.subscriber_id, m.generation, &manage.hash, now)
+            .await?
     {
         tracing::info!(subscriber_id = m.subscriber_id, "subscription confirmed");
         return Ok(match format {
             Format::Json => json_response(StatusCode::OK, json!({ "status": "active" })),
             Format::Html => {
                 // Relative to this site, so the link works whichever host served the page.
-                let url = links::subscriber_links(&page.base_path(), &manage.text, page.locale).manage_url;
-                page.notice(StatusCode::OK, Notice {
-                    title: page.text("confirmed.title"),
-                    lines: vec![page.text("confirmed.body").replace("{email}", &m.email)],
-                    link: Some(Link { url, label: page.text("confirmed.manage_link") }),
-                    ..Notice::default()
-                })
+                let url = links::subscriber_links(&page.base_path(), &manage.text, page.locale)
+                    .manage_url;
+                page.notice(
+                    StatusCode::OK,
+                    Notice {
+                        title: page.text("confirmed.title"),
+                        lines: vec![page.text("confirmed.body").replace("{email}", &m.email)],
+                        link: Some(Link {
+                            url,
+                            label: page.text("confirmed.manage_link"),
+                        }),
+                        ..Notice::default()
+                    },
+                )
             }
         });
     }
@@ -105,7 +122,9 @@ pub async fn activate(State(state): State<AppState>, req: Request) -> Result<Res
 /// `POST /subscriptions/resend` (field `token` of an expired or lost confirmation link).
 #[tracing::instrument(skip_all)]
 pub async fn resend(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
-    let Submitted { page, format, m, .. } = match submitted(&state, req).await? {
+    let Submitted {
+        page, format, m, ..
+    } = match submitted(&state, req).await? {
         Ok(s) => s,
         Err(resp) => return Ok(resp),
     };
@@ -125,7 +144,14 @@ pub async fn resend(State(state): State<AppState>, req: Request) -> Result<Respo
     let fresh = token::generate();
     let sent = state
         .store
-        .reissue_confirmation(m.subscriber_id, m.generation, &fresh.hash, now + CONFIRM_TTL_MS, now, RESEND_INTERVAL_MS)
+        .reissue_confirmation(
+            m.subscriber_id,
+            m.generation,
+            &fresh.hash,
+            now + CONFIRM_TTL_MS,
+            now,
+            RESEND_INTERVAL_MS,
+        )
         .await?;
     match Email::parse(&m.email) {
         Ok(to) if sent => slot.send(MailJob::Confirm {
@@ -150,7 +176,10 @@ struct Submitted<'a> {
     raw: String,
 }
 
-async fn submitted(state: &AppState, req: Request) -> Result<Result<Submitted<'_>, Response>, AppError> {
+async fn submitted(
+    state: &AppState,
+    req: Request,
+) -> Result<Result<Submitted<'_>, Response>, AppError> {
     let (parts, body) = req.into_parts();
     let query = Fields::from_query(parts.uri.query());
     let site = state.config.site.language.as_str();
@@ -162,16 +191,39 @@ async fn submitted(state: &AppState, req: Request) -> Result<Result<Submitted<'_
         }
     };
     let raw = token_field(&fields, &query).map(|t| t.map(str::to_owned));
-    let found = resolve(state, raw.clone().ok().flatten().as_deref(), TokenKind::Confirm).await?;
-    let fallback = found.as_ref().map_or(site, |m| m.locale.as_str()).to_owned();
-    let (page, locale_ok) = page_for(state, &parts.headers, locale_field(&fields, &query), &fallback, PATH, None);
-    let checked = fields.only(&["token", "locale"]).and(raw).and_then(|r| locale_ok.map(|()| r));
+    let found = resolve(
+        state,
+        raw.clone().ok().flatten().as_deref(),
+        TokenKind::Confirm,
+    )
+    .await?;
+    let fallback = found
+        .as_ref()
+        .map_or(site, |m| m.locale.as_str())
+        .to_owned();
+    let (page, locale_ok) = page_for(
+        state,
+        &parts.headers,
+        locale_field(&fields, &query),
+        &fallback,
+        PATH,
+        None,
+    );
+    let checked = fields
+        .only(&["token", "locale"])
+        .and(raw)
+        .and_then(|r| locale_ok.map(|()| r));
     let raw = match checked {
         Ok(r) => r.unwrap_or_default(),
         Err(p) => return Ok(Err(page.problem(format, &p))),
     };
     Ok(match found {
-        Ok(m) => Ok(Submitted { page, format, m, raw }),
+        Ok(m) => Ok(Submitted {
+            page,
+            format,
+            m,
+            raw,
+        }),
         Err(e) => Err(link_error(&page, format, &e)),
     })
 }
@@ -195,16 +247,19 @@ fn expired_page(page: &Page<'_>, format: Format, m: &TokenMatch, raw: Option<&st
                 ("token".to_owned(), raw.unwrap_or_default().to_owned()),
                 ("locale".to_owned(), page.locale.to_owned()),
             ]);
-            page.notice(StatusCode::GONE, Notice {
-                title: page.text("expired.title"),
-                lines: vec![page.text("expired.body").replace("{email}", &m.email)],
-                action: Some(Action {
-                    url: format!("{}/subscriptions/resend", page.base_path()),
-                    fields,
-                    label: page.text("expired.button"),
-                }),
-                ..Notice::default()
-            })
+            page.notice(
+                StatusCode::GONE,
+                Notice {
+                    title: page.text("expired.title"),
+                    lines: vec![page.text("expired.body").replace("{email}", &m.email)],
+                    action: Some(Action {
+                        url: format!("{}/subscriptions/resend", page.base_path()),
+                        fields,
+                        label: page.text("expired.button"),
+                    }),
+                    ..Notice::default()
+                },
+            )
         }
     }
 }
@@ -212,10 +267,13 @@ fn expired_page(page: &Page<'_>, format: Format, m: &TokenMatch, raw: Option<&st
 fn already_page(page: &Page<'_>, format: Format) -> Response {
     match format {
         Format::Json => json_response(StatusCode::OK, json!({ "status": "active" })),
-        Format::Html => page.notice(StatusCode::OK, Notice {
-            title: page.text("confirmed.already_title"),
-            lines: vec![page.text("confirmed.already_body")],
-            ..Notice::default()
-        }),
+        Format::Html => page.notice(
+            StatusCode::OK,
+            Notice {
+                title: page.text("confirmed.already_title"),
+                lines: vec![page.text("confirmed.already_body")],
+                ..Notice::default()
+            },
+        ),
     }
 }

@@ -91,13 +91,24 @@ pub async fn import_csv(
     let find = |name: &str| {
         header.iter().position(|h| {
             let h = decode(h);
-            h.trim_start_matches('\u{feff}').trim().eq_ignore_ascii_case(name)
+            h.trim_start_matches('\u{feff}')
+                .trim()
+                .eq_ignore_ascii_case(name)
         })
     };
-    let (Some(email), Some(sections), Some(schedule)) = (find("email"), find("sections"), find("schedule")) else {
-        return Ok(Err("the header line must name the columns email,sections,schedule".into()));
+    let (Some(email), Some(sections), Some(schedule)) =
+        (find("email"), find("sections"), find("schedule"))
+    else {
+        return Ok(Err(
+            "the header line must name the columns email,sections,schedule".into(),
+        ));
     };
-    let cols = Columns { email, sections, schedule, locale: find("locale") };
+    let cols = Columns {
+        email,
+        sections,
+        schedule,
+        locale: find("locale"),
+    };
     let mut report = ImportReport::default();
     let mut batch: Vec<(u64, ImportRow)> = Vec::with_capacity(BATCH);
     let mut record = csv::ByteRecord::new();
@@ -107,7 +118,15 @@ pub async fn import_csv(
             Ok(more) => more,
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                ImportReport::note(&mut report.errors, &mut report.errors_total, RowProblem { line, field: None, error: e.to_string() });
+                ImportReport::note(
+                    &mut report.errors,
+                    &mut report.errors_total,
+                    RowProblem {
+                        line,
+                        field: None,
+                        error: e.to_string(),
+                    },
+                );
                 // A broken quote or a read error leaves nothing sensible to continue from.
                 false
             }
@@ -117,7 +136,15 @@ pub async fn import_csv(
             let line = record.position().map_or(0, |p| p.line());
             match parse_row(&record, &cols, rules) {
                 Ok(row) => batch.push((line, row)),
-                Err((field, error)) => ImportReport::note(&mut report.errors, &mut report.errors_total, RowProblem { line, field: Some(field.into()), error }),
+                Err((field, error)) => ImportReport::note(
+                    &mut report.errors,
+                    &mut report.errors_total,
+                    RowProblem {
+                        line,
+                        field: Some(field.into()),
+                        error,
+                    },
+                ),
             }
         }
         if batch.len() >= BATCH || (!more && !batch.is_empty()) {
@@ -130,7 +157,12 @@ pub async fn import_csv(
     }
 }
 
-async fn store_batch(store: &Store, batch: &mut Vec<(u64, ImportRow)>, now_ms: i64, report: &mut ImportReport) -> anyhow::Result<()> {
+async fn store_batch(
+    store: &Store,
+    batch: &mut Vec<(u64, ImportRow)>,
+    now_ms: i64,
+    report: &mut ImportReport,
+) -> anyhow::Result<()> {
     let rows: Vec<ImportRow> = batch.iter().map(|(_, r)| r.clone()).collect();
     let outcomes = store.import_subscribers(&rows, now_ms).await?;
     for ((line, row), outcome) in batch.drain(..).zip(outcomes) {
@@ -142,32 +174,58 @@ async fn store_batch(store: &Store, batch: &mut Vec<(u64, ImportRow)>, now_ms: i
                     SubscriberStatus::Bounced => "bounced",
                     _ => "unsubscribed",
                 };
-                ImportReport::note(&mut report.skipped, &mut report.skipped_total, RowProblem {
-                    line,
-                    field: Some("email".into()),
-                    error: format!("{} has {why}; an import does not subscribe them again", row.email),
-                });
+                ImportReport::note(
+                    &mut report.skipped,
+                    &mut report.skipped_total,
+                    RowProblem {
+                        line,
+                        field: Some("email".into()),
+                        error: format!(
+                            "{} has {why}; an import does not subscribe them again",
+                            row.email
+                        ),
+                    },
+                );
             }
         }
     }
     Ok(())
 }
 
-fn parse_row(record: &csv::ByteRecord, cols: &Columns, rules: &ImportRules) -> Result<ImportRow, (&'static str, String)> {
+fn parse_row(
+    record: &csv::ByteRecord,
+    cols: &Columns,
+    rules: &ImportRules,
+) -> Result<ImportRow, (&'static str, String)> {
     let field = |i: usize| record.get(i).map(decode).unwrap_or_default();
     let email = Email::parse(&field(cols.email)).map_err(|e| ("email", e.to_string()))?;
-    let given: Vec<String> = field(cols.sections).split_whitespace().map(str::to_owned).collect();
-    let sections = rules.catalog.pick_sections(&given).map_err(|p| ("sections", format!("unknown section {:?}", p.value)))?;
+    let given: Vec<String> = field(cols.sections)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let sections = rules
+        .catalog
+        .pick_sections(&given)
+        .map_err(|p| ("sections", format!("unknown section {:?}", p.value)))?;
     let schedule = field(cols.schedule);
     let schedule = rules
         .catalog
         .pick_schedule(Some(schedule.trim()))
         .map_err(|p| ("schedule", format!("unknown schedule {:?}", p.value)))?;
     let locale = match cols.locale.map(field).filter(|l| !l.trim().is_empty()) {
-        Some(l) => supported(&l).ok_or(("locale", format!("unsupported locale {l:?} (zh-CN or en)")))?.to_owned(),
+        Some(l) => supported(&l)
+            .ok_or(("locale", format!("unsupported locale {l:?} (zh-CN or en)")))?
+            .to_owned(),
         None => rules.locale.clone(),
     };
-    Ok(ImportRow { email: email.as_str().to_owned(), prefs: Preferences { sections, schedule, locale } })
+    Ok(ImportRow {
+        email: email.as_str().to_owned(),
+        prefs: Preferences {
+            sections,
+            schedule,
+            locale,
+        },
+    })
 }
 
 /// UTF-8, or else GB18030 (what spreadsheet software on Chinese systems often saves). Both
@@ -175,6 +233,9 @@ fn parse_row(record: &csv::ByteRecord, cols: &Columns, rules: &ImportRules) -> R
 fn decode(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
         Ok(s) => s.to_owned(),
-        Err(_) => encoding_rs::GB18030.decode_without_bom_handling(bytes).0.into_owned(),
+        Err(_) => encoding_rs::GB18030
+            .decode_without_bom_handling(bytes)
+            .0
+            .into_owned(),
     }
 }

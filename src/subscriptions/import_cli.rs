@@ -17,7 +17,9 @@ pub async fn import_file(config: &Config, path: &Path) -> anyhow::Result<ImportR
     let store = Store::connect(&config.database.url).await?;
     store.migrate().await?;
     let now = chrono::Utc::now();
-    store.ensure_sections(&config.sections, clock::to_ms(now)).await?;
+    store
+        .ensure_sections(&config.sections, clock::to_ms(now))
+        .await?;
     store
         .ensure_schedules(&config.schedules, config.site_timezone(), clock::to_ms(now))
         .await?;
@@ -28,16 +30,26 @@ pub async fn import_file(config: &Config, path: &Path) -> anyhow::Result<ImportR
         )
         .expect("valid progress template"),
     );
-    let result = import_csv(&store, &rules, BufReader::new(file), clock::to_ms(now), |bytes, rows| {
-        bar.set_position(bytes);
-        bar.set_message(format!("{rows} rows"));
-    })
+    let result = import_csv(
+        &store,
+        &rules,
+        BufReader::new(file),
+        clock::to_ms(now),
+        |bytes, rows| {
+            bar.set_position(bytes);
+            bar.set_message(format!("{rows} rows"));
+        },
+    )
     .await;
     bar.finish_and_clear();
     store.close().await;
     let report = result?.map_err(anyhow::Error::msg)?;
     for p in report.errors.iter().chain(&report.skipped) {
-        let field = p.field.as_deref().map(|f| format!(" [{f}]")).unwrap_or_default();
+        let field = p
+            .field
+            .as_deref()
+            .map(|f| format!(" [{f}]"))
+            .unwrap_or_default();
         eprintln!("line {}{field}: {}", p.line, p.error);
     }
     println!(

@@ -233,12 +233,27 @@ mod tests {
 
     #[test]
     fn locale_comes_from_the_field_then_accept_language_then_the_fallback() {
-        assert_eq!(choose_locale(Some("en"), &headers("zh-CN"), "zh-CN"), Ok("en"));
-        assert_eq!(choose_locale(None, &headers("fr, en;q=0.8, zh;q=0.9"), "en"), Ok("zh-CN"));
-        assert_eq!(choose_locale(None, &headers("en-GB,en;q=0.9"), "zh-CN"), Ok("en"));
-        assert_eq!(choose_locale(None, &headers("fr, de;q=0.5"), "en"), Ok("en"));
+        assert_eq!(
+            choose_locale(Some("en"), &headers("zh-CN"), "zh-CN"),
+            Ok("en")
+        );
+        assert_eq!(
+            choose_locale(None, &headers("fr, en;q=0.8, zh;q=0.9"), "en"),
+            Ok("zh-CN")
+        );
+        assert_eq!(
+            choose_locale(None, &headers("en-GB,en;q=0.9"), "zh-CN"),
+            Ok("en")
+        );
+        assert_eq!(
+            choose_locale(None, &headers("fr, de;q=0.5"), "en"),
+            Ok("en")
+        );
         assert_eq!(choose_locale(None, &HeaderMap::new(), "zh-CN"), Ok("zh-CN"));
-        assert_eq!(choose_locale(None, &headers("en;q=0, zh-TW"), "en"), Ok("zh-CN"));
+        assert_eq!(
+            choose_locale(None, &headers("en;q=0, zh-TW"), "en"),
+            Ok("zh-CN")
+        );
         let bad = choose_locale(Some("en\r\nBcc: x@y.cn"), &HeaderMap::new(), "en").unwrap_err();
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(bad.field.as_deref(), Some("locale"));
@@ -246,13 +261,23 @@ mod tests {
 
     #[test]
     fn json_fields_accept_strings_and_string_lists_only() {
-        let f = Fields::from_json(br#"{"email":"a@b.cn","sections":["news","notices"],"locale":null}"#)
-            .unwrap();
+        let f =
+            Fields::from_json(br#"{"email":"a@b.cn","sections":["news","notices"],"locale":null}"#)
+                .unwrap();
         assert_eq!(f.one("email").unwrap(), Some("a@b.cn"));
         assert_eq!(f.many("sections"), ["news", "notices"]);
         assert_eq!(f.one("locale").unwrap(), None);
-        assert_eq!(Fields::from_json(br#"{"email":1}"#).unwrap_err().field.as_deref(), Some("email"));
-        assert_eq!(Fields::from_json(b"[1]").unwrap_err().status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            Fields::from_json(br#"{"email":1}"#)
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("email")
+        );
+        assert_eq!(
+            Fields::from_json(b"[1]").unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
     }
 
     #[test]

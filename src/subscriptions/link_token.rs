@@ -34,12 +34,20 @@ pub async fn resolve(
 ) -> Result<Result<TokenMatch, LinkError>, AppError> {
     let raw = match raw.map(str::trim) {
         None | Some("") => {
-            return Ok(Err(LinkError::Bad(Problem::bad(Some("token"), "token_missing", ""))));
+            return Ok(Err(LinkError::Bad(Problem::bad(
+                Some("token"),
+                "token_missing",
+                "",
+            ))));
         }
         Some(r) => r,
     };
     if !token::well_formed(raw) {
-        return Ok(Err(LinkError::Bad(Problem::bad(Some("token"), "token_malformed", ""))));
+        return Ok(Err(LinkError::Bad(Problem::bad(
+            Some("token"),
+            "token_malformed",
+            "",
+        ))));
     }
     let hash = token::hash(raw);
     Ok(match state.store.find_token(&hash).await? {
@@ -79,7 +87,15 @@ pub fn page_for<'a>(
         Ok(l) => l,
         Err(_) => input::choose_locale(None, headers, fallback).unwrap_or("zh-CN"),
     };
-    (Page { state, locale, path, token }, chosen.map(drop))
+    (
+        Page {
+            state,
+            locale,
+            path,
+            token,
+        },
+        chosen.map(drop),
+    )
 }
 
 /// Answers a link that did not resolve.
@@ -91,16 +107,19 @@ pub fn link_error(page: &Page<'_>, format: Format, e: &LinkError) -> Response {
                 StatusCode::NOT_FOUND,
                 json!({ "error": page.text("invalid.body"), "field": "token" }),
             ),
-            Format::Html => page.notice(StatusCode::NOT_FOUND, Notice {
-                title: page.text("invalid.title"),
-                lines: vec![page.text("invalid.body")],
-                link: Some(Link {
-                    url: format!("{}/subscribe?locale={}", page.base_path(), page.locale),
-                    label: page.text("invalid.subscribe_link"),
-                }),
-                error: true,
-                ..Notice::default()
-            }),
+            Format::Html => page.notice(
+                StatusCode::NOT_FOUND,
+                Notice {
+                    title: page.text("invalid.title"),
+                    lines: vec![page.text("invalid.body")],
+                    link: Some(Link {
+                        url: format!("{}/subscribe?locale={}", page.base_path(), page.locale),
+                        label: page.text("invalid.subscribe_link"),
+                    }),
+                    error: true,
+                    ..Notice::default()
+                },
+            ),
         },
     }
 }

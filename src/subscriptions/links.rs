@@ -20,7 +20,11 @@ pub fn absolute(base_url: &str, path: &str, token: &str, locale: Option<&str>) -
     if let Some(l) = locale {
         query.append_pair("locale", l);
     }
-    format!("{}{path}?{}", base_url.trim_end_matches('/'), query.finish())
+    format!(
+        "{}{path}?{}",
+        base_url.trim_end_matches('/'),
+        query.finish()
+    )
 }
 
 /// The link that confirms a subscription.
@@ -67,7 +71,10 @@ mod tests {
             l.manage_url,
             "https://news.example.org/mail/subscriptions/manage?token=ab-_c&locale=en"
         );
-        assert_eq!(l.unsubscribe_url, "https://news.example.org/mail/unsubscribe?token=ab-_c");
+        assert_eq!(
+            l.unsubscribe_url,
+            "https://news.example.org/mail/unsubscribe?token=ab-_c"
+        );
         assert_eq!(
             confirm_url("http://x.test", "t", "zh-CN"),
             "http://x.test/subscriptions/confirm?token=t&locale=zh-CN"

@@ -90,7 +90,11 @@ pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
             let cutoff = to_ms(state.clock.now()) - KEEP_STALE_MS;
             match state.store.purge_stale_subscriptions(cutoff, cutoff).await {
                 Ok((tokens, pending)) if tokens + pending > 0 => {
-                    tracing::info!(tokens, pending, "removed stale confirmation tokens and sign-ups");
+                    tracing::info!(
+                        tokens,
+                        pending,
+                        "removed stale confirmation tokens and sign-ups"
+                    );
                 }
                 Ok(_) => {}
                 Err(e) => {

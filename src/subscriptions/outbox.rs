@@ -59,7 +59,13 @@ impl Default for Outbox {
 
 /// Starts the worker (once); it stops taking mail at shutdown and finishes what it holds.
 pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
-    let Some(mut rx) = state.subscriptions.outbox.receiver.lock().expect("outbox lock").take()
+    let Some(mut rx) = state
+        .subscriptions
+        .outbox
+        .receiver
+        .lock()
+        .expect("outbox lock")
+        .take()
     else {
         return;
     };
@@ -72,7 +78,9 @@ pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
                 _ = state.shutdown.cancelled() => break,
                 job = rx.recv() => match job { Some(j) => j, None => break },
             };
-            let Ok(slot) = slots.clone().acquire_owned().await else { break };
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                break;
+            };
             let state = state.clone();
             sending.spawn(async move {
                 deliver(&state, job).await;
@@ -82,7 +90,10 @@ pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
         }
         rx.close();
         if !rx.is_empty() {
-            tracing::warn!(left = rx.len(), "shutting down with confirmation mails unsent");
+            tracing::warn!(
+                left = rx.len(),
+                "shutting down with confirmation mails unsent"
+            );
         }
         while sending.join_next().await.is_some() {}
     });
@@ -96,14 +107,19 @@ async fn deliver(state: &AppState, job: MailJob) {
             return;
         }
     };
-    for attempt in 0..=RETRY_DELAYS.len() {
+    let mut delays = RETRY_DELAYS.iter();
+    loop {
         match state.mailer.send(&email).await {
             Ok(_) => return,
-            Err(SendError::Transient(why)) if attempt < RETRY_DELAYS.len() => {
-                tracing::warn!(%why, attempt, "subscription mail failed; retrying");
+            Err(SendError::Transient(why)) => {
+                let Some(delay) = delays.next() else {
+                    tracing::warn!(%why, "subscription mail not sent; giving up");
+                    return;
+                };
+                tracing::warn!(%why, ?delay, "subscription mail failed; retrying");
                 tokio::select! {
                     _ = state.shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(RETRY_DELAYS[attempt]) => {}
+                    _ = tokio::time::sleep(*delay) => {}
                 }
             }
             Err(e) => {
@@ -119,19 +135,40 @@ pub fn compose(state: &AppState, job: &MailJob) -> anyhow::Result<mail::Email> {
     let site = &state.config.site;
     let base = site.base_url.as_str();
     let (to, locale, prefix, extra) = match job {
-        MailJob::Confirm { to, locale, token, schedule } => {
+        MailJob::Confirm {
+            to,
+            locale,
+            token,
+            schedule,
+        } => {
             let name = schedule_name(state, locale, schedule, schedule);
             let url = links::confirm_url(base, token, locale);
-            (to, locale, "confirm", context! { confirm_url => url, schedule_name => name })
+            (
+                to,
+                locale,
+                "confirm",
+                context! { confirm_url => url, schedule_name => name },
+            )
         }
         MailJob::AlreadyActive { to, locale, token } => {
             let url = links::subscriber_links(base, token, locale).manage_url;
-            (to, locale, "already_subscribed", context! { manage_url => url })
+            (
+                to,
+                locale,
+                "already_subscribed",
+                context! { manage_url => url },
+            )
         }
     };
     let t = &state.templates;
-    let key = if prefix == "confirm" { "mail_confirm" } else { "mail_already" };
-    let subject = t.text(locale, &format!("{key}.subject")).replace("{site}", &site.title);
+    let key = if prefix == "confirm" {
+        "mail_confirm"
+    } else {
+        "mail_already"
+    };
+    let subject = t
+        .text(locale, &format!("{key}.subject"))
+        .replace("{site}", &site.title);
     let ctx = context! {
         t => t.strings(locale),
         site_title => &site.title,

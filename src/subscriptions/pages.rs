@@ -63,7 +63,13 @@ impl Page<'_> {
     }
 
     /// Renders `template` with the common context plus `extra`.
-    pub fn render(&self, template: &str, title: &str, status: StatusCode, extra: Value) -> Response {
+    pub fn render(
+        &self,
+        template: &str,
+        title: &str,
+        status: StatusCode,
+        extra: Value,
+    ) -> Response {
         let other = self.text("common.other_locale");
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         if let Some(t) = self.token {
@@ -106,7 +112,8 @@ impl Page<'_> {
                 },
             ),
         };
-        if p.status == StatusCode::TOO_MANY_REQUESTS || p.status == StatusCode::SERVICE_UNAVAILABLE {
+        if p.status == StatusCode::TOO_MANY_REQUESTS || p.status == StatusCode::SERVICE_UNAVAILABLE
+        {
             if let Ok(v) = HeaderValue::from_str(&p.value) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
             }
@@ -116,7 +123,8 @@ impl Page<'_> {
 
     /// The translated message of a problem.
     pub fn problem_text(&self, p: &Problem) -> String {
-        self.text(&format!("errors.{}", p.code)).replace("{value}", &p.value)
+        self.text(&format!("errors.{}", p.code))
+            .replace("{value}", &p.value)
     }
 }
 
@@ -144,11 +152,17 @@ pub fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
 fn html_response(status: StatusCode, locale: &str, html: String) -> Response {
     let mut resp = (status, html).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     if let Ok(v) = HeaderValue::from_str(locale) {
         h.insert(header::CONTENT_LANGUAGE, v);
     }
-    h.insert(header::VARY, HeaderValue::from_static("Accept-Language, Accept"));
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Language, Accept"),
+    );
     protect(&mut resp);
     resp
 }
@@ -158,8 +172,14 @@ fn html_response(status: StatusCode, locale: &str, html: String) -> Response {
 fn protect(resp: &mut Response) {
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,

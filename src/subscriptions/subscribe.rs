@@ -41,20 +41,38 @@ pub async fn form(State(state): State<AppState>, req: Request) -> Result<Respons
     let locale = query
         .one("locale")
         .and_then(|l| input::choose_locale(l, req.headers(), &site));
-    let page_locale = locale.clone().unwrap_or_else(|_| fallback(&state, req.headers()));
-    let page = Page { state: &state, locale: page_locale, path: "/subscribe", token: None };
+    let page_locale = locale
+        .clone()
+        .unwrap_or_else(|_| fallback(&state, req.headers()));
+    let page = Page {
+        state: &state,
+        locale: page_locale,
+        path: "/subscribe",
+        token: None,
+    };
     if let Err(p) = locale {
         return Ok(page.problem(format, &p));
     }
     let catalog = Catalog::load(&state.store, &state.config).await?;
     if format == Format::Json {
-        return Ok(json_response(StatusCode::OK, json!({
-            "sections": catalog.section_choices(&state, page_locale, None),
-            "schedules": catalog.schedule_choices(&state, page_locale, None),
-            "default_schedule": catalog.default_schedule,
-        })));
+        return Ok(json_response(
+            StatusCode::OK,
+            json!({
+                "sections": catalog.section_choices(&state, page_locale, None),
+                "schedules": catalog.schedule_choices(&state, page_locale, None),
+                "default_schedule": catalog.default_schedule,
+            }),
+        ));
     }
-    Ok(render_form(&page, &catalog, "", None, None, &[], StatusCode::OK))
+    Ok(render_form(
+        &page,
+        &catalog,
+        "",
+        None,
+        None,
+        &[],
+        StatusCode::OK,
+    ))
 }
 
 /// `POST /subscribe`.
@@ -67,7 +85,12 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
-    let early = Page { state: &state, locale: fallback(&state, &headers), path: "/subscribe", token: None };
+    let early = Page {
+        state: &state,
+        locale: fallback(&state, &headers),
+        path: "/subscribe",
+        token: None,
+    };
     if let Err(wait) = state.subscriptions.clients.check(ip, now) {
         let p = too_many(wait);
         return Ok(early.problem(input::answer_format(&headers), &p));
@@ -77,20 +100,29 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
         Err(p) => return Ok(early.problem(input::answer_format(&headers), &p)),
     };
     let site = state.config.site.language.clone();
-    let locale = fields.one("locale").and_then(|l| input::choose_locale(l, &headers, &site));
-    let page = Page { state: &state, locale: *locale.as_ref().unwrap_or(&early.locale), ..early };
+    let locale = fields
+        .one("locale")
+        .and_then(|l| input::choose_locale(l, &headers, &site));
+    let page = Page {
+        state: &state,
+        locale: locale.as_ref().unwrap_or(&early.locale),
+        ..early
+    };
     let catalog = Catalog::load(&state.store, &state.config).await?;
     let mut problems: Vec<Problem> = fields.only(FIELDS).err().into_iter().collect();
     problems.extend(locale.as_ref().err().cloned());
-    let email = fields
-        .one("email")
-        .and_then(|e| Email::parse(e.unwrap_or("")).map_err(|e| Problem::invalid("email", e.code(), "")));
+    let email = fields.one("email").and_then(|e| {
+        Email::parse(e.unwrap_or("")).map_err(|e| Problem::invalid("email", e.code(), ""))
+    });
     let sections = catalog.pick_sections(fields.many("sections"));
-    let schedule = fields.one("schedule").and_then(|s| catalog.pick_schedule(s));
+    let schedule = fields
+        .one("schedule")
+        .and_then(|s| catalog.pick_schedule(s));
     problems.extend(email.as_ref().err().cloned());
     problems.extend(sections.as_ref().err().cloned());
     problems.extend(schedule.as_ref().err().cloned());
-    let (Ok(email), Ok(sections), Ok(schedule), true) = (email, sections, schedule, problems.is_empty())
+    let (Ok(email), Ok(sections), Ok(schedule), true) =
+        (email, sections, schedule, problems.is_empty())
     else {
         problems.sort_by_key(|p| p.status);
         if format == Format::Json {
@@ -98,11 +130,27 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
         }
         let typed = fields.one("email").ok().flatten().unwrap_or("");
         let chosen = fields.many("sections").to_vec();
-        let status = problems.iter().map(|p| p.status).min().unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+        let status = problems
+            .iter()
+            .map(|p| p.status)
+            .min()
+            .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
         let sched = fields.one("schedule").ok().flatten();
-        return Ok(render_form(&page, &catalog, typed, Some(&chosen), sched, &problems, status));
+        return Ok(render_form(
+            &page,
+            &catalog,
+            typed,
+            Some(&chosen),
+            sched,
+            &problems,
+            status,
+        ));
     };
-    let prefs = Preferences { sections, schedule, locale: page.locale.to_owned() };
+    let prefs = Preferences {
+        sections,
+        schedule,
+        locale: page.locale.to_owned(),
+    };
     match request(&state, &email, &prefs, now).await? {
         Ok(()) => {}
         Err(p) => return Ok(page.problem(format, &p)),
@@ -124,7 +172,12 @@ async fn request(
     let confirm = token::generate();
     let manage = token::generate();
     let Ok(slot) = state.subscriptions.outbox.sender.try_reserve() else {
-        return Ok(Err(Problem { status: StatusCode::SERVICE_UNAVAILABLE, field: None, code: "busy", value: "60".into() }));
+        return Ok(Err(Problem {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            field: None,
+            code: "busy",
+            value: "60".into(),
+        }));
     };
     if let Err(wait) = state.subscriptions.confirmations.take(now) {
         return Ok(Err(too_many(wait)));
@@ -157,11 +210,17 @@ async fn request(
 
 /// The "check your inbox" page, the same for every address.
 pub fn sent_page(page: &Page<'_>, email: &str) -> Response {
-    page.notice(StatusCode::OK, Notice {
-        title: page.text("sent.title"),
-        lines: vec![page.text("sent.body").replace("{email}", email), page.text("sent.hint")],
-        ..Notice::default()
-    })
+    page.notice(
+        StatusCode::OK,
+        Notice {
+            title: page.text("sent.title"),
+            lines: vec![
+                page.text("sent.body").replace("{email}", email),
+                page.text("sent.hint"),
+            ],
+            ..Notice::default()
+        },
+    )
 }
 
 /// 429 with the seconds to wait.
@@ -191,7 +250,12 @@ fn render_form(
     let errors: std::collections::BTreeMap<String, String> = problems
         .iter()
         .rev()
-        .map(|p| (p.field.clone().unwrap_or_else(|| "form".into()), page.problem_text(p)))
+        .map(|p| {
+            (
+                p.field.clone().unwrap_or_else(|| "form".into()),
+                page.problem_text(p),
+            )
+        })
         .collect();
     let extra = context! {
         email => email,
@@ -199,5 +263,10 @@ fn render_form(
         schedules => ser(&catalog.schedule_choices(page.state, page.locale, schedule)),
         errors => if errors.is_empty() { Value::from(()) } else { ser(&errors) },
     };
-    page.render("pages/subscribe.html", &page.text("subscribe.title"), status, extra)
+    page.render(
+        "pages/subscribe.html",
+        &page.text("subscribe.title"),
+        status,
+        extra,
+    )
 }

@@ -31,7 +31,9 @@ pub async fn show(State(state): State<AppState>, req: Request) -> Result<Respons
     let format = input::answer_format(headers);
     let raw = query.one("token").unwrap_or(None);
     let found = resolve(&state, raw, TokenKind::Manage).await?;
-    let fallback = found.as_ref().map_or(state.config.site.language.as_str(), |m| m.locale.as_str());
+    let fallback = found
+        .as_ref()
+        .map_or(state.config.site.language.as_str(), |m| m.locale.as_str());
     let (page, locale_ok) = page_for(&state, headers, query.one("locale"), fallback, PATH, raw);
     if let Err(p) = query.one("token").and(locale_ok) {
         return Ok(page.problem(format, &p));
@@ -69,7 +71,10 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
     };
     let raw = token_field(&fields, &query);
     let found = resolve(&state, raw.clone().ok().flatten(), TokenKind::Manage).await?;
-    let fallback = found.as_ref().map_or(site.as_str(), |m| m.locale.as_str()).to_owned();
+    let fallback = found
+        .as_ref()
+        .map_or(site.as_str(), |m| m.locale.as_str())
+        .to_owned();
     let locale = locale_field(&fields, &query);
     let (page, locale_ok) = page_for(&state, &parts.headers, locale, &fallback, PATH, None);
     let checked = fields
@@ -84,7 +89,11 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
         Err(e) => return Ok(link_error(&page, format, &e)),
     };
     let now = to_ms(state.clock.now());
-    if !state.store.unsubscribe(m.subscriber_id, m.generation, now).await? {
+    if !state
+        .store
+        .unsubscribe(m.subscriber_id, m.generation, now)
+        .await?
+    {
         return Ok(link_error(&page, format, &LinkError::Unknown));
     }
     tracing::info!(subscriber_id = m.subscriber_id, "unsubscribed");
@@ -94,14 +103,17 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
 fn done(page: &Page<'_>, format: Format, email: &str) -> Response {
     match format {
         Format::Json => json_response(StatusCode::OK, json!({ "status": "unsubscribed" })),
-        Format::Html => page.notice(StatusCode::OK, Notice {
-            title: page.text("unsubscribe.done_title"),
-            lines: vec![page.text("unsubscribe.done_body").replace("{email}", email)],
-            link: Some(Link {
-                url: format!("{}/subscribe?locale={}", page.base_path(), page.locale),
-                label: page.text("unsubscribe.resubscribe_link"),
-            }),
-            ..Notice::default()
-        }),
+        Format::Html => page.notice(
+            StatusCode::OK,
+            Notice {
+                title: page.text("unsubscribe.done_title"),
+                lines: vec![page.text("unsubscribe.done_body").replace("{email}", email)],
+                link: Some(Link {
+                    url: format!("{}/subscribe?locale={}", page.base_path(), page.locale),
+                    label: page.text("unsubscribe.resubscribe_link"),
+                }),
+                ..Notice::default()
+            },
+        ),
     }
 }

@@ -122,7 +122,12 @@ impl SmtpServer {
         std::thread::spawn(move || {
             let _ = server.serve();
         });
-        Self { addr, inbox, arrived: rx, sessions }
+        Self {
+            addr,
+            inbox,
+            arrived: rx,
+            sessions,
+        }
     }
 
     /// `smtp://` URL of this server.
@@ -145,13 +150,20 @@ impl SmtpServer {
         let mut rx = self.arrived.clone();
         let waited = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|c| *c >= n)).await;
         let all = self.messages();
-        assert!(waited.is_ok(), "expected {n} messages, got {}: {all:#?}", all.len());
+        assert!(
+            waited.is_ok(),
+            "expected {n} messages, got {}: {all:#?}",
+            all.len()
+        );
         all
     }
 
     /// Messages sent to `address`.
     pub fn to(&self, address: &str) -> Vec<Captured> {
-        self.messages().into_iter().filter(|m| m.to.iter().any(|t| t == address)).collect()
+        self.messages()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t == address))
+            .collect()
     }
 }
 
@@ -207,7 +219,9 @@ impl Captured {
                 if !(rest.starts_with("http://") || rest.starts_with("https://")) {
                     continue;
                 }
-                let end = rest.find(|c: char| c.is_whitespace() || c == '"' || c == '<').unwrap_or(rest.len());
+                let end = rest
+                    .find(|c: char| c.is_whitespace() || c == '"' || c == '<')
+                    .unwrap_or(rest.len());
                 let link = rest[..end].replace("&amp;", "&");
                 if !out.contains(&link) {
                     out.push(link);
@@ -248,10 +262,21 @@ fn parse_headers(head: &str) -> Vec<(String, String)> {
 
 fn find_part(head: &str, body: &str, mime: &str) -> Option<String> {
     let headers = parse_headers(head);
-    let get = |n: &str| headers.iter().find(|(h, _)| h.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
+    let get = |n: &str| {
+        headers
+            .iter()
+            .find(|(h, _)| h.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.clone())
+    };
     let ctype = get("Content-Type").unwrap_or_default();
     if ctype.to_ascii_lowercase().starts_with("multipart/") {
-        let boundary = ctype.split("boundary=").nth(1)?.trim_matches('"').split(';').next()?.trim_matches('"');
+        let boundary = ctype
+            .split("boundary=")
+            .nth(1)?
+            .trim_matches('"')
+            .split(';')
+            .next()?
+            .trim_matches('"');
         let delim = format!("--{boundary}");
         for chunk in body.split(&delim).skip(1) {
             let chunk = chunk.strip_prefix("\r\n").unwrap_or(chunk);
@@ -268,7 +293,11 @@ fn find_part(head: &str, body: &str, mime: &str) -> Option<String> {
     if !ctype.to_ascii_lowercase().starts_with(mime) {
         return None;
     }
-    let bytes = match get("Content-Transfer-Encoding").unwrap_or_default().to_ascii_lowercase().as_str() {
+    let bytes = match get("Content-Transfer-Encoding")
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "base64" => base64::engine::general_purpose::STANDARD
             .decode(body.split_whitespace().collect::<String>())
             .unwrap(),
@@ -288,7 +317,10 @@ fn quoted_printable(s: &str) -> Vec<u8> {
                 i += 3;
                 continue;
             }
-            if let Ok(v) = u8::from_str_radix(std::str::from_utf8(&b[i + 1..(i + 3).min(b.len())]).unwrap_or(""), 16) {
+            if let Ok(v) = u8::from_str_radix(
+                std::str::from_utf8(&b[i + 1..(i + 3).min(b.len())]).unwrap_or(""),
+                16,
+            ) {
                 out.push(v);
                 i += 3;
                 continue;
@@ -310,13 +342,20 @@ pub fn decode_words(v: &str) -> String {
         if !(last_was_word && before.trim().is_empty()) {
             out.push_str(before);
         }
-        let Some(word) = rest[start + 2..].splitn(4, '?').collect::<Vec<_>>().get(..3).map(|p| p.to_vec()) else {
+        let Some(word) = rest[start + 2..]
+            .splitn(4, '?')
+            .collect::<Vec<_>>()
+            .get(..3)
+            .map(|p| p.to_vec())
+        else {
             break;
         };
         let (charset, enc, text) = (word[0], word[1], word[2]);
         let consumed = 2 + charset.len() + 1 + enc.len() + 1 + text.len() + 2;
         let bytes = if enc.eq_ignore_ascii_case("b") {
-            base64::engine::general_purpose::STANDARD.decode(text).unwrap()
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .unwrap()
         } else {
             quoted_printable(&text.replace('_', " "))
         };
