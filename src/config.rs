@@ -38,6 +38,8 @@ pub struct Config {
     pub feeds: FeedsConfig,
     #[serde(default)]
     pub digests: DigestsConfig,
+    #[serde(default)]
+    pub subscriptions: SubscriptionsConfig,
     #[serde(default = "default_sections")]
     pub sections: Vec<SectionConfig>,
     #[serde(default = "default_schedules")]
@@ -54,6 +56,8 @@ pub struct SiteConfig {
     pub base_url: String,
     pub language: String,
     pub timezone: String,
+    /// Folder of the page and mail templates admins may edit.
+    pub templates_dir: PathBuf,
 }
 
 impl Default for SiteConfig {
@@ -63,6 +67,7 @@ impl Default for SiteConfig {
             base_url: "http://127.0.0.1:8080".into(),
             language: "zh-CN".into(),
             timezone: "Asia/Shanghai".into(),
+            templates_dir: PathBuf::from("config/templates"),
         }
     }
 }
@@ -155,6 +160,8 @@ pub struct MailConfig {
     pub rate_per_second: u32,
     pub concurrency: u32,
     pub outbox_dir: PathBuf,
+    /// Bounds connecting (greeting, EHLO, TLS, AUTH included) and each SMTP command.
+    pub timeout: String,
 }
 
 impl Default for MailConfig {
@@ -166,6 +173,7 @@ impl Default for MailConfig {
             rate_per_second: 50,
             concurrency: 4,
             outbox_dir: PathBuf::from("data/outbox"),
+            timeout: "30s".into(),
         }
     }
 }
@@ -186,6 +194,7 @@ impl fmt::Debug for MailConfig {
             .field("rate_per_second", &self.rate_per_second)
             .field("concurrency", &self.concurrency)
             .field("outbox_dir", &self.outbox_dir)
+            .field("timeout", &self.timeout)
             .finish()
     }
 }
@@ -222,6 +231,31 @@ impl Default for DigestsConfig {
         Self {
             catch_up_hours: 12,
             max_attempts: 5,
+        }
+    }
+}
+
+/// `[subscriptions]`: abuse limits of the public subscription endpoints.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubscriptionsConfig {
+    /// Confirmation mails this process sends per hour, all addresses together.
+    pub confirmations_per_hour: u32,
+    /// `POST /subscribe` requests one client address may make at once...
+    pub ip_burst: u32,
+    /// ...and per hour after that.
+    pub ip_per_hour: u32,
+    /// Client addresses remembered by the rate limiter (bounds its memory).
+    pub ip_table_size: u32,
+}
+
+impl Default for SubscriptionsConfig {
+    fn default() -> Self {
+        Self {
+            confirmations_per_hour: 1000,
+            ip_burst: 10,
+            ip_per_hour: 60,
+            ip_table_size: 100_000,
         }
     }
 }
@@ -383,7 +417,8 @@ impl Config {
     fn from_figment(fig: Figment) -> anyhow::Result<Self> {
         let env = Env::prefixed("TIDINGS_")
             .filter(|k| {
-                // Process-level variables that are not configuration keys.
+                // Process-level variables that are not configuration keys. Keys keep the
+                // environment's case (TIDINGS_TEST_… arrives as "TEST_…").
                 let k = k.as_str().to_ascii_lowercase();
                 !(k == "config" || k == "log" || k.starts_with("test_"))
             })
@@ -433,6 +468,18 @@ impl Config {
         }
         if !(1..=64).contains(&self.mail.concurrency) {
             bail!("mail.concurrency: must be between 1 and 64");
+        }
+        self.mail_timeout()?;
+        let subs = &self.subscriptions;
+        for (key, v) in [
+            ("confirmations_per_hour", subs.confirmations_per_hour),
+            ("ip_burst", subs.ip_burst),
+            ("ip_per_hour", subs.ip_per_hour),
+            ("ip_table_size", subs.ip_table_size),
+        ] {
+            if v == 0 {
+                bail!("subscriptions.{key}: must be at least 1");
+            }
         }
         if !(1..=1000).contains(&self.feeds.items) {
             bail!("feeds.items: must be between 1 and 1000");
@@ -546,6 +593,16 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// `mail.timeout` as a duration: 10 ms to 10 minutes.
+    pub fn mail_timeout(&self) -> anyhow::Result<Duration> {
+        let d = humantime::parse_duration(&self.mail.timeout)
+            .map_err(|e| anyhow::anyhow!("mail.timeout: {e}: {:?}", self.mail.timeout))?;
+        if !(Duration::from_millis(10)..=Duration::from_secs(600)).contains(&d) {
+            bail!("mail.timeout: must be between 10ms and 10m");
+        }
+        Ok(d)
     }
 
     /// `site.timezone` as a zone (validated at load).

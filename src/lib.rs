@@ -43,6 +43,12 @@ pub struct Inner {
     pub scheduler: digests::scheduler::Scheduler,
     /// Woken when a run is created, so delivery workers need not wait for their next poll.
     pub digest_wakeup: Arc<tokio::sync::Notify>,
+    /// Sends every mail (SMTP pool, .eml files or the log).
+    pub mailer: mail::Mailer,
+    /// Page and mail templates with their zh-CN / en strings.
+    pub templates: Arc<mail::Templates>,
+    /// Rate limits and the confirmation-mail queue of the subscription pages.
+    pub subscriptions: subscriptions::Subscriptions,
 }
 
 impl Deref for AppState {
@@ -84,6 +90,9 @@ impl App {
             .with_context(|| format!("bind server.bind {}", config.server.bind))?;
         let events = Events::new();
         let metrics = Arc::new(Metrics::default());
+        let mailer = mail::Mailer::from_config(&config, metrics.clone())?;
+        let templates = Arc::new(mail::Templates::load(&config.site.templates_dir)?);
+        let subscriptions = subscriptions::Subscriptions::new(&config.subscriptions);
         let ingest = Ingest::new(
             store.clone(),
             events.clone(),
@@ -105,6 +114,9 @@ impl App {
             shutdown: CancellationToken::new(),
             scheduler,
             digest_wakeup: Arc::new(tokio::sync::Notify::new()),
+            mailer,
+            templates,
+            subscriptions,
         }));
         Ok(Self { state, listener })
     }

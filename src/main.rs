@@ -38,12 +38,24 @@ enum Command {
         #[command(subcommand)]
         command: SchedulesCommand,
     },
+    /// Subscriber administration.
+    Subscribers {
+        #[command(subcommand)]
+        command: SubscribersCommand,
+    },
 }
 
 #[derive(Subcommand)]
 enum SchedulesCommand {
     /// List schedules with their next fire instant.
     List,
+}
+
+#[derive(Subcommand)]
+enum SubscribersCommand {
+    /// Import consenting subscribers from CSV (`email,sections,schedule`) with a progress bar;
+    /// exits non-zero when some rows were refused (the others are kept).
+    Import { file: PathBuf },
 }
 
 fn init_tracing() {
@@ -139,6 +151,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     s.failed.len()
                 )
             }
+        }
+        Command::Subscribers {
+            command: SubscribersCommand::Import { file },
+        } => {
+            let report = tidings::subscriptions::import_cli::import_file(&config, &file).await?;
+            if report.errors_total > 0 {
+                anyhow::bail!("{} rows were not imported", report.errors_total);
+            }
+            Ok(())
         }
         Command::Serve => {
             let app = App::build(config).await?;

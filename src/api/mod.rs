@@ -6,6 +6,7 @@ mod json;
 mod schedules;
 mod sections;
 mod sources;
+mod subscribers;
 
 use axum::{Router, routing::get};
 
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
                 .put(articles::put)
                 .delete(articles::delete),
         )
+        .merge(subscribers::router())
 }
 
 /// `limit` of list endpoints: default 100, 1 to 1,000.

@@ -1,1 +1,165 @@
-//! Mail transport over lettre: `smtp`, `file` (.eml) and `log`.
+//! Mail transport over lettre: `smtp` (pooled, every step under a timeout), `file` (.eml
+//! files) and `log`. Every message goes through [`Mailer::send`], which also applies
+//! `mail.rate_per_second`.
+
+pub mod message;
+mod smtp;
+pub mod templates;
+mod throttle;
+
+use std::{sync::Arc, time::Instant};
+
+use anyhow::Context;
+use lettre::{AsyncFileTransport, AsyncTransport, Tokio1Executor, message::Mailbox};
+
+use crate::{
+    config::{Config, MailTransport},
+    domain,
+    metrics::Metrics,
+};
+
+pub use message::one_line;
+pub use templates::Templates;
+
+/// One message to one person. Text fields may hold anything: line breaks never reach a
+/// header, and non-ASCII names and subjects are encoded per RFC 2047.
+#[derive(Debug, Clone)]
+pub struct Email {
+    pub to: domain::Email,
+    pub to_name: Option<String>,
+    pub subject: String,
+    /// The plain-text part (always present).
+    pub text: String,
+    /// With an HTML part the message is multipart/alternative.
+    pub html: Option<String>,
+    /// Extra headers such as `List-Unsubscribe`; the mailer's own (From, To, Subject, Date,
+    /// Message-ID, MIME) cannot be set here.
+    pub headers: Vec<(String, String)>,
+    /// `<id@domain>`; generated when `None`. Keep it across retries of one delivery.
+    pub message_id: Option<String>,
+}
+
+/// A message the transport accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub message_id: String,
+}
+
+/// Why a message was not sent, in the terms a retry policy needs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Try again later: a 4xx reply, a dropped connection, a timeout, a refused sender, a
+    /// full disk for the file transport.
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    /// The server refused this recipient or this message for good (5xx to RCPT or DATA).
+    #[error("permanent failure {code}: {message}")]
+    Permanent { code: u16, message: String },
+    /// The message itself is malformed (a reserved or invalid extra header); do not retry.
+    #[error("invalid message: {0}")]
+    Invalid(String),
+}
+
+enum Transport {
+    Smtp(smtp::SmtpPool),
+    File(AsyncFileTransport<Tokio1Executor>),
+    Log,
+}
+
+struct Inner {
+    from: Mailbox,
+    transport: Transport,
+    throttle: throttle::Throttle,
+    metrics: Arc<Metrics>,
+}
+
+/// Sends mail the way `[mail]` says; cheap to clone, safe to share.
+#[derive(Clone)]
+pub struct Mailer(Arc<Inner>);
+
+impl Mailer {
+    /// Builds the configured transport; SMTP connections open on first use.
+    pub fn from_config(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+        let mail = &config.mail;
+        let (name, addr) = domain::parse_mailbox(&mail.from).map_err(anyhow::Error::msg)?;
+        let from = Mailbox::new(
+            name.map(|n| one_line(&n)),
+            addr.parse().context("mail.from: not a valid address")?,
+        );
+        let transport = match mail.transport {
+            MailTransport::Smtp => {
+                let url = mail
+                    .smtp_url
+                    .as_deref()
+                    .context("mail.smtp_url is required")?;
+                Transport::Smtp(smtp::SmtpPool::new(
+                    url,
+                    mail.concurrency,
+                    config.mail_timeout()?,
+                )?)
+            }
+            MailTransport::File => {
+                std::fs::create_dir_all(&mail.outbox_dir).with_context(|| {
+                    format!("create mail.outbox_dir {}", mail.outbox_dir.display())
+                })?;
+                Transport::File(AsyncFileTransport::new(&mail.outbox_dir))
+            }
+            MailTransport::Log => Transport::Log,
+        };
+        Ok(Self(Arc::new(Inner {
+            from,
+            transport,
+            throttle: throttle::Throttle::per_second(mail.rate_per_second),
+            metrics,
+        })))
+    }
+
+    /// The sender every message carries (`mail.from`).
+    pub fn from_mailbox(&self) -> &Mailbox {
+        &self.0.from
+    }
+
+    /// Builds, throttles and sends one message. With `smtp`, connecting and each SMTP
+    /// command are bounded by `mail.timeout`; a sender waits for a free connection when all
+    /// `mail.concurrency` are busy.
+    #[tracing::instrument(skip_all, fields(to = %email.to))]
+    pub async fn send(&self, email: &Email) -> Result<Sent, SendError> {
+        let (message, message_id) = message::build(&self.0.from, email)?;
+        self.0.throttle.wait().await;
+        let started = Instant::now();
+        let result = match &self.0.transport {
+            Transport::Smtp(pool) => {
+                let r = pool.send(message.envelope(), &message.formatted()).await;
+                self.0.metrics.observe_smtp(started.elapsed());
+                r
+            }
+            Transport::File(t) => t
+                .send(message)
+                .await
+                .map(drop)
+                .map_err(|e| SendError::Transient(format!("cannot write the .eml file: {e}"))),
+            Transport::Log => {
+                tracing::info!(
+                    to = %email.to,
+                    subject = %one_line(&email.subject),
+                    message_id = %message_id,
+                    text = %email.text,
+                    "mail (log transport)"
+                );
+                Ok(())
+            }
+        };
+        match &result {
+            Ok(()) => tracing::debug!(%message_id, "mail sent"),
+            Err(e) => tracing::warn!(error = %e, "mail not sent"),
+        }
+        result.map(|()| Sent { message_id })
+    }
+
+    /// Closes pooled SMTP connections politely (QUIT); other transports have none.
+    pub async fn close(&self) {
+        if let Transport::Smtp(pool) = &self.0.transport {
+            pool.close().await;
+        }
+    }
+}

@@ -14,6 +14,9 @@ mod runs;
 mod schedules;
 mod sections;
 mod sources;
+mod subscribe;
+mod subscriber_admin;
+mod subscriber_changes;
 mod subscribers;
 
 use std::{path::Path, str::FromStr, time::Duration};
@@ -32,6 +35,12 @@ pub use run_views::RunView;
 pub use schedules::{Schedule, ScheduleFields};
 pub use sections::Section;
 pub use sources::{SourceItem, SourceState, Validators};
+pub use schedules::ScheduleChoice;
+pub use subscribe::IssuedHashes;
+pub use subscriber_admin::{ImportOutcome, ImportRow, SubscriberCursor};
+pub use subscribers::{
+    Preferences, SubscribeOutcome, Subscriber, SubscriberStatus, TokenKind, TokenMatch,
+};
 
 /// Which database the URL pointed at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -33,6 +33,13 @@ pub struct ScheduleFields {
     pub max_articles: i64,
 }
 
+/// A schedule a subscriber may choose.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ScheduleChoice {
+    pub slug: String,
+    pub name: String,
+}
+
 const COLUMNS: &str =
     "slug, name, cron, timezone, enabled, send_when_empty, max_articles, created_at, checked_until";
 
@@ -203,5 +210,19 @@ impl Store {
             .fetch_optional(p)
             .await
             .context("get schedule"))
+    }
+}
+
+impl Store {
+    /// Schedules open to subscribers (enabled, not deleted), by slug.
+    pub async fn subscribable_schedules(&self) -> anyhow::Result<Vec<ScheduleChoice>> {
+        read_pool!(self, |p| sqlx::query_as::<_, ScheduleChoice>(
+            "SELECT slug, name FROM schedules
+             WHERE deleted_at IS NULL AND enabled = $1 ORDER BY created_at, slug"
+        )
+        .bind(true)
+        .fetch_all(p)
+        .await
+        .context("list subscribable schedules"))
     }
 }

@@ -1,14 +1,107 @@
 //! Subscriptions (SPEC §5): double opt-in, manage and one-click unsubscribe pages and JSON.
+//!
+//! Every handler here is reachable by strangers: each reads a bounded body, answers bad
+//! input with a 4xx in the visitor's language, changes nothing on GET, and sends mail only
+//! through the rate limits and the bounded [`outbox`].
 
-use axum::Router;
+pub mod choices;
+mod confirm;
+pub mod import;
+pub mod import_cli;
+mod input;
+mod limits;
+mod link_token;
+pub mod links;
+mod manage;
+pub mod outbox;
+mod pages;
+mod subscribe;
+pub mod token;
+mod unsubscribe;
+
+use std::time::Duration;
+
+use axum::{Router, routing::get};
 use tokio::task::JoinSet;
 
-use crate::AppState;
+use crate::{AppState, clock::to_ms, config::SubscriptionsConfig};
+
+pub use subscribe::{CONFIRM_TTL_MS, RESEND_INTERVAL_MS};
+
+/// Expired confirmation tokens are kept this long (the link then still says "expired" and
+/// offers a new mail rather than "unknown"), and pending sign-ups as long after their last mail.
+const KEEP_STALE_MS: i64 = 30 * 24 * 3_600_000;
+
+/// State shared by the subscription handlers.
+pub struct Subscriptions {
+    clients: limits::ClientLimiter,
+    confirmations: limits::Budget,
+    outbox: outbox::Outbox,
+}
+
+impl Subscriptions {
+    /// Limits from `[subscriptions]`, an empty queue.
+    pub fn new(config: &SubscriptionsConfig) -> Self {
+        Self {
+            clients: limits::ClientLimiter::new(
+                config.ip_burst,
+                config.ip_per_hour,
+                config.ip_table_size,
+            ),
+            confirmations: limits::Budget::per_hour(config.confirmations_per_hour),
+            outbox: outbox::Outbox::default(),
+        }
+    }
+}
 
 /// Routes of the public subscription pages.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/subscribe", get(subscribe::form).post(subscribe::submit))
+        .route(
+            "/subscriptions/confirm",
+            get(confirm::show).post(confirm::activate),
+        )
+        .route(
+            "/subscriptions/resend",
+            axum::routing::post(confirm::resend),
+        )
+        .route(
+            "/subscriptions/manage",
+            get(manage::show).post(manage::submit),
+        )
+        .route(
+            "/unsubscribe",
+            get(unsubscribe::show).post(unsubscribe::submit),
+        )
 }
 
-/// Starts subscription background work (token clean-up and the like).
-pub fn spawn(_state: &AppState, _tasks: &mut JoinSet<()>) {}
+/// Starts the confirmation-mail worker and the hourly clean-up of stale tokens and sign-ups.
+pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
+    outbox::spawn(state, tasks);
+    let state = state.clone();
+    tasks.spawn(async move {
+        loop {
+            let next = state.clock.now() + chrono::Duration::hours(1);
+            tokio::select! {
+                _ = state.shutdown.cancelled() => return,
+                _ = state.clock.sleep_until(next) => {}
+            }
+            let cutoff = to_ms(state.clock.now()) - KEEP_STALE_MS;
+            match state.store.purge_stale_subscriptions(cutoff, cutoff).await {
+                Ok((tokens, pending)) if tokens + pending > 0 => {
+                    tracing::info!(
+                        tokens,
+                        pending,
+                        "removed stale confirmation tokens and sign-ups"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = ?e, "clean-up of stale subscriptions failed");
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                }
+            }
+        }
+    });
+}

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod site;
+pub mod smtp;
 
 use std::{net::SocketAddr, path::PathBuf};
 

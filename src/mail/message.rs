@@ -1,0 +1,154 @@
+//! Turning an [`Email`] into a lettre `Message`: RFC 2047 names and subjects, and no way for
+//! a CR or LF in any caller-supplied text to start a header of its own.
+
+use lettre::{
+    Message,
+    message::{
+        Mailbox, MultiPart, SinglePart,
+        header::{HeaderName, HeaderValue},
+    },
+};
+use rand::RngCore;
+
+use super::{Email, SendError};
+
+/// Headers the mailer sets itself; an extra header may not replace or add to them.
+const RESERVED: &[&str] = &[
+    "from",
+    "to",
+    "cc",
+    "bcc",
+    "reply-to",
+    "sender",
+    "subject",
+    "date",
+    "message-id",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+    "return-path",
+];
+
+/// Replaces every control character (CR and LF above all) with a space, so that text from
+/// templates, configuration or a visitor stays on its header line.
+pub fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// A fresh `<random@domain>` Message-ID.
+pub fn new_message_id(domain: &str) -> String {
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("<{}@{domain}>", hex::encode(bytes))
+}
+
+/// Builds the message `from` sends for `email`; returns it with its Message-ID.
+pub fn build(from: &Mailbox, email: &Email) -> Result<(Message, String), SendError> {
+    let from_domain = from.email.domain().to_owned();
+    let message_id = match &email.message_id {
+        Some(id) => {
+            let id = one_line(id);
+            if !(id.starts_with('<') && id.ends_with('>') && id.contains('@') && id.is_ascii()) {
+                return Err(SendError::Invalid(format!(
+                    "Message-ID {id:?} is not of the form <id@domain>"
+                )));
+            }
+            id
+        }
+        None => new_message_id(&from_domain),
+    };
+    let to_name = email
+        .to_name
+        .as_deref()
+        .map(one_line)
+        .filter(|n| !n.is_empty());
+    let to = Mailbox::new(to_name, email.to.to_lettre());
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(one_line(&email.subject))
+        .date_now()
+        .message_id(Some(message_id.clone()));
+    for (name, value) in &email.headers {
+        if RESERVED.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(SendError::Invalid(format!(
+                "header {name} is set by the mailer"
+            )));
+        }
+        let name = HeaderName::new_from_ascii(name.clone())
+            .map_err(|_| SendError::Invalid(format!("{name:?} is not a header name")))?;
+        builder = builder.raw_header(HeaderValue::new(name, one_line(value)));
+    }
+    let message = match &email.html {
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+            email.text.clone(),
+            html.clone(),
+        )),
+        None => builder.singlepart(SinglePart::plain(email.text.clone())),
+    }
+    .map_err(|e| SendError::Invalid(format!("cannot build the message: {e}")))?;
+    Ok((message, message_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain;
+
+    fn email(subject: &str, name: Option<&str>) -> Email {
+        Email {
+            to: domain::Email::parse("li@example.org").unwrap(),
+            to_name: name.map(str::to_owned),
+            subject: subject.into(),
+            text: "正文 text".into(),
+            html: Some("<p>正文</p>".into()),
+            headers: vec![("List-Id".into(), "工会要闻 <news.example.org>".into())],
+            message_id: None,
+        }
+    }
+
+    fn from() -> Mailbox {
+        "青海省总工会 <news@example.org>".parse().unwrap()
+    }
+
+    #[test]
+    fn non_ascii_names_and_subjects_are_encoded_words_and_the_message_is_ascii() {
+        let (m, id) = build(&from(), &email("请确认订阅", Some("李雷"))).unwrap();
+        let raw = String::from_utf8(m.formatted()).unwrap();
+        assert!(raw.is_ascii(), "{raw}");
+        assert!(raw.contains("Subject: =?utf-8?"), "{raw}");
+        assert!(raw.contains("From: =?utf-8?"), "{raw}");
+        assert!(raw.contains(&format!("Message-ID: {id}")), "{raw}");
+        assert!(id.ends_with("@example.org>"));
+    }
+
+    #[test]
+    fn line_breaks_in_subject_name_or_header_value_never_start_a_header() {
+        let mut e = email("Hi\r\nBcc: evil@x.org", Some("Li\r\nBcc: evil@x.org"));
+        e.headers = vec![("X-Note".into(), "a\r\nBcc: evil@x.org".into())];
+        let (m, _) = build(&from(), &e).unwrap();
+        let raw = String::from_utf8(m.formatted()).unwrap();
+        assert!(
+            !raw.lines()
+                .any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
+            "{raw}"
+        );
+        assert_eq!(m.envelope().to().len(), 1);
+    }
+
+    #[test]
+    fn reserved_or_malformed_extra_headers_are_refused() {
+        for name in ["Bcc", "subject", "X Bad", "X:Bad", ""] {
+            let mut e = email("s", None);
+            e.headers = vec![(name.into(), "v".into())];
+            assert!(
+                matches!(build(&from(), &e), Err(SendError::Invalid(_))),
+                "{name}"
+            );
+        }
+    }
+}

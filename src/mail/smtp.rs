@@ -1,0 +1,312 @@
+//! SMTP over lettre's protocol client, with a pool of our own.
+//!
+//! lettre's pooled transport bounds only the TCP connect; and if a send future is dropped by
+//! an outer timeout, lettre puts the half-used connection back in its pool, where the next
+//! message reads the previous message's late reply. So this pool owns the connections: every
+//! step (connect with greeting, EHLO, STARTTLS and AUTH; MAIL; RCPT; DATA; the message) runs
+//! under its own timeout, and a connection goes back to the pool only after a complete
+//! exchange (or a clean `RSET` after a refusal).
+
+use std::{
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use lettre::{
+    Address,
+    address::Envelope,
+    transport::smtp::{
+        self,
+        authentication::{Credentials, Mechanism},
+        client::{AsyncSmtpConnection, TlsParameters},
+        commands::{Data, Mail, Rcpt, Rset},
+        extension::{ClientId, Extension, MailBodyParameter, MailParameter},
+    },
+};
+use tokio::{sync::Semaphore, time::timeout};
+
+use super::SendError;
+
+/// A parked connection older than this is closed rather than reused: servers commonly drop
+/// idle clients after a minute.
+const IDLE_LIMIT: Duration = Duration::from_secs(30);
+
+/// How the connection is protected, from `smtps://` or `?tls=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Security {
+    None,
+    /// TLS from the first byte (`smtps://`).
+    Wrapper,
+    /// STARTTLS, refusing to go on without it (`?tls=required`).
+    Required,
+    /// STARTTLS when offered (`?tls=opportunistic`).
+    Opportunistic,
+}
+
+/// Which step of the exchange failed; decides transient versus permanent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Mail,
+    Rcpt,
+    Data,
+    Message,
+}
+
+enum Failure {
+    /// The server answered with a refusal: the connection is still in step.
+    Reply { code: u16, text: String },
+    /// The connection broke or a step timed out: the connection is unusable.
+    Broken(String),
+}
+
+/// A pool of up to `concurrency` SMTP connections to one server.
+pub struct SmtpPool {
+    host: String,
+    port: u16,
+    security: Security,
+    hello: ClientId,
+    credentials: Option<Credentials>,
+    timeout: Duration,
+    permits: Semaphore,
+    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+}
+
+impl SmtpPool {
+    /// Reads a `smtp://[user:pass@]host[:port][/ehlo-name][?tls=required|opportunistic]` or
+    /// `smtps://…` URL.
+    pub fn new(url: &str, concurrency: u32, timeout: Duration) -> anyhow::Result<Self> {
+        let u = url::Url::parse(url).context("mail.smtp_url")?;
+        let tls = u
+            .query_pairs()
+            .find(|(k, _)| k == "tls")
+            .map(|(_, v)| v.into_owned());
+        let (security, default_port) = match (u.scheme(), tls.as_deref()) {
+            ("smtp", None) => (Security::None, 25),
+            ("smtp", Some("required")) => (Security::Required, 587),
+            ("smtp", Some("opportunistic")) => (Security::Opportunistic, 587),
+            ("smtps", None) => (Security::Wrapper, 465),
+            (scheme, tls) => bail!("mail.smtp_url: unsupported scheme {scheme:?} with tls={tls:?}"),
+        };
+        let host = u.host_str().context("mail.smtp_url: no host")?.to_owned();
+        let decode = |s: &str| {
+            percent_decode(s)
+                .context("mail.smtp_url: credentials are not valid percent-encoded UTF-8")
+        };
+        let credentials = match u.password() {
+            Some(pass) => Some(Credentials::new(decode(u.username())?, decode(pass)?)),
+            None => None,
+        };
+        let name = u.path().trim_matches('/');
+        let hello = if name.is_empty() {
+            ClientId::default()
+        } else {
+            ClientId::Domain(name.to_owned())
+        };
+        Ok(Self {
+            port: u.port().unwrap_or(default_port),
+            host,
+            security,
+            hello,
+            credentials,
+            timeout,
+            permits: Semaphore::new(concurrency as usize),
+            idle: Mutex::new(Vec::with_capacity(concurrency as usize)),
+        })
+    }
+
+    /// Sends `body` to the envelope's recipients over a pooled connection.
+    pub async fn send(&self, envelope: &Envelope, body: &[u8]) -> Result<(), SendError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| SendError::Transient("mailer closed".into()))?;
+        let (mut conn, reused) = match self.take_idle() {
+            Some(c) => (c, true),
+            None => (self.connect().await?, false),
+        };
+        let mut result = self.transact(&mut conn, envelope, body).await;
+        // A parked connection the server has since closed fails at MAIL; nothing of the
+        // message went out, so one retry on a new connection is safe.
+        if reused && matches!(result, Err((Stage::Mail, _))) {
+            conn = self.connect().await?;
+            result = self.transact(&mut conn, envelope, body).await;
+        }
+        match result {
+            Ok(()) => {
+                self.park(conn);
+                Ok(())
+            }
+            Err((stage, failure)) => {
+                if let Failure::Reply { .. } = failure
+                    && matches!(timeout(self.timeout, conn.command(Rset)).await, Ok(Ok(_)))
+                {
+                    self.park(conn);
+                }
+                Err(classify(stage, failure))
+            }
+        }
+    }
+
+    /// Says QUIT on every parked connection.
+    pub async fn close(&self) {
+        let conns: Vec<_> = std::mem::take(&mut *self.idle.lock().expect("pool lock"));
+        for (mut c, _) in conns {
+            let _ = timeout(self.timeout, c.quit()).await;
+        }
+    }
+
+    fn take_idle(&self) -> Option<AsyncSmtpConnection> {
+        let mut idle = self.idle.lock().expect("pool lock");
+        while let Some((conn, since)) = idle.pop() {
+            if since.elapsed() < IDLE_LIMIT {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    fn park(&self, conn: AsyncSmtpConnection) {
+        if !conn.has_broken() {
+            self.idle
+                .lock()
+                .expect("pool lock")
+                .push((conn, Instant::now()));
+        }
+    }
+
+    /// Opens a connection: TCP (and TLS), greeting, EHLO, STARTTLS, AUTH, all in one bound.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let steps = async {
+            let params = || TlsParameters::new(self.host.clone()).map_err(|e| e.to_string());
+            let wrapper = match self.security {
+                Security::Wrapper => Some(params()?),
+                _ => None,
+            };
+            let mut conn = AsyncSmtpConnection::connect_tokio1(
+                (self.host.as_str(), self.port),
+                Some(self.timeout),
+                &self.hello,
+                wrapper,
+                None,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            let offered = conn.can_starttls();
+            match self.security {
+                Security::Required | Security::Opportunistic if offered => {
+                    conn.starttls(params()?, &self.hello)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Security::Required => {
+                    return Err(
+                        "the server does not offer STARTTLS, which tls=required demands".to_owned(),
+                    );
+                }
+                _ => {}
+            }
+            if let Some(creds) = &self.credentials {
+                conn.auth(&[Mechanism::Plain, Mechanism::Login], creds)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok::<_, String>(conn)
+        };
+        match timeout(self.timeout, steps).await {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(e)) => Err(SendError::Transient(format!(
+                "cannot open an SMTP session with {}:{}: {e}",
+                self.host, self.port
+            ))),
+            Err(_) => Err(SendError::Transient(format!(
+                "no SMTP session with {}:{} within {:?}",
+                self.host, self.port, self.timeout
+            ))),
+        }
+    }
+
+    /// MAIL, RCPT for each recipient, DATA, the message: each step under the timeout.
+    async fn transact(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        envelope: &Envelope,
+        body: &[u8],
+    ) -> Result<(), (Stage, Failure)> {
+        let mut params = Vec::new();
+        if !body.is_ascii() && conn.server_info().supports_feature(Extension::EightBitMime) {
+            params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        let from: Option<Address> = envelope.from().cloned();
+        self.step(Stage::Mail, conn.command(Mail::new(from, params)))
+            .await?;
+        for to in envelope.to() {
+            self.step(Stage::Rcpt, conn.command(Rcpt::new(to.clone(), vec![])))
+                .await?;
+        }
+        self.step(Stage::Data, conn.command(Data)).await?;
+        self.step(Stage::Message, conn.message(body)).await?;
+        Ok(())
+    }
+
+    async fn step<T>(
+        &self,
+        stage: Stage,
+        fut: impl Future<Output = Result<T, smtp::Error>>,
+    ) -> Result<T, (Stage, Failure)> {
+        match timeout(self.timeout, fut).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err((
+                stage,
+                match e.status() {
+                    Some(code) => Failure::Reply {
+                        code: code.to_string().parse().unwrap_or(0),
+                        text: e.to_string(),
+                    },
+                    None => Failure::Broken(e.to_string()),
+                },
+            )),
+            Err(_) => Err((
+                stage,
+                Failure::Broken(format!("no answer within {:?}", self.timeout)),
+            )),
+        }
+    }
+}
+
+/// 4xx, broken connections and timeouts are worth retrying; a 5xx is permanent only when it
+/// concerns the recipient or this message (RCPT, DATA, end of data). A 5xx to MAIL FROM says
+/// nothing about the recipient, so it is reported as transient: retries run out and the
+/// delivery fails, instead of every subscriber being marked bounced.
+fn classify(stage: Stage, failure: Failure) -> SendError {
+    match failure {
+        Failure::Broken(why) => SendError::Transient(format!("{stage:?}: {why}")),
+        Failure::Reply { code, text } if (500..600).contains(&code) && stage != Stage::Mail => {
+            SendError::Permanent {
+                code,
+                message: text,
+            }
+        }
+        Failure::Reply { text, .. } => SendError::Transient(format!("{stage:?}: {text}")),
+    }
+}
+
+/// Decodes `%XX` escapes of a URL's user or password part.
+fn percent_decode(s: &str) -> anyhow::Result<String> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let hex: Vec<u8> = bytes.by_ref().take(2).collect();
+            let hex = std::str::from_utf8(&hex).ok().filter(|h| h.len() == 2);
+            out.push(
+                hex.and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .context("bad % escape")?,
+            );
+        } else {
+            out.push(b);
+        }
+    }
+    Ok(String::from_utf8(out)?)
+}

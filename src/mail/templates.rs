@@ -1,0 +1,176 @@
+//! Page and mail templates (minijinja) and their zh-CN / en strings, read once at start from
+//! `site.templates_dir` so admins can edit them. A file missing there falls back to the copy
+//! built into the binary; a file that does not parse stops start-up with its name and line.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+};
+
+use anyhow::Context;
+use minijinja::{AutoEscape, Environment, Value};
+
+/// Languages pages and mails come in; the first is the fallback.
+pub const LOCALES: &[&str] = &["zh-CN", "en"];
+
+macro_rules! builtin {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../config/templates/", $name)))),*]
+    };
+}
+
+/// The shipped templates, used for any file the templates folder lacks.
+const BUILTIN: &[(&str, &str)] = builtin![
+    "pages/base.html",
+    "pages/subscribe.html",
+    "pages/confirm.html",
+    "pages/manage.html",
+    "pages/unsubscribe.html",
+    "pages/notice.html",
+    "mail/confirm.txt",
+    "mail/confirm.html",
+    "mail/already_subscribed.txt",
+    "mail/already_subscribed.html",
+];
+
+/// The shipped strings of each locale, under any keys the folder's files lack.
+const BUILTIN_STRINGS: &[(&str, &str)] = &[
+    (
+        "zh-CN",
+        include_str!("../../config/templates/locales/zh-CN.toml"),
+    ),
+    ("en", include_str!("../../config/templates/locales/en.toml")),
+];
+
+/// Compiled templates plus the strings of each locale.
+pub struct Templates {
+    env: Environment<'static>,
+    strings: HashMap<&'static str, toml::Table>,
+}
+
+impl Templates {
+    /// Loads every `.html` / `.txt` file under `dir` (names are paths relative to it, with
+    /// `/`), then the built-in copies of any shipped file it lacks, and the locale strings.
+    pub fn load(dir: &Path) -> anyhow::Result<Self> {
+        let mut env = Environment::new();
+        // minijinja's HTML escaping also turns '/' into "&#x2f;", which is correct but makes
+        // every link in a mail's source unreadable; the five characters below suffice.
+        env.set_formatter(|out, state, value| {
+            if *state.auto_escape() == AutoEscape::Html && !value.is_safe() {
+                let text = value.to_string();
+                out.write_str(&html_escape::encode_quoted_attribute(&text))
+                    .map_err(minijinja::Error::from)
+            } else {
+                minijinja::escape_formatter(out, state, value)
+            }
+        });
+        let mut found = Vec::new();
+        if dir.is_dir() {
+            collect(dir, dir, &mut found)?;
+        } else {
+            tracing::warn!(dir = %dir.display(), "templates folder missing; using built-in templates");
+        }
+        let mut names = std::collections::HashSet::new();
+        for (name, path) in found {
+            let src = std::fs::read_to_string(&path)
+                .with_context(|| format!("read template {}", path.display()))?;
+            env.add_template_owned(name.clone(), src)
+                .with_context(|| format!("template {}", path.display()))?;
+            names.insert(name);
+        }
+        for (name, src) in BUILTIN {
+            if !names.contains(*name) {
+                env.add_template(name, src)
+                    .with_context(|| format!("built-in template {name}"))?;
+            }
+        }
+        let mut strings = HashMap::new();
+        for (locale, builtin) in BUILTIN_STRINGS {
+            let mut table: toml::Table = builtin.parse().context("built-in strings")?;
+            let path = dir.join("locales").join(format!("{locale}.toml"));
+            if path.is_file() {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("read {}", path.display()))?;
+                let file: toml::Table = text
+                    .parse()
+                    .with_context(|| format!("strings file {}", path.display()))?;
+                merge(&mut table, file);
+            }
+            strings.insert(*locale, table);
+        }
+        Ok(Self { env, strings })
+    }
+
+    /// Renders template `name`; `.html` templates escape every value.
+    pub fn render(&self, name: &str, ctx: Value) -> anyhow::Result<String> {
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .with_context(|| format!("render template {name}"))
+    }
+
+    /// The strings of `locale` as a template value (`t` in templates).
+    pub fn strings(&self, locale: &str) -> Value {
+        Value::from(minijinja::value::Serde(self.table(locale)))
+    }
+
+    /// One string by dotted key (`errors.email_empty`); the key itself if missing.
+    pub fn text(&self, locale: &str, key: &str) -> String {
+        self.lookup(locale, key).unwrap_or_else(|| {
+            tracing::warn!(locale, key, "missing string");
+            key.to_owned()
+        })
+    }
+
+    /// One string by dotted key, if the locale has it.
+    pub fn lookup(&self, locale: &str, key: &str) -> Option<String> {
+        let mut node: Option<&toml::Value> = None;
+        let mut table = Some(self.table(locale));
+        for part in key.split('.') {
+            node = table.and_then(|t| t.get(part));
+            table = node.and_then(toml::Value::as_table);
+        }
+        node.and_then(toml::Value::as_str).map(str::to_owned)
+    }
+
+    fn table(&self, locale: &str) -> &toml::Table {
+        self.strings
+            .get(locale)
+            .or_else(|| self.strings.get(LOCALES[0]))
+            .expect("built-in locales are always loaded")
+    }
+}
+
+/// Every template file under `dir`, with its name relative to `root`.
+fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("read {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect(root, &path, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("html" | "txt")
+        ) {
+            let rel = path.strip_prefix(root).expect("under root");
+            let name = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            out.push((name, path));
+        }
+    }
+    Ok(())
+}
+
+/// Deep-merges `over` into `base`.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}

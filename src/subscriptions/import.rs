@@ -1,0 +1,241 @@
+//! Importing subscribers who already consented, from CSV with the header
+//! `email,sections,schedule` (optionally `locale`; other columns are ignored, so an export
+//! can be imported again). Used by `POST /api/v1/subscribers/import` and by
+//! `tidings subscribers import FILE`. Bad rows are reported by line number; good rows are
+//! kept, active and confirmed at import.
+
+use std::io::Read;
+
+use serde::Serialize;
+
+use super::{choices::Catalog, input::supported};
+use crate::{
+    config::Config,
+    domain::Email,
+    store::{ImportOutcome, ImportRow, Preferences, Store, SubscriberStatus},
+};
+
+/// Rows written per transaction.
+const BATCH: usize = 500;
+/// Problems listed in a report; beyond this only counted, so a bad file cannot blow it up.
+const MAX_LISTED: usize = 1000;
+
+/// A row not imported, and why.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RowProblem {
+    pub line: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub error: String,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ImportReport {
+    pub created: u64,
+    pub updated: u64,
+    /// Rows of people who unsubscribed or bounced: an import does not subscribe them again.
+    pub skipped: Vec<RowProblem>,
+    pub errors: Vec<RowProblem>,
+    pub skipped_total: u64,
+    pub errors_total: u64,
+}
+
+impl ImportReport {
+    fn note(list: &mut Vec<RowProblem>, total: &mut u64, p: RowProblem) {
+        *total += 1;
+        if list.len() < MAX_LISTED {
+            list.push(p);
+        }
+    }
+}
+
+/// Where the valid values come from.
+pub struct ImportRules {
+    catalog: Catalog,
+    locale: String,
+}
+
+impl ImportRules {
+    /// Current sections and schedules; the site language for rows without `locale`.
+    pub async fn load(store: &Store, config: &Config) -> anyhow::Result<Self> {
+        Ok(Self {
+            catalog: Catalog::load(store, config).await?,
+            locale: config.site.language.clone(),
+        })
+    }
+}
+
+/// Column positions found in the header.
+struct Columns {
+    email: usize,
+    sections: usize,
+    schedule: usize,
+    locale: Option<usize>,
+}
+
+/// Reads `input` and imports it; `progress(bytes_read, rows_done)` is called per batch.
+/// Errs (before storing anything) when the header lacks a required column.
+pub async fn import_csv(
+    store: &Store,
+    rules: &ImportRules,
+    input: impl Read,
+    now_ms: i64,
+    mut progress: impl FnMut(u64, u64),
+) -> anyhow::Result<Result<ImportReport, String>> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    let header = match reader.byte_headers() {
+        Ok(h) => h.clone(),
+        Err(e) => return Ok(Err(format!("cannot read the header line: {e}"))),
+    };
+    let find = |name: &str| {
+        header.iter().position(|h| {
+            let h = decode(h);
+            h.trim_start_matches('\u{feff}')
+                .trim()
+                .eq_ignore_ascii_case(name)
+        })
+    };
+    let (Some(email), Some(sections), Some(schedule)) =
+        (find("email"), find("sections"), find("schedule"))
+    else {
+        return Ok(Err(
+            "the header line must name the columns email,sections,schedule".into(),
+        ));
+    };
+    let cols = Columns {
+        email,
+        sections,
+        schedule,
+        locale: find("locale"),
+    };
+    let mut report = ImportReport::default();
+    let mut batch: Vec<(u64, ImportRow)> = Vec::with_capacity(BATCH);
+    let mut record = csv::ByteRecord::new();
+    let mut rows = 0u64;
+    loop {
+        let more = match reader.read_byte_record(&mut record) {
+            Ok(more) => more,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                ImportReport::note(
+                    &mut report.errors,
+                    &mut report.errors_total,
+                    RowProblem {
+                        line,
+                        field: None,
+                        error: e.to_string(),
+                    },
+                );
+                // A broken quote or a read error leaves nothing sensible to continue from.
+                false
+            }
+        };
+        if more {
+            rows += 1;
+            let line = record.position().map_or(0, |p| p.line());
+            match parse_row(&record, &cols, rules) {
+                Ok(row) => batch.push((line, row)),
+                Err((field, error)) => ImportReport::note(
+                    &mut report.errors,
+                    &mut report.errors_total,
+                    RowProblem {
+                        line,
+                        field: Some(field.into()),
+                        error,
+                    },
+                ),
+            }
+        }
+        if batch.len() >= BATCH || (!more && !batch.is_empty()) {
+            store_batch(store, &mut batch, now_ms, &mut report).await?;
+            progress(reader.position().byte(), rows);
+        }
+        if !more {
+            return Ok(Ok(report));
+        }
+    }
+}
+
+async fn store_batch(
+    store: &Store,
+    batch: &mut Vec<(u64, ImportRow)>,
+    now_ms: i64,
+    report: &mut ImportReport,
+) -> anyhow::Result<()> {
+    let rows: Vec<ImportRow> = batch.iter().map(|(_, r)| r.clone()).collect();
+    let outcomes = store.import_subscribers(&rows, now_ms).await?;
+    for ((line, row), outcome) in batch.drain(..).zip(outcomes) {
+        match outcome {
+            ImportOutcome::Created => report.created += 1,
+            ImportOutcome::Updated => report.updated += 1,
+            ImportOutcome::Skipped(status) => {
+                let why = match status {
+                    SubscriberStatus::Bounced => "bounced",
+                    _ => "unsubscribed",
+                };
+                ImportReport::note(
+                    &mut report.skipped,
+                    &mut report.skipped_total,
+                    RowProblem {
+                        line,
+                        field: Some("email".into()),
+                        error: format!(
+                            "{} has {why}; an import does not subscribe them again",
+                            row.email
+                        ),
+                    },
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_row(
+    record: &csv::ByteRecord,
+    cols: &Columns,
+    rules: &ImportRules,
+) -> Result<ImportRow, (&'static str, String)> {
+    let field = |i: usize| record.get(i).map(decode).unwrap_or_default();
+    let email = Email::parse(&field(cols.email)).map_err(|e| ("email", e.to_string()))?;
+    let given: Vec<String> = field(cols.sections)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let sections = rules
+        .catalog
+        .pick_sections(&given)
+        .map_err(|p| ("sections", format!("unknown section {:?}", p.value)))?;
+    let schedule = field(cols.schedule);
+    let schedule = rules
+        .catalog
+        .pick_schedule(Some(schedule.trim()))
+        .map_err(|p| ("schedule", format!("unknown schedule {:?}", p.value)))?;
+    let locale = match cols.locale.map(field).filter(|l| !l.trim().is_empty()) {
+        Some(l) => supported(&l)
+            .ok_or(("locale", format!("unsupported locale {l:?} (zh-CN or en)")))?
+            .to_owned(),
+        None => rules.locale.clone(),
+    };
+    Ok(ImportRow {
+        email: email.as_str().to_owned(),
+        prefs: Preferences {
+            sections,
+            schedule,
+            locale,
+        },
+    })
+}
+
+/// UTF-8, or else GB18030 (what spreadsheet software on Chinese systems often saves). Both
+/// keep ASCII as is, so the CSV structure is read correctly either way.
+fn decode(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => encoding_rs::GB18030
+            .decode_without_bom_handling(bytes)
+            .0
+            .into_owned(),
+    }
+}

@@ -1,0 +1,188 @@
+//! Confirmation mails leave through a bounded queue and a small worker, so that `POST
+//! /subscribe` answers at once and in the same time whether or not a mail goes out.
+
+use std::{sync::Mutex, time::Duration};
+
+use minijinja::context;
+use tokio::{
+    sync::{Semaphore, mpsc},
+    task::JoinSet,
+};
+
+use super::{choices::schedule_name, links};
+use crate::{
+    AppState,
+    domain::Email,
+    mail::{self, SendError},
+};
+
+/// Mails waiting to be sent; beyond this `POST /subscribe` answers 503.
+pub const QUEUE_CAPACITY: usize = 256;
+/// Mails being sent at once.
+const PARALLEL: usize = 4;
+/// Waits before the 2nd and 3rd attempts of a mail that failed transiently.
+const RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(5), Duration::from_secs(60)];
+
+/// A mail to send on a visitor's behalf. The token exists only here and in the mail.
+#[derive(Debug, Clone)]
+pub enum MailJob {
+    /// "Please confirm": carries a confirm token.
+    Confirm {
+        to: Email,
+        locale: String,
+        token: String,
+        schedule: String,
+    },
+    /// "You are already subscribed": carries a manage token.
+    AlreadyActive {
+        to: Email,
+        locale: String,
+        token: String,
+    },
+}
+
+/// The queue's two ends; the receiving end is taken once by the worker.
+pub struct Outbox {
+    pub sender: mpsc::Sender<MailJob>,
+    receiver: Mutex<Option<mpsc::Receiver<MailJob>>>,
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        Self {
+            sender,
+            receiver: Mutex::new(Some(receiver)),
+        }
+    }
+}
+
+/// Starts the worker (once); it stops taking mail at shutdown and finishes what it holds.
+pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
+    let Some(mut rx) = state
+        .subscriptions
+        .outbox
+        .receiver
+        .lock()
+        .expect("outbox lock")
+        .take()
+    else {
+        return;
+    };
+    let state = state.clone();
+    tasks.spawn(async move {
+        let slots = std::sync::Arc::new(Semaphore::new(PARALLEL));
+        let mut sending = JoinSet::new();
+        loop {
+            let job = tokio::select! {
+                _ = state.shutdown.cancelled() => break,
+                job = rx.recv() => match job { Some(j) => j, None => break },
+            };
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                break;
+            };
+            let state = state.clone();
+            sending.spawn(async move {
+                deliver(&state, job).await;
+                drop(slot);
+            });
+            while sending.try_join_next().is_some() {}
+        }
+        rx.close();
+        if !rx.is_empty() {
+            tracing::warn!(
+                left = rx.len(),
+                "shutting down with confirmation mails unsent"
+            );
+        }
+        while sending.join_next().await.is_some() {}
+    });
+}
+
+async fn deliver(state: &AppState, job: MailJob) {
+    let email = match compose(state, &job) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = ?e, "cannot render a subscription mail");
+            return;
+        }
+    };
+    let mut delays = RETRY_DELAYS.iter();
+    loop {
+        match state.mailer.send(&email).await {
+            Ok(_) => return,
+            Err(SendError::Transient(why)) => {
+                let Some(delay) = delays.next() else {
+                    tracing::warn!(%why, "subscription mail not sent; giving up");
+                    return;
+                };
+                tracing::warn!(%why, ?delay, "subscription mail failed; retrying");
+                tokio::select! {
+                    _ = state.shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(*delay) => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "subscription mail not sent");
+                return;
+            }
+        }
+    }
+}
+
+/// Renders a job into a mail, in the subscriber's language.
+pub fn compose(state: &AppState, job: &MailJob) -> anyhow::Result<mail::Email> {
+    let site = &state.config.site;
+    let base = site.base_url.as_str();
+    let (to, locale, prefix, extra) = match job {
+        MailJob::Confirm {
+            to,
+            locale,
+            token,
+            schedule,
+        } => {
+            let name = schedule_name(state, locale, schedule, schedule);
+            let url = links::confirm_url(base, token, locale);
+            (
+                to,
+                locale,
+                "confirm",
+                context! { confirm_url => url, schedule_name => name },
+            )
+        }
+        MailJob::AlreadyActive { to, locale, token } => {
+            let url = links::subscriber_links(base, token, locale).manage_url;
+            (
+                to,
+                locale,
+                "already_subscribed",
+                context! { manage_url => url },
+            )
+        }
+    };
+    let t = &state.templates;
+    let key = if prefix == "confirm" {
+        "mail_confirm"
+    } else {
+        "mail_already"
+    };
+    let subject = t
+        .text(locale, &format!("{key}.subject"))
+        .replace("{site}", &site.title);
+    let ctx = context! {
+        t => t.strings(locale),
+        site_title => &site.title,
+        base_url => base,
+        subject => &subject,
+        ..extra
+    };
+    Ok(mail::Email {
+        to: to.clone(),
+        to_name: None,
+        subject,
+        text: t.render(&format!("mail/{prefix}.txt"), ctx.clone())?,
+        html: Some(t.render(&format!("mail/{prefix}.html"), ctx)?),
+        headers: vec![("Auto-Submitted".into(), "auto-generated".into())],
+        message_id: None,
+    })
+}

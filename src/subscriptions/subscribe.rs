@@ -1,0 +1,272 @@
+//! `GET /subscribe` (the form) and `POST /subscribe` (form or JSON): a pending subscription
+//! and a confirmation mail, with the same answer whatever the address's state.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    http::{HeaderMap, StatusCode},
+    response::Response,
+};
+use minijinja::{Value, context};
+use serde_json::json;
+
+use super::{
+    choices::Catalog,
+    input::{self, Fields, Format, Problem},
+    outbox::MailJob,
+    pages::{Notice, Page, json_response, ser},
+    token,
+};
+use crate::{
+    AppState,
+    clock::to_ms,
+    domain::Email,
+    error::AppError,
+    store::{IssuedHashes, Preferences, SubscribeOutcome},
+};
+
+/// Confirmation links work this long.
+pub const CONFIRM_TTL_MS: i64 = 48 * 3_600_000;
+/// One address gets at most one mail from `POST /subscribe` per this interval.
+pub const RESEND_INTERVAL_MS: i64 = 10 * 60_000;
+
+const FIELDS: &[&str] = &["email", "sections", "schedule", "locale"];
+
+/// `GET /subscribe`: the form (or, asked for JSON, what can be chosen).
+pub async fn form(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
+    let query = Fields::from_query(req.uri().query());
+    let format = input::answer_format(req.headers());
+    let site = state.config.site.language.clone();
+    let locale = query
+        .one("locale")
+        .and_then(|l| input::choose_locale(l, req.headers(), &site));
+    let page_locale = locale
+        .clone()
+        .unwrap_or_else(|_| fallback(&state, req.headers()));
+    let page = Page {
+        state: &state,
+        locale: page_locale,
+        path: "/subscribe",
+        token: None,
+    };
+    if let Err(p) = locale {
+        return Ok(page.problem(format, &p));
+    }
+    let catalog = Catalog::load(&state.store, &state.config).await?;
+    if format == Format::Json {
+        return Ok(json_response(
+            StatusCode::OK,
+            json!({
+                "sections": catalog.section_choices(&state, page_locale, None),
+                "schedules": catalog.schedule_choices(&state, page_locale, None),
+                "default_schedule": catalog.default_schedule,
+            }),
+        ));
+    }
+    Ok(render_form(
+        &page,
+        &catalog,
+        "",
+        None,
+        None,
+        &[],
+        StatusCode::OK,
+    ))
+}
+
+/// `POST /subscribe`.
+#[tracing::instrument(skip_all)]
+pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
+    let now = to_ms(state.clock.now());
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let (parts, body) = req.into_parts();
+    let headers = parts.headers;
+    let early = Page {
+        state: &state,
+        locale: fallback(&state, &headers),
+        path: "/subscribe",
+        token: None,
+    };
+    if let Err(wait) = state.subscriptions.clients.check(ip, now) {
+        let p = too_many(wait);
+        return Ok(early.problem(input::answer_format(&headers), &p));
+    }
+    let (format, fields) = match input::read_body(&headers, body, false).await {
+        Ok(x) => x,
+        Err(p) => return Ok(early.problem(input::answer_format(&headers), &p)),
+    };
+    let site = state.config.site.language.clone();
+    let locale = fields
+        .one("locale")
+        .and_then(|l| input::choose_locale(l, &headers, &site));
+    let page = Page {
+        state: &state,
+        locale: locale.as_ref().unwrap_or(&early.locale),
+        ..early
+    };
+    let catalog = Catalog::load(&state.store, &state.config).await?;
+    let mut problems: Vec<Problem> = fields.only(FIELDS).err().into_iter().collect();
+    problems.extend(locale.as_ref().err().cloned());
+    let email = fields.one("email").and_then(|e| {
+        Email::parse(e.unwrap_or("")).map_err(|e| Problem::invalid("email", e.code(), ""))
+    });
+    let sections = catalog.pick_sections(fields.many("sections"));
+    let schedule = fields
+        .one("schedule")
+        .and_then(|s| catalog.pick_schedule(s));
+    problems.extend(email.as_ref().err().cloned());
+    problems.extend(sections.as_ref().err().cloned());
+    problems.extend(schedule.as_ref().err().cloned());
+    let (Ok(email), Ok(sections), Ok(schedule), true) =
+        (email, sections, schedule, problems.is_empty())
+    else {
+        problems.sort_by_key(|p| p.status);
+        if format == Format::Json {
+            return Ok(page.problem(format, &problems[0]));
+        }
+        let typed = fields.one("email").ok().flatten().unwrap_or("");
+        let chosen = fields.many("sections").to_vec();
+        let status = problems
+            .iter()
+            .map(|p| p.status)
+            .min()
+            .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+        let sched = fields.one("schedule").ok().flatten();
+        return Ok(render_form(
+            &page,
+            &catalog,
+            typed,
+            Some(&chosen),
+            sched,
+            &problems,
+            status,
+        ));
+    };
+    let prefs = Preferences {
+        sections,
+        schedule,
+        locale: page.locale.to_owned(),
+    };
+    match request(&state, &email, &prefs, now).await? {
+        Ok(()) => {}
+        Err(p) => return Ok(page.problem(format, &p)),
+    }
+    Ok(match format {
+        Format::Json => json_response(StatusCode::ACCEPTED, json!({ "status": "pending" })),
+        Format::Html => sent_page(&page, email.as_str()),
+    })
+}
+
+/// Stores the request and queues its mail. Every address goes through the same steps (two
+/// tokens made, one transaction, one queue slot), so timing says nothing about its state.
+async fn request(
+    state: &AppState,
+    email: &Email,
+    prefs: &Preferences,
+    now: i64,
+) -> Result<Result<(), Problem>, AppError> {
+    let confirm = token::generate();
+    let manage = token::generate();
+    let Ok(slot) = state.subscriptions.outbox.sender.try_reserve() else {
+        return Ok(Err(Problem {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            field: None,
+            code: "busy",
+            value: "60".into(),
+        }));
+    };
+    if let Err(wait) = state.subscriptions.confirmations.take(now) {
+        return Ok(Err(too_many(wait)));
+    }
+    let hashes = IssuedHashes {
+        confirm: &confirm.hash,
+        manage: &manage.hash,
+        confirm_expires_at: now + CONFIRM_TTL_MS,
+    };
+    let outcome = state
+        .store
+        .request_subscription(email.as_str(), prefs, &hashes, now, RESEND_INTERVAL_MS)
+        .await?;
+    match outcome {
+        SubscribeOutcome::SendConfirmation { locale, .. } => slot.send(MailJob::Confirm {
+            to: email.clone(),
+            locale,
+            token: confirm.text,
+            schedule: prefs.schedule.clone(),
+        }),
+        SubscribeOutcome::SendAlreadyActive { locale, .. } => slot.send(MailJob::AlreadyActive {
+            to: email.clone(),
+            locale,
+            token: manage.text,
+        }),
+        SubscribeOutcome::Throttled => state.subscriptions.confirmations.give_back(now),
+    }
+    Ok(Ok(()))
+}
+
+/// The "check your inbox" page, the same for every address.
+pub fn sent_page(page: &Page<'_>, email: &str) -> Response {
+    page.notice(
+        StatusCode::OK,
+        Notice {
+            title: page.text("sent.title"),
+            lines: vec![
+                page.text("sent.body").replace("{email}", email),
+                page.text("sent.hint"),
+            ],
+            ..Notice::default()
+        },
+    )
+}
+
+/// 429 with the seconds to wait.
+pub fn too_many(wait_secs: u64) -> Problem {
+    Problem {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        field: None,
+        code: "too_many",
+        value: wait_secs.to_string(),
+    }
+}
+
+/// The page language when the request names none: Accept-Language, then the site's.
+pub fn fallback(state: &AppState, headers: &HeaderMap) -> &'static str {
+    input::choose_locale(None, headers, &state.config.site.language).unwrap_or("zh-CN")
+}
+
+fn render_form(
+    page: &Page<'_>,
+    catalog: &Catalog,
+    email: &str,
+    sections: Option<&[String]>,
+    schedule: Option<&str>,
+    problems: &[Problem],
+    status: StatusCode,
+) -> Response {
+    let errors: std::collections::BTreeMap<String, String> = problems
+        .iter()
+        .rev()
+        .map(|p| {
+            (
+                p.field.clone().unwrap_or_else(|| "form".into()),
+                page.problem_text(p),
+            )
+        })
+        .collect();
+    let extra = context! {
+        email => email,
+        sections => ser(&catalog.section_choices(page.state, page.locale, sections)),
+        schedules => ser(&catalog.schedule_choices(page.state, page.locale, schedule)),
+        errors => if errors.is_empty() { Value::from(()) } else { ser(&errors) },
+    };
+    page.render(
+        "pages/subscribe.html",
+        &page.text("subscribe.title"),
+        status,
+        extra,
+    )
+}

@@ -1,0 +1,423 @@
+//! A real SMTP server in the test process (mailin-embedded) that keeps every message it
+//! accepts, and helpers to read those messages the way a mail client would.
+
+use std::{
+    net::{SocketAddr, TcpListener},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use base64::Engine;
+use mailin_embedded::{Handler, Response, Server, SslConfig};
+use tidings::config::{Config, MailTransport};
+
+use super::{Backend, TestApp};
+
+/// One message as the server received it.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    pub from: String,
+    pub to: Vec<String>,
+    pub raw: String,
+}
+
+/// How the server answers RCPT for an address: `None` accepts.
+pub type RcptRule = Arc<dyn Fn(&str) -> Option<(u16, String)> + Send + Sync>;
+
+#[derive(Clone)]
+struct Capture {
+    inbox: Arc<Mutex<Vec<Captured>>>,
+    arrived: tokio::sync::watch::Sender<usize>,
+    sessions: Arc<AtomicUsize>,
+    rcpt_rule: RcptRule,
+    from: String,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl Handler for Capture {
+    fn helo(&mut self, _ip: std::net::IpAddr, _domain: &str) -> Response {
+        self.sessions.fetch_add(1, Ordering::SeqCst);
+        mailin_embedded::response::OK
+    }
+
+    fn mail(&mut self, _ip: std::net::IpAddr, _domain: &str, from: &str) -> Response {
+        self.from = from.to_owned();
+        self.to.clear();
+        mailin_embedded::response::OK
+    }
+
+    fn rcpt(&mut self, to: &str) -> Response {
+        if let Some((code, text)) = (self.rcpt_rule)(to) {
+            return Response::custom(code, text);
+        }
+        self.to.push(to.to_owned());
+        mailin_embedded::response::OK
+    }
+
+    fn data_start(&mut self, _d: &str, _f: &str, _is8bit: bool, _to: &[String]) -> Response {
+        self.data.clear();
+        mailin_embedded::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        let mail = Captured {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            raw: String::from_utf8_lossy(&self.data).into_owned(),
+        };
+        let mut inbox = self.inbox.lock().unwrap();
+        inbox.push(mail);
+        self.arrived.send_replace(inbox.len());
+        mailin_embedded::response::OK
+    }
+}
+
+/// A running capture server.
+pub struct SmtpServer {
+    pub addr: SocketAddr,
+    inbox: Arc<Mutex<Vec<Captured>>>,
+    arrived: tokio::sync::watch::Receiver<usize>,
+    sessions: Arc<AtomicUsize>,
+}
+
+impl SmtpServer {
+    /// Starts a server accepting everything on a free port.
+    pub fn start() -> Self {
+        Self::start_with(Arc::new(|_| None))
+    }
+
+    /// Starts a server answering RCPT by `rule`.
+    pub fn start_with(rule: RcptRule) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::watch::channel(0);
+        let inbox = Arc::new(Mutex::new(Vec::new()));
+        let sessions = Arc::new(AtomicUsize::new(0));
+        let handler = Capture {
+            inbox: inbox.clone(),
+            arrived: tx,
+            sessions: sessions.clone(),
+            rcpt_rule: rule,
+            from: String::new(),
+            to: Vec::new(),
+            data: Vec::new(),
+        };
+        let mut server = Server::new(handler);
+        server
+            .with_name("smtp.test")
+            .with_ssl(SslConfig::None)
+            .unwrap()
+            .with_num_threads(16)
+            .with_tcp_listener(listener);
+        // The server blocks its thread for ever; the thread ends with the test process.
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        Self {
+            addr,
+            inbox,
+            arrived: rx,
+            sessions,
+        }
+    }
+
+    /// `smtp://` URL of this server.
+    pub fn url(&self) -> String {
+        format!("smtp://{}", self.addr)
+    }
+
+    /// Every message so far.
+    pub fn messages(&self) -> Vec<Captured> {
+        self.inbox.lock().unwrap().clone()
+    }
+
+    /// SMTP sessions opened so far (EHLOs seen).
+    pub fn sessions(&self) -> usize {
+        self.sessions.load(Ordering::SeqCst)
+    }
+
+    /// Waits (at most 10 s) until `n` messages have arrived, and returns them all.
+    pub async fn wait_for(&self, n: usize) -> Vec<Captured> {
+        let mut rx = self.arrived.clone();
+        let waited = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|c| *c >= n)).await;
+        let all = self.messages();
+        assert!(
+            waited.is_ok(),
+            "expected {n} messages, got {}: {all:#?}",
+            all.len()
+        );
+        all
+    }
+
+    /// Messages sent to `address`.
+    pub fn to(&self, address: &str) -> Vec<Captured> {
+        self.messages()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t == address))
+            .collect()
+    }
+}
+
+/// Starts an app whose mail goes through its real `smtp` transport to `server`.
+pub async fn spawn_app_with_smtp(
+    backend: Backend,
+    server: &SmtpServer,
+    tweak: impl FnOnce(&mut Config),
+) -> Option<TestApp> {
+    let url = server.url();
+    super::spawn_app_with(backend, move |c| {
+        c.mail.transport = MailTransport::Smtp;
+        c.mail.smtp_url = Some(url);
+        c.mail.timeout = "5s".into();
+        c.mail.rate_per_second = 1000;
+        // Every request of a test comes from 127.0.0.1; tests of the limit set their own.
+        c.subscriptions.ip_burst = 1000;
+        tweak(c);
+    })
+    .await
+}
+
+impl Captured {
+    /// Header lines, unfolded, as (name, raw value).
+    pub fn headers(&self) -> Vec<(String, String)> {
+        parse_headers(self.raw.split("\r\n\r\n").next().unwrap_or(""))
+    }
+
+    /// The first header of `name` (case-insensitive), RFC 2047 words decoded.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers()
+            .into_iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| decode_words(&v))
+    }
+
+    /// The decoded text/plain part.
+    pub fn text(&self) -> String {
+        self.part("text/plain")
+    }
+
+    /// The decoded text/html part (empty when none).
+    pub fn html(&self) -> String {
+        self.part("text/html")
+    }
+
+    /// Every http(s) link in the text and HTML parts.
+    pub fn links(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for body in [self.text(), self.html()] {
+            for (i, _) in body.match_indices("http") {
+                let rest = &body[i..];
+                if !(rest.starts_with("http://") || rest.starts_with("https://")) {
+                    continue;
+                }
+                let end = rest
+                    .find(|c: char| c.is_whitespace() || c == '"' || c == '<')
+                    .unwrap_or(rest.len());
+                let link = rest[..end].replace("&amp;", "&");
+                if !out.contains(&link) {
+                    out.push(link);
+                }
+            }
+        }
+        out
+    }
+
+    /// The first link whose path is `path`.
+    pub fn link_to(&self, path: &str) -> String {
+        self.links()
+            .into_iter()
+            .find(|l| url::Url::parse(l).is_ok_and(|u| u.path() == path))
+            .unwrap_or_else(|| panic!("no link to {path} in {:#?}", self.links()))
+    }
+
+    fn part(&self, mime: &str) -> String {
+        let (head, body) = self.raw.split_once("\r\n\r\n").unwrap_or((&self.raw, ""));
+        find_part(head, body, mime).unwrap_or_default()
+    }
+}
+
+fn parse_headers(head: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in head.split("\r\n") {
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = out.last_mut() {
+                last.1.push(' ');
+                last.1.push_str(line.trim());
+            }
+        } else if let Some((n, v)) = line.split_once(':') {
+            out.push((n.to_owned(), v.trim().to_owned()));
+        }
+    }
+    out
+}
+
+fn find_part(head: &str, body: &str, mime: &str) -> Option<String> {
+    let headers = parse_headers(head);
+    let get = |n: &str| {
+        headers
+            .iter()
+            .find(|(h, _)| h.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.clone())
+    };
+    let ctype = get("Content-Type").unwrap_or_default();
+    if ctype.to_ascii_lowercase().starts_with("multipart/") {
+        let boundary = ctype
+            .split("boundary=")
+            .nth(1)?
+            .trim_matches('"')
+            .split(';')
+            .next()?
+            .trim_matches('"');
+        let delim = format!("--{boundary}");
+        for chunk in body.split(&delim).skip(1) {
+            let chunk = chunk.strip_prefix("\r\n").unwrap_or(chunk);
+            if chunk.starts_with("--") {
+                break;
+            }
+            let (h, b) = chunk.split_once("\r\n\r\n").unwrap_or((chunk, ""));
+            if let Some(found) = find_part(h, b.strip_suffix("\r\n").unwrap_or(b), mime) {
+                return Some(found);
+            }
+        }
+        return None;
+    }
+    if !ctype.to_ascii_lowercase().starts_with(mime) {
+        return None;
+    }
+    let bytes = match get("Content-Transfer-Encoding")
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "base64" => base64::engine::general_purpose::STANDARD
+            .decode(body.split_whitespace().collect::<String>())
+            .unwrap(),
+        "quoted-printable" => quoted_printable(body),
+        _ => body.as_bytes().to_vec(),
+    };
+    Some(String::from_utf8(bytes).unwrap())
+}
+
+fn quoted_printable(s: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'=' && i + 2 < b.len() + 1 {
+            if b.get(i + 1) == Some(&b'\r') && b.get(i + 2) == Some(&b'\n') {
+                i += 3;
+                continue;
+            }
+            if let Ok(v) = u8::from_str_radix(
+                std::str::from_utf8(&b[i + 1..(i + 3).min(b.len())]).unwrap_or(""),
+                16,
+            ) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Decodes RFC 2047 encoded words (`=?utf-8?b?…?=` / `=?utf-8?q?…?=`) in a header value.
+pub fn decode_words(v: &str) -> String {
+    let mut out = String::new();
+    let mut rest = v;
+    let mut last_was_word = false;
+    while let Some(start) = rest.find("=?") {
+        let before = &rest[..start];
+        if !(last_was_word && before.trim().is_empty()) {
+            out.push_str(before);
+        }
+        let Some(word) = rest[start + 2..]
+            .splitn(4, '?')
+            .collect::<Vec<_>>()
+            .get(..3)
+            .map(|p| p.to_vec())
+        else {
+            break;
+        };
+        let (charset, enc, text) = (word[0], word[1], word[2]);
+        let consumed = 2 + charset.len() + 1 + enc.len() + 1 + text.len() + 2;
+        let bytes = if enc.eq_ignore_ascii_case("b") {
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .unwrap()
+        } else {
+            quoted_printable(&text.replace('_', " "))
+        };
+        out.push_str(&String::from_utf8_lossy(&bytes));
+        rest = &rest[(start + consumed).min(rest.len())..];
+        last_was_word = true;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The path and query of a mail link, on the test app's own address.
+pub fn local(app: &TestApp, link: &str) -> String {
+    let u = url::Url::parse(link).unwrap();
+    match u.query() {
+        Some(q) => app.url(&format!("{}?{q}", u.path())),
+        None => app.url(u.path()),
+    }
+}
+
+/// The `token` parameter of a link.
+pub fn token_of(link: &str) -> String {
+    url::Url::parse(link)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+        .expect("link has a token")
+}
+
+/// Like `on_both_backends!`, with a capture SMTP server `$smtp` the app sends through, and an
+/// optional `where |config| { … }` tweak.
+#[macro_export]
+macro_rules! with_smtp_on_both_backends {
+    ($(async fn $name:ident($app:ident, $smtp:ident) $(where |$c:ident| $tweak:block)? $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let $smtp = common::smtp::SmtpServer::start();
+                    #[allow(unused_variables)]
+                    let $app = common::smtp::spawn_app_with_smtp(common::Backend::Sqlite, &$smtp, |_config| {
+                        $(let $c = _config; $tweak)?
+                    }).await.unwrap();
+                    $body
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let $smtp = common::smtp::SmtpServer::start();
+                    let Some($app) = common::smtp::spawn_app_with_smtp(common::Backend::Postgres, &$smtp, |_config| {
+                        $(let $c = _config; $tweak)?
+                    }).await else {
+                        eprintln!("TIDINGS_TEST_POSTGRES_URL unset: PostgreSQL variant not run");
+                        return;
+                    };
+                    $body
+                }
+            }
+        )*
+    };
+}
