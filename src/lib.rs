@@ -43,6 +43,8 @@ pub struct Inner {
     pub scheduler: digests::scheduler::Scheduler,
     /// Woken when a run is created, so delivery workers need not wait for their next poll.
     pub digest_wakeup: Arc<tokio::sync::Notify>,
+    /// Renders and sends digests.
+    pub composer: Arc<digests::compose::Composer>,
     /// Sends every mail (SMTP pool, .eml files or the log).
     pub mailer: mail::Mailer,
     /// Page and mail templates with their zh-CN / en strings.
@@ -104,6 +106,7 @@ impl App {
             clock.clone(),
             config.digests.catch_up_hours,
         );
+        let composer = Arc::new(digests::composer(&config, &store, mailer.clone()).await?);
         let state = AppState(Arc::new(Inner {
             config,
             store,
@@ -114,6 +117,7 @@ impl App {
             shutdown: CancellationToken::new(),
             scheduler,
             digest_wakeup: Arc::new(tokio::sync::Notify::new()),
+            composer,
             mailer,
             templates,
             subscriptions,

@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
             "/schedules/{slug}/run",
             axum::routing::post(schedules::run_now),
         )
+        .route("/schedules/{slug}/preview", get(schedules::preview))
         .route("/runs", get(schedules::runs))
         .route("/runs/{id}", get(schedules::run))
         .route("/articles", get(articles::list))

@@ -203,3 +203,34 @@ pub async fn run(
         .map(Json)
         .ok_or_else(|| AppError::NotFound(format!("no run {id}")))
 }
+
+/// `GET /api/v1/schedules/{slug}/preview?email=…`: the HTML that subscriber would get now.
+pub async fn preview(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<axum::response::Response, AppError> {
+    use axum::response::IntoResponse;
+    let schedule = state
+        .store
+        .get_schedule(&slug)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no schedule {slug:?}")))?;
+    let email = q
+        .get("email")
+        .filter(|e| !e.trim().is_empty())
+        .ok_or_else(|| AppError::bad_request(Some("email"), "email is required"))?;
+    let email = crate::domain::Email::parse(email).map_err(|e| AppError::bad_request(Some("email"), e.to_string()))?;
+    let subscriber = state
+        .store
+        .subscriber_by_email(email.as_str())
+        .await?
+        .ok_or_else(|| AppError::NotFound("no subscriber with that address".into()))?;
+    let html = crate::digests::preview(&state, &schedule, subscriber.id).await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response())
+}

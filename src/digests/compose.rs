@@ -1,61 +1,41 @@
-//! Turning a rendered digest into a MIME message with the list headers of SPEC §6, and
-//! handing it to the mail transport.
+//! Turning a rendered digest into a mail with the list headers of SPEC §6, and handing it to
+//! the mailer.
 
-use std::{future::Future, pin::Pin, sync::Arc};
+use std::sync::Arc;
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
-use lettre::{
-    Message,
-    message::{
-        Mailbox, MultiPart,
-        header::{HeaderName, HeaderValue},
-    },
-};
 
 use super::render::DigestRenderer;
 use crate::{
     articles::Article,
+    domain,
+    mail::{Email, Mailer, SendError},
     store::{Recipient, RunInfo, Schedule, Section},
+    subscriptions::links::{derived_manage_token, subscriber_links},
 };
 
-/// Why a send failed, as the ledger needs to know it.
-#[derive(Debug, Clone)]
-pub enum SendFailure {
-    /// 4xx, a dropped connection or a timeout: try again later.
-    Transient(String),
-    /// 5xx for the recipient: do not try again; the subscriber bounced.
-    Permanent(String),
-}
-
-/// Sends one message.
-pub type SendFn = Arc<
-    dyn Fn(Message) -> Pin<Box<dyn Future<Output = Result<(), SendFailure>> + Send>> + Send + Sync,
->;
-/// The manage and unsubscribe URLs of a subscriber.
-pub type LinksFn = Arc<dyn Fn(&Recipient) -> (String, String) + Send + Sync>;
-
-/// A message ready to send with its Message-ID.
+/// A mail ready to send, with its Message-ID and the derived token whose hash must be stored
+/// before the mail goes out (so its links work).
 pub struct Composed {
-    pub message: Message,
+    pub email: Email,
     pub message_id: String,
+    pub token_hash: String,
 }
 
-/// Builds digest messages and sends them.
+/// Builds digest mails and sends them.
 pub struct Composer {
     pub renderer: DigestRenderer,
-    pub from: Mailbox,
+    pub mailer: Mailer,
     pub site_title: String,
-    pub base_url: url::Url,
-    pub send_fn: SendFn,
-    pub links: LinksFn,
-    pub dkim: Option<lettre::message::dkim::DkimConfig>,
+    pub base_url: String,
+    /// Key of the derived manage/unsubscribe tokens (shared by every process).
+    pub link_secret: Arc<Vec<u8>>,
 }
 
 impl Composer {
     /// The domain used in Message-IDs, List-Id and the unsubscribe mailto.
     pub fn mail_domain(&self) -> String {
-        self.from.email.domain().to_owned()
+        self.mailer.from_mailbox().email.domain().to_owned()
     }
 
     /// Composes one subscriber's digest.
@@ -69,7 +49,8 @@ impl Composer {
         articles: &[Article],
         when: DateTime<Utc>,
     ) -> anyhow::Result<Composed> {
-        let (manage_url, unsubscribe_url) = (self.links)(r);
+        let token = derived_manage_token(&self.link_secret, r.id, r.generation);
+        let links = subscriber_links(&self.base_url, &token.text, &r.locale);
         let d = self.renderer.render(
             &r.locale,
             &self.site_title,
@@ -77,68 +58,33 @@ impl Composer {
             when,
             sections,
             articles,
-            &manage_url,
-            &unsubscribe_url,
+            &links.manage_url,
+            &links.unsubscribe_url,
         )?;
         let domain = self.mail_domain();
         let message_id = format!("<digest.{}.{}@{domain}>", run.id, r.id);
-        let to: Mailbox = r
-            .email
-            .parse()
-            .with_context(|| format!("recipient address {:?}", r.email))?;
-        let raw = |name: &'static str, value: String| {
-            HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
-        };
-        let list_id = format!(
-            "{} <{}.{}>",
-            ascii_label(&schedule.name, &schedule.slug),
-            schedule.slug,
-            domain
-        );
-        let mut message = Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(d.subject)
-            .message_id(Some(message_id.clone()))
-            .date_now()
-            .raw_header(raw("List-Id", list_id))
-            .raw_header(raw(
-                "List-Unsubscribe",
-                format!(
-                    "<{unsubscribe_url}>, <mailto:unsubscribe@{domain}?subject=unsubscribe%20{}>",
-                    r.id
+        let to = domain::Email::parse(&r.email).map_err(|e| anyhow::anyhow!("recipient {:?}: {e}", r.email))?;
+        let email = Email {
+            to,
+            to_name: None,
+            subject: d.subject,
+            text: d.text,
+            html: Some(d.html),
+            headers: vec![
+                ("List-Id".into(), format!("\"{}\" <{}.{domain}>", schedule.slug, schedule.slug)),
+                (
+                    "List-Unsubscribe".into(),
+                    format!("<{}>, <mailto:unsubscribe@{domain}?subject=unsubscribe%20{}>", links.unsubscribe_url, r.id),
                 ),
-            ))
-            .raw_header(raw(
-                "List-Unsubscribe-Post",
-                "List-Unsubscribe=One-Click".into(),
-            ))
-            .multipart(MultiPart::alternative_plain_html(d.text, d.html))
-            .context("build digest message")?;
-        if let Some(dkim) = &self.dkim {
-            message.sign(dkim);
-        }
-        Ok(Composed {
-            message,
-            message_id,
-        })
+                ("List-Unsubscribe-Post".into(), "List-Unsubscribe=One-Click".into()),
+            ],
+            message_id: Some(message_id.clone()),
+        };
+        Ok(Composed { email, message_id, token_hash: token.hash })
     }
 
-    /// Hands a message to the transport.
-    pub async fn send(&self, message: Message) -> Result<(), SendFailure> {
-        (self.send_fn)(message).await
-    }
-}
-
-/// List-Id phrases must be ASCII-safe; fall back to the slug for a CJK name.
-fn ascii_label(name: &str, slug: &str) -> String {
-    if name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-')
-        && !name.is_empty()
-    {
-        format!("\"{name}\"")
-    } else {
-        format!("\"{slug}\"")
+    /// Hands a mail to the mailer (which applies `mail.rate_per_second`).
+    pub async fn send(&self, email: &Email) -> Result<(), SendError> {
+        self.mailer.send(email).await.map(drop)
     }
 }

@@ -10,14 +10,12 @@ use std::{
 use chrono::Utc;
 use tokio::{sync::Semaphore, task::JoinSet};
 
-use super::{
-    compose::{Composer, SendFailure},
-    throttle::Throttle,
-};
+use super::compose::Composer;
 use crate::{
     AppState,
     articles::Article,
     clock::{from_ms, to_ms},
+    mail::SendError,
     store::{Claim, Outcome, Recipient, RunInfo, Schedule},
 };
 
@@ -37,7 +35,6 @@ pub struct Worker {
     state: AppState,
     owner: String,
     composer: Arc<Composer>,
-    throttle: Arc<Throttle>,
     sends: Arc<Semaphore>,
 }
 
@@ -55,10 +52,8 @@ impl Worker {
     /// A worker identified by a unique `owner` name (leases are taken in that name).
     pub fn new(state: AppState, composer: Arc<Composer>) -> Self {
         let concurrency = state.config.mail.concurrency as usize;
-        let rate = state.config.mail.rate_per_second;
         Self {
             owner: format!("{}-{:016x}", hostname(), rand::random::<u64>()),
-            throttle: Arc::new(Throttle::new(rate)),
             sends: Arc::new(Semaphore::new(concurrency)),
             state,
             composer,
@@ -86,23 +81,29 @@ impl Worker {
         let mut content_cache: ContentCache = HashMap::new();
         let mut tasks: JoinSet<Outcome> = JoinSet::new();
         let n = claims.len();
+        let mut prepared = Vec::with_capacity(n);
+        let mut tokens = Vec::new();
         for claim in claims {
-            let outcome_now = self.prepare(&ctx, &claim, &mut content_cache).await?;
-            match outcome_now {
+            let p = self.prepare(&ctx, &claim, &mut content_cache).await?;
+            if let Prepared::Send(c, ..) = &p {
+                tokens.push((claim.subscriber_id, ctx.recipients[&claim.subscriber_id].generation, c.token_hash.clone()));
+            }
+            prepared.push((claim, p));
+        }
+        // The links in the mails must work before the mails exist.
+        self.state.store.ensure_manage_tokens(&tokens, to_ms(now)).await?;
+        for (claim, p) in prepared {
+            match p {
                 Prepared::Done(o) => {
                     tasks.spawn(async move { o });
                 }
                 Prepared::Send(message, schedule, cutoff) => {
                     let permit = self.sends.clone().acquire_owned().await?;
-                    self.throttle.wait().await;
                     let composer = self.composer.clone();
-                    let metrics = self.state.metrics.clone();
                     let clock = self.state.clock.clone();
                     tasks.spawn(async move {
-                        let started = std::time::Instant::now();
                         let message_id = message.message_id.clone();
-                        let result = composer.send(message.message).await;
-                        metrics.observe_smtp(started.elapsed());
+                        let result = composer.send(&message.email).await;
                         drop(permit);
                         match result {
                             Ok(()) => Outcome::Sent {
@@ -111,10 +112,13 @@ impl Worker {
                                 schedule,
                                 cutoff,
                             },
-                            Err(SendFailure::Permanent(error)) => {
-                                Outcome::Permanent { claim, error }
-                            }
-                            Err(SendFailure::Transient(error)) => {
+                            Err(e @ SendError::Permanent { .. }) => Outcome::Permanent {
+                                claim,
+                                error: e.to_string(),
+                            },
+                            // Transient, and also an invalid message: retried, then failed.
+                            Err(e) => {
+                                let error = e.to_string();
                                 let retry_at = to_ms(clock.now() + backoff(claim.attempts + 1));
                                 Outcome::Transient {
                                     claim,

@@ -12,6 +12,7 @@ mod ledger;
 mod run_views;
 mod runs;
 mod schedules;
+mod secrets;
 mod sections;
 mod sources;
 mod subscribe;

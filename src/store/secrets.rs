@@ -1,0 +1,54 @@
+//! Secrets every process of one database shares, made on first use.
+
+use anyhow::Context;
+use rand::RngCore;
+
+use super::{Store, read_pool, write_tx};
+
+impl Store {
+    /// The 256-bit secret called `name`, created at random the first time it is asked for.
+    /// Concurrent first calls from several processes agree on one value.
+    pub async fn secret(&self, name: &str) -> anyhow::Result<Vec<u8>> {
+        let mut fresh = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut fresh);
+        write_tx!(self, |tx| {
+            sqlx::query("INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                .bind(name)
+                .bind(hex::encode(fresh))
+                .execute(&mut *tx)
+                .await
+                .context("create secret")?;
+            tx.commit().await.context("commit secret")?;
+        });
+        let value: String = read_pool!(self, |p| sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(p)
+            .await
+            .context("read secret"))?;
+        hex::decode(value).context("secret is not hex")
+    }
+
+    /// Stores the hashes of derived manage tokens; ones already stored are left alone.
+    pub async fn ensure_manage_tokens(&self, tokens: &[(i64, i64, String)], now_ms: i64) -> anyhow::Result<()> {
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        write_tx!(self, |tx| {
+            for (id, generation, hash) in tokens {
+                sqlx::query(
+                    "INSERT INTO tokens (hash, subscriber_id, kind, generation, created_at, expires_at)
+                     VALUES ($1, $2, 'manage', $3, $4, NULL) ON CONFLICT (hash) DO NOTHING",
+                )
+                .bind(hash)
+                .bind(*id)
+                .bind(*generation)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await
+                .context("insert derived manage token")?;
+            }
+            tx.commit().await.context("commit derived manage tokens")?;
+        });
+        Ok(())
+    }
+}
