@@ -1,0 +1,303 @@
+//! Digests end to end: runs mail every active subscriber once, over the real SMTP transport,
+//! with the right articles and headers; retries, bounces and timeouts are recorded.
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::{
+    Backend, TestApp,
+    fault_smtp::{FaultSmtp, Faults, duplicates},
+    smtp::{SmtpServer, spawn_app_with_smtp},
+};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn utc(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+/// Imports `rows` (`email,sections,schedule` lines) as active subscribers.
+async fn import(app: &TestApp, rows: &str) {
+    let csv = format!("email,sections,schedule\n{rows}");
+    let r = app.client.post(app.url("/api/v1/subscribers/import")).bearer_auth(common::ADMIN_TOKEN)
+        .header("content-type", "text/csv").body(csv).send().await.unwrap();
+    assert!(r.status().is_success(), "import: {} {}", r.status(), r.text().await.unwrap());
+}
+
+async fn publish(app: &TestApp, id: &str, section: &str, title: &str) {
+    let mut body = common::article(section, title);
+    body["published_at"] = app.clock.now().to_rfc3339().into();
+    body["url"] = format!("https://www.example.org/{id}.html").into();
+    let r = app.put_article(id, &body).await;
+    assert!(r.status().is_success());
+}
+
+async fn run_now(app: &TestApp, schedule: &str) -> i64 {
+    let r = app.client.post(app.url(&format!("/api/v1/schedules/{schedule}/run"))).bearer_auth(common::ADMIN_TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    r.json::<Value>().await.unwrap()["run_id"].as_i64().unwrap()
+}
+
+async fn run_view(app: &TestApp, id: i64) -> Value {
+    app.client.get(app.url(&format!("/api/v1/runs/{id}"))).bearer_auth(common::ADMIN_TOKEN).send().await.unwrap().json().await.unwrap()
+}
+
+/// Waits (at most 20 s) for the background worker to finish run `id`.
+async fn wait_done(app: &TestApp, id: i64) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = run_view(app, id).await;
+        if v["status"] == "done" {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "run {id} not done: {v}");
+        app.state.digest_wakeup.notify_waiters();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn status_of(app: &TestApp, email: &str) -> String {
+    app.state.store.subscriber_by_email(email).await.unwrap().unwrap().status.as_str().to_owned()
+}
+
+on_both_backends! {
+    async fn a_run_mails_each_subscriber_their_sections_once_with_list_headers(_app) {
+        let smtp = SmtpServer::start();
+        let app = spawn_app_with_smtp(_app.backend, &smtp, |_| {}).await.unwrap();
+        import(&app, "news@example.com,news,daily\nall@example.com,,daily\nweekly@example.com,,weekly\n").await;
+        app.clock.advance(chrono::Duration::minutes(1));
+        publish(&app, "n1", "news", "要闻一").await;
+        publish(&app, "t1", "notices", "通知一").await;
+        app.clock.advance(chrono::Duration::minutes(1));
+
+        let id = run_now(&app, "daily").await;
+        let run = wait_done(&app, id).await;
+        assert_eq!((run["total"].as_i64(), run["sent"].as_i64(), run["pending"].as_i64()), (Some(2), Some(2), Some(0)), "{run}");
+        let mails = smtp.wait_for(2).await;
+        assert_eq!(mails.len(), 2);
+
+        let news = &smtp.to("news@example.com")[0];
+        assert!(news.text().contains("要闻一"));
+        assert!(!news.text().contains("通知一"), "a section the subscriber did not choose was mailed");
+        let all = &smtp.to("all@example.com")[0];
+        assert!(all.html().contains("要闻一") && all.html().contains("通知一"));
+        assert!(smtp.to("weekly@example.com").is_empty());
+
+        let subject = all.header("Subject").unwrap();
+        assert!(subject.contains("每日摘要"), "{subject}");
+        let lu = all.header("List-Unsubscribe").unwrap();
+        assert!(lu.contains("<http://feeds.example.test/unsubscribe?token=") && lu.contains("<mailto:unsubscribe@"), "{lu}");
+        assert_eq!(all.header("List-Unsubscribe-Post").unwrap(), "List-Unsubscribe=One-Click");
+        assert!(all.header("List-Id").unwrap().contains("daily"));
+        assert!(all.header("Message-ID").unwrap().starts_with("<digest."));
+        assert!(all.header("Date").is_some());
+        assert!(all.header("Content-Type").unwrap().contains("multipart/alternative"));
+
+        // A mail scanner fetching every link changes nothing.
+        for link in all.links() {
+            let _ = app.client.get(common::smtp::local(&app, &link)).send().await;
+        }
+        assert_eq!(status_of(&app, "all@example.com").await, "active");
+
+        // The one-click unsubscribe of the header works (RFC 8058) and answers 200.
+        let one_click = lu.split(',').next().unwrap().trim().trim_start_matches('<').trim_end_matches('>').to_owned();
+        let r = app.client.post(common::smtp::local(&app, &one_click))
+            .header("content-type", "application/x-www-form-urlencoded").body("List-Unsubscribe=One-Click").send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(status_of(&app, "all@example.com").await, "unsubscribed");
+    }
+
+    async fn no_article_reaches_a_subscriber_twice_and_retracted_ones_never(_app) {
+        let smtp = SmtpServer::start();
+        let app = spawn_app_with_smtp(_app.backend, &smtp, |_| {}).await.unwrap();
+        import(&app, "reader@example.com,,daily\n").await;
+        app.clock.advance(chrono::Duration::minutes(1));
+        publish(&app, "a", "news", "第一篇").await;
+        publish(&app, "gone", "news", "撤回的文章").await;
+        let r = app.client.delete(app.url("/api/v1/articles/gone")).bearer_auth(common::PUBLISHER_TOKEN).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        app.clock.advance(chrono::Duration::minutes(1));
+        wait_done(&app, run_now(&app, "daily").await).await;
+
+        app.clock.advance(chrono::Duration::minutes(1));
+        publish(&app, "b", "news", "第二篇").await;
+        // Editing an article already mailed does not mail it again.
+        let mut edited = common::article("news", "第一篇（修订）");
+        edited["url"] = "https://www.example.org/a.html".into();
+        app.put_article("a", &edited).await;
+        app.clock.advance(chrono::Duration::minutes(1));
+        wait_done(&app, run_now(&app, "daily").await).await;
+
+        app.clock.advance(chrono::Duration::minutes(1));
+        let third = wait_done(&app, run_now(&app, "daily").await).await;
+        assert_eq!(third["skipped"], 1, "nothing new must mean no mail: {third}");
+
+        let mails = smtp.wait_for(2).await;
+        assert_eq!(mails.len(), 2);
+        assert!(mails[0].text().contains("第一篇") && !mails[0].text().contains("第二篇"));
+        assert!(mails[1].text().contains("第二篇") && !mails[1].text().contains("第一篇"), "{}", mails[1].text());
+        assert!(mails.iter().all(|m| !m.text().contains("撤回")));
+    }
+
+    async fn preview_shows_what_a_subscriber_would_get_now(_app) {
+        let smtp = SmtpServer::start();
+        let app = spawn_app_with_smtp(_app.backend, &smtp, |_| {}).await.unwrap();
+        import(&app, "p@example.com,notices,daily\n").await;
+        app.clock.advance(chrono::Duration::minutes(1));
+        publish(&app, "t", "notices", "预览通知").await;
+        publish(&app, "n", "news", "不该出现").await;
+        let r = app.client.get(app.url("/api/v1/schedules/daily/preview?email=P@Example.com")).bearer_auth(common::ADMIN_TOKEN).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        let html = r.text().await.unwrap();
+        assert!(html.contains("预览通知") && !html.contains("不该出现"));
+        assert!(smtp.messages().is_empty(), "preview sent mail");
+        let r = app.client.get(app.url("/api/v1/schedules/daily/preview?email=nobody@example.com")).bearer_auth(common::ADMIN_TOKEN).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let r = app.client.get(app.url("/api/v1/schedules/daily/preview")).bearer_auth(common::ADMIN_TOKEN).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_failures_retry_permanent_ones_bounce_and_everyone_else_is_served() {
+    let smtp = FaultSmtp::start(Faults {
+        rcpt_replies: [("bad@example.com".to_owned(), "550 5.1.1 no such user".to_owned())].into(),
+        transient_times: [("later@example.com".to_owned(), 1)].into(),
+        drop_mid_data: [("dropped@example.com".to_owned(), 1)].into(),
+        ..Faults::default()
+    })
+    .await;
+    let url = smtp.url();
+    let app = common::spawn_app_with(Backend::Sqlite, |c| {
+        c.mail.transport = tidings::config::MailTransport::Smtp;
+        c.mail.smtp_url = Some(url);
+        c.mail.timeout = "3s".into();
+        c.mail.rate_per_second = 1000;
+    })
+    .await
+    .unwrap();
+    let mut rows = String::new();
+    for who in ["bad", "later", "dropped"] {
+        rows.push_str(&format!("{who}@example.com,,daily\n"));
+    }
+    for i in 0..20 {
+        rows.push_str(&format!("ok{i}@example.com,,daily\n"));
+    }
+    import(&app, &rows).await;
+    app.clock.advance(chrono::Duration::minutes(1));
+    publish(&app, "x", "news", "故障测试").await;
+    app.clock.advance(chrono::Duration::minutes(1));
+    let id = run_now(&app, "daily").await;
+
+    // First pass: 20 ok + nothing for bad/later/dropped; then the retries fall due.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while run_view(&app, id).await["sent"].as_i64().unwrap() < 20 {
+        assert!(std::time::Instant::now() < deadline, "{}", run_view(&app, id).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let run = run_view(&app, id).await;
+    assert_eq!(run["status"], "running", "retries are still pending: {run}");
+    assert_eq!(run["pending"], 2, "{run}");
+    assert_eq!(status_of(&app, "bad@example.com").await, "bounced");
+
+    app.clock.advance(chrono::Duration::minutes(2));
+    let run = wait_done(&app, id).await;
+    assert_eq!((run["sent"].as_i64(), run["failed"].as_i64(), run["pending"].as_i64()), (Some(22), Some(1), Some(0)), "{run}");
+    let recipients = smtp.recipients();
+    assert!(duplicates(&recipients).is_empty(), "{recipients:?}");
+    assert_eq!(recipients.len(), 22);
+    assert!(recipients.contains(&"later@example.com".to_owned()) && recipients.contains(&"dropped@example.com".to_owned()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_greets_times_out_and_fails_after_max_attempts() {
+    let smtp = FaultSmtp::start(Faults { never_greet: true, ..Faults::default() }).await;
+    let url = smtp.url();
+    let app = common::spawn_app_with(Backend::Sqlite, |c| {
+        c.mail.transport = tidings::config::MailTransport::Smtp;
+        c.mail.smtp_url = Some(url);
+        c.mail.timeout = "1s".into();
+        c.digests.max_attempts = 2;
+    })
+    .await
+    .unwrap();
+    import(&app, "silent@example.com,,daily\n").await;
+    app.clock.advance(chrono::Duration::minutes(1));
+    publish(&app, "x", "news", "超时").await;
+    app.clock.advance(chrono::Duration::minutes(1));
+    let id = run_now(&app, "daily").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = run_view(&app, id).await;
+        if v["status"] == "done" {
+            assert_eq!((v["failed"].as_i64(), v["sent"].as_i64()), (Some(1), Some(0)), "{v}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{v}");
+        // Let each retry fall due.
+        app.clock.advance(chrono::Duration::minutes(2));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status_of(&app, "silent@example.com").await, "active", "a timeout is not a bounce");
+    assert!(*smtp.connections.lock().unwrap() >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_processes_on_one_postgres_database_mail_each_subscriber_exactly_once() {
+    let Some(_) = common::postgres_url() else {
+        eprintln!("TIDINGS_TEST_POSTGRES_URL unset: PostgreSQL variant not run");
+        return;
+    };
+    let smtp = SmtpServer::start();
+    let (db_url, _guard) = common::create_pg_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = tidings::clock::Clock::manual(utc("2026-03-01T00:00:00Z"));
+    let mut states = Vec::new();
+    for _ in 0..3 {
+        let mut config = common::test_config(dir.path(), &db_url);
+        config.mail.transport = tidings::config::MailTransport::Smtp;
+        config.mail.smtp_url = Some(smtp.url());
+        config.mail.rate_per_second = 1000;
+        let app = tidings::App::build_with_clock(config, clock.clone()).await.unwrap();
+        states.push(app.state());
+        tokio::spawn(app.run());
+    }
+    // Subscribers and an article through the first process's store.
+    let store = &states[0].store;
+    let mut rows = String::from("email,sections,schedule\n");
+    for i in 0..150 {
+        rows.push_str(&format!("r{i}@example.com,,daily\n"));
+    }
+    let client = reqwest::Client::new();
+    let base = format!("http://{}", states[0].config.server.bind);
+    let _ = (client, base); // the CSV goes through the store to avoid a fourth HTTP hop
+    let parsed = tidings::subscriptions::import::parse_csv(rows.as_bytes());
+    store.import_subscribers(&parsed.rows, tidings::clock::to_ms(clock.now())).await.unwrap();
+    clock.advance(chrono::Duration::minutes(1));
+    let mut body = common::article("news", "三个进程");
+    body["published_at"] = clock.now().to_rfc3339().into();
+    states[0].ingest.put("p", serde_json::from_value(body).unwrap(), "api").await.unwrap();
+
+    // All three reach the daily 08:00 (00:00 UTC) instant together.
+    clock.set(utc("2026-03-02T00:00:05Z"));
+    let ticks: Vec<_> = states.iter().map(|s| {
+        let s = s.clone();
+        tokio::spawn(async move { s.scheduler.tick().await.unwrap() })
+    }).collect();
+    for t in ticks {
+        t.await.unwrap();
+    }
+    for s in &states {
+        s.digest_wakeup.notify_waiters();
+    }
+    let mails = smtp.wait_for(150).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let runs = store.list_runs(Some("daily"), None, 10).await.unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let recipients: Vec<String> = smtp.messages().iter().flat_map(|m| m.to.clone()).collect();
+    assert_eq!(recipients.len(), 150, "{} mails", mails.len());
+    assert!(duplicates(&recipients).is_empty());
+}
