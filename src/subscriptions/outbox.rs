@@ -20,6 +20,8 @@ use crate::{
 pub const QUEUE_CAPACITY: usize = 256;
 /// Mails being sent at once.
 const PARALLEL: usize = 4;
+/// How long shutdown waits for mails being sent.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Waits before the 2nd and 3rd attempts of a mail that failed transiently.
 const RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(5), Duration::from_secs(60)];
 
@@ -95,7 +97,11 @@ pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
                 "shutting down with confirmation mails unsent"
             );
         }
-        while sending.join_next().await.is_some() {}
+        // Shutdown must not hang on a slow mail server.
+        let drain = async { while sending.join_next().await.is_some() {} };
+        if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+            tracing::warn!("confirmation mails still sending at shutdown; abandoned");
+        }
     });
 }
 

@@ -79,10 +79,7 @@ pub async fn form(State(state): State<AppState>, req: Request) -> Result<Respons
 #[tracing::instrument(skip_all)]
 pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
     let now = to_ms(state.clock.now());
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let ip = client_ip(&req);
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
     let early = Page {
@@ -221,6 +218,13 @@ pub fn sent_page(page: &Page<'_>, email: &str) -> Response {
             ..Notice::default()
         },
     )
+}
+
+/// The peer address the server recorded (`0.0.0.0` if none, e.g. in-process calls).
+pub fn client_ip(req: &Request) -> IpAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
 }
 
 /// 429 with the seconds to wait.
