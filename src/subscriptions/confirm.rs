@@ -16,7 +16,7 @@ use super::{
     input::{self, Fields, Format},
     link_token::{LinkError, link_error, locale_field, page_for, resolve, token_field},
     links,
-    outbox::MailJob,
+    outbox::{Job, MailJob},
     pages::{Action, Link, Notice, Page, json_response},
     subscribe::{CONFIRM_TTL_MS, RESEND_INTERVAL_MS, client_ip, sent_page, too_many},
     token,
@@ -162,12 +162,12 @@ pub async fn resend(State(state): State<AppState>, req: Request) -> Result<Respo
         )
         .await?;
     match Email::parse(&m.email) {
-        Ok(to) if sent => slot.send(MailJob::Confirm {
+        Ok(to) if sent => slot.send(Job::Mail(MailJob::Confirm {
             to,
             locale: m.locale.clone(),
             token: fresh.text,
             schedule: m.schedule.clone(),
-        }),
+        })),
         _ => subs.confirmations.give_back(now),
     }
     Ok(match format {
