@@ -73,6 +73,7 @@ impl From<Subscriber> for SubscriberView {
     }
 }
 
+/// A page of subscribers.
 #[derive(Serialize)]
 pub struct SubscriberList {
     items: Vec<SubscriberView>,

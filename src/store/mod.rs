@@ -18,6 +18,7 @@ mod sources;
 mod subscribe;
 mod subscriber_admin;
 mod subscriber_changes;
+mod subscriber_import;
 mod subscribers;
 
 use std::{path::Path, str::FromStr, time::Duration};
@@ -38,7 +39,8 @@ pub use sections::Section;
 pub use sources::{SourceItem, SourceState, Validators};
 pub use schedules::ScheduleChoice;
 pub use subscribe::IssuedHashes;
-pub use subscriber_admin::{ImportOutcome, ImportRow, SubscriberCursor};
+pub use subscriber_admin::SubscriberCursor;
+pub use subscriber_import::{ImportOutcome, ImportRow};
 pub use subscribers::{
     Preferences, SubscribeOutcome, Subscriber, SubscriberStatus, TokenKind, TokenMatch,
 };

@@ -47,6 +47,7 @@ pub enum TokenKind {
 }
 
 impl TokenKind {
+    /// The stored spelling.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Confirm => "confirm",

@@ -16,9 +16,9 @@ use super::{
     input::{self, Fields, Format},
     link_token::{LinkError, link_error, locale_field, page_for, resolve, token_field},
     links,
-    outbox::MailJob,
+    outbox::{Job, MailJob},
     pages::{Action, Link, Notice, Page, json_response},
-    subscribe::{CONFIRM_TTL_MS, RESEND_INTERVAL_MS, sent_page, too_many},
+    subscribe::{CONFIRM_TTL_MS, RESEND_INTERVAL_MS, client_ip, sent_page, too_many},
     token,
 };
 use crate::{
@@ -122,12 +122,20 @@ pub async fn activate(State(state): State<AppState>, req: Request) -> Result<Res
 /// `POST /subscriptions/resend` (field `token` of an expired or lost confirmation link).
 #[tracing::instrument(skip_all)]
 pub async fn resend(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
+    // It sends mail, so it counts against the client's limit like `POST /subscribe`.
+    let limited = state
+        .subscriptions
+        .clients
+        .check(client_ip(&req), to_ms(state.clock.now()));
     let Submitted {
         page, format, m, ..
     } = match submitted(&state, req).await? {
         Ok(s) => s,
         Err(resp) => return Ok(resp),
     };
+    if let Err(wait) = limited {
+        return Ok(page.problem(format, &too_many(wait)));
+    }
     match status(&m) {
         SubscriberStatus::Pending => {}
         SubscriberStatus::Active => return Ok(already_page(&page, format)),
@@ -154,12 +162,12 @@ pub async fn resend(State(state): State<AppState>, req: Request) -> Result<Respo
         )
         .await?;
     match Email::parse(&m.email) {
-        Ok(to) if sent => slot.send(MailJob::Confirm {
+        Ok(to) if sent => slot.send(Job::Mail(MailJob::Confirm {
             to,
             locale: m.locale.clone(),
             token: fresh.text,
             schedule: m.schedule.clone(),
-        }),
+        })),
         _ => subs.confirmations.give_back(now),
     }
     Ok(match format {

@@ -1,5 +1,6 @@
-//! Confirmation mails leave through a bounded queue and a small worker, so that `POST
-//! /subscribe` answers at once and in the same time whether or not a mail goes out.
+//! Sign-ups and their mails go through a bounded queue and a small worker, so that `POST
+//! /subscribe` does the same work, and so takes the same time, for every address: the
+//! database transaction (whose work depends on the address's state) and the mail happen here.
 
 use std::{sync::Mutex, time::Duration};
 
@@ -14,12 +15,15 @@ use crate::{
     AppState,
     domain::Email,
     mail::{self, SendError},
+    store::Preferences,
 };
 
-/// Mails waiting to be sent; beyond this `POST /subscribe` answers 503.
+/// Jobs waiting; beyond this `POST /subscribe` answers 503.
 pub const QUEUE_CAPACITY: usize = 256;
 /// Mails being sent at once.
 const PARALLEL: usize = 4;
+/// How long shutdown waits for mails being sent.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Waits before the 2nd and 3rd attempts of a mail that failed transiently.
 const RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(5), Duration::from_secs(60)];
 
@@ -41,10 +45,19 @@ pub enum MailJob {
     },
 }
 
+/// Work for the worker.
+#[derive(Debug, Clone)]
+pub enum Job {
+    /// A valid sign-up to record, then to answer with a mail if one is due.
+    SignUp { email: Email, prefs: Preferences },
+    /// A mail whose token is already stored.
+    Mail(MailJob),
+}
+
 /// The queue's two ends; the receiving end is taken once by the worker.
 pub struct Outbox {
-    pub sender: mpsc::Sender<MailJob>,
-    receiver: Mutex<Option<mpsc::Receiver<MailJob>>>,
+    pub sender: mpsc::Sender<Job>,
+    receiver: Mutex<Option<mpsc::Receiver<Job>>>,
 }
 
 impl Default for Outbox {
@@ -95,11 +108,27 @@ pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
                 "shutting down with confirmation mails unsent"
             );
         }
-        while sending.join_next().await.is_some() {}
+        // Shutdown must not hang on a slow mail server.
+        let drain = async { while sending.join_next().await.is_some() {} };
+        if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+            tracing::warn!("confirmation mails still sending at shutdown; abandoned");
+        }
     });
 }
 
-async fn deliver(state: &AppState, job: MailJob) {
+async fn deliver(state: &AppState, job: Job) {
+    let job = match job {
+        Job::Mail(m) => m,
+        Job::SignUp { email, prefs } => match super::subscribe::record(state, &email, &prefs).await
+        {
+            Ok(Some(m)) => m,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(error = ?e, "cannot record a sign-up");
+                return;
+            }
+        },
+    };
     let email = match compose(state, &job) {
         Ok(e) => e,
         Err(e) => {

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::{
     choices::Catalog,
     input::{self, Fields, Format, Problem},
-    outbox::MailJob,
+    outbox::{Job, MailJob},
     pages::{Notice, Page, json_response, ser},
     token,
 };
@@ -79,10 +79,7 @@ pub async fn form(State(state): State<AppState>, req: Request) -> Result<Respons
 #[tracing::instrument(skip_all)]
 pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
     let now = to_ms(state.clock.now());
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let ip = client_ip(&req);
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
     let early = Page {
@@ -151,9 +148,8 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
         schedule,
         locale: page.locale.to_owned(),
     };
-    match request(&state, &email, &prefs, now).await? {
-        Ok(()) => {}
-        Err(p) => return Ok(page.problem(format, &p)),
+    if let Err(p) = request(&state, &email, &prefs, now) {
+        return Ok(page.problem(format, &p));
     }
     Ok(match format {
         Format::Json => json_response(StatusCode::ACCEPTED, json!({ "status": "pending" })),
@@ -161,27 +157,36 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
     })
 }
 
-/// Stores the request and queues its mail. Every address goes through the same steps (two
-/// tokens made, one transaction, one queue slot), so timing says nothing about its state.
-async fn request(
-    state: &AppState,
-    email: &Email,
-    prefs: &Preferences,
-    now: i64,
-) -> Result<Result<(), Problem>, AppError> {
-    let confirm = token::generate();
-    let manage = token::generate();
-    let Ok(slot) = state.subscriptions.outbox.sender.try_reserve() else {
-        return Ok(Err(Problem {
+/// Queues a valid sign-up. Every address goes through exactly these steps (a queue slot, a
+/// unit of the hourly budget), so neither the answer nor its timing depends on the
+/// address's state; the transaction that does depend on it runs in the outbox worker.
+fn request(state: &AppState, email: &Email, prefs: &Preferences, now: i64) -> Result<(), Problem> {
+    let subs = &state.subscriptions;
+    let Ok(slot) = subs.outbox.sender.try_reserve() else {
+        return Err(Problem {
             status: StatusCode::SERVICE_UNAVAILABLE,
             field: None,
             code: "busy",
             value: "60".into(),
-        }));
+        });
     };
-    if let Err(wait) = state.subscriptions.confirmations.take(now) {
-        return Ok(Err(too_many(wait)));
-    }
+    subs.confirmations.take(now).map_err(too_many)?;
+    slot.send(Job::SignUp {
+        email: email.clone(),
+        prefs: prefs.clone(),
+    });
+    Ok(())
+}
+
+/// Records a sign-up (in the outbox worker) and says which mail, if any, is due.
+pub(super) async fn record(
+    state: &AppState,
+    email: &Email,
+    prefs: &Preferences,
+) -> anyhow::Result<Option<MailJob>> {
+    let now = to_ms(state.clock.now());
+    let confirm = token::generate();
+    let manage = token::generate();
     let hashes = IssuedHashes {
         confirm: &confirm.hash,
         manage: &manage.hash,
@@ -191,21 +196,24 @@ async fn request(
         .store
         .request_subscription(email.as_str(), prefs, &hashes, now, RESEND_INTERVAL_MS)
         .await?;
-    match outcome {
-        SubscribeOutcome::SendConfirmation { locale, .. } => slot.send(MailJob::Confirm {
+    Ok(match outcome {
+        SubscribeOutcome::SendConfirmation { locale, .. } => Some(MailJob::Confirm {
             to: email.clone(),
             locale,
             token: confirm.text,
             schedule: prefs.schedule.clone(),
         }),
-        SubscribeOutcome::SendAlreadyActive { locale, .. } => slot.send(MailJob::AlreadyActive {
+        SubscribeOutcome::SendAlreadyActive { locale, .. } => Some(MailJob::AlreadyActive {
             to: email.clone(),
             locale,
             token: manage.text,
         }),
-        SubscribeOutcome::Throttled => state.subscriptions.confirmations.give_back(now),
-    }
-    Ok(Ok(()))
+        SubscribeOutcome::Throttled => {
+            // No mail after all: the budget unit taken for it goes back.
+            state.subscriptions.confirmations.give_back(now);
+            None
+        }
+    })
 }
 
 /// The "check your inbox" page, the same for every address.
@@ -221,6 +229,13 @@ pub fn sent_page(page: &Page<'_>, email: &str) -> Response {
             ..Notice::default()
         },
     )
+}
+
+/// The peer address the server recorded (`0.0.0.0` if none, e.g. in-process calls).
+pub fn client_ip(req: &Request) -> IpAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
 }
 
 /// 429 with the seconds to wait.

@@ -1,0 +1,188 @@
+//! Abuse resistance and language of the subscription endpoints: the same answer whatever an
+//! address's state, one mail per address per 10 minutes, per-client and global rate limits,
+//! and the page language chosen from the request.
+
+mod common;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use tidings::store::SubscriberStatus;
+
+const LI: &str = "li.lei@example.org";
+
+async fn subscribe_json(app: &common::TestApp, body: serde_json::Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/subscribe"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn subscribe_form(app: &common::TestApp, form: &[(&str, &str)]) -> reqwest::Response {
+    app.client
+        .post(app.url("/subscribe"))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn status_of(app: &common::TestApp, email: &str) -> Option<SubscriberStatus> {
+    app.state
+        .store
+        .subscriber_by_email(email)
+        .await
+        .unwrap()
+        .map(|s| s.status)
+}
+
+/// Subscribes `email` and confirms it through the mailed link.
+async fn subscribe_and_confirm(
+    app: &common::TestApp,
+    smtp: &common::smtp::SmtpServer,
+    email: &str,
+) {
+    let before = smtp.messages().len();
+    assert_eq!(
+        subscribe_json(app, json!({ "email": email }))
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+    let mail = smtp.wait_for(before + 1).await.pop().unwrap();
+    let token = common::smtp::token_of(&mail.link_to("/subscriptions/confirm"));
+    let r = app
+        .client
+        .post(app.url("/subscriptions/confirm"))
+        .form(&[("token", &token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+with_smtp_on_both_backends! {
+    async fn new_pending_and_active_addresses_get_the_same_answer(app, smtp) {
+        subscribe_and_confirm(&app, &smtp, "active@example.org").await;
+        subscribe_json(&app, json!({ "email": "pending@example.org" })).await;
+        let mut answers = Vec::new();
+        for email in ["new@example.org", "pending@example.org", "active@example.org"] {
+            let j = subscribe_json(&app, json!({ "email": email })).await;
+            let j = (j.status(), j.text().await.unwrap());
+            let f = subscribe_form(&app, &[("email", email)]).await;
+            let f = (f.status(), f.text().await.unwrap().replace(email, "EMAIL"));
+            answers.push((j, f));
+        }
+        assert_eq!(answers[0], answers[1]);
+        assert_eq!(answers[1], answers[2]);
+        assert_eq!(answers[0].0.0, StatusCode::ACCEPTED);
+    }
+
+    async fn one_address_gets_at_most_one_confirmation_mail_per_ten_minutes(app, smtp) {
+        for _ in 0..3 {
+            assert_eq!(subscribe_json(&app, json!({ "email": LI })).await.status(), StatusCode::ACCEPTED);
+        }
+        smtp.wait_for(1).await;
+        subscribe_json(&app, json!({ "email": "other@example.org" })).await;
+        smtp.wait_for(2).await;
+        assert_eq!(smtp.to(LI).len(), 1);
+        let id = app.state.store.subscriber_by_email(LI).await.unwrap().unwrap().id;
+        assert_eq!(app.state.store.count_tokens(id).await.unwrap(), 1);
+
+        app.clock.advance(chrono::Duration::minutes(10));
+        subscribe_json(&app, json!({ "email": LI })).await;
+        smtp.wait_for(3).await;
+        assert_eq!(smtp.to(LI).len(), 2);
+    }
+
+    async fn too_many_requests_from_one_client_answer_429_with_retry_after(app, smtp) where |c| {
+        c.subscriptions.ip_burst = 2;
+        c.subscriptions.ip_per_hour = 60;
+    } {
+        for i in 0..2 {
+            let r = subscribe_json(&app, json!({ "email": format!("p{i}@example.org") })).await;
+            assert_eq!(r.status(), StatusCode::ACCEPTED);
+        }
+        let r = subscribe_json(&app, json!({ "email": "p2@example.org" })).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()["retry-after"], "60");
+        let page = subscribe_form(&app, &[("email", "p2@example.org")]).await;
+        assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(page.text().await.unwrap().contains("60"));
+        assert_eq!(status_of(&app, "p2@example.org").await, None);
+
+        app.clock.advance(chrono::Duration::seconds(60));
+        assert_eq!(subscribe_json(&app, json!({ "email": "p2@example.org" })).await.status(), StatusCode::ACCEPTED);
+    }
+
+    async fn the_hourly_cap_on_confirmation_mails_answers_429(app, smtp) where |c| {
+        c.subscriptions.confirmations_per_hour = 2;
+    } {
+        for i in 0..2 {
+            assert_eq!(subscribe_json(&app, json!({ "email": format!("c{i}@example.org") })).await.status(), StatusCode::ACCEPTED);
+        }
+        let r = subscribe_json(&app, json!({ "email": "c2@example.org" })).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()["retry-after"], "1800");
+        assert_eq!(status_of(&app, "c2@example.org").await, None);
+        smtp.wait_for(2).await;
+        assert_eq!(smtp.messages().len(), 2);
+    }
+
+    async fn pages_speak_the_locale_field_then_accept_language_then_the_site_language(app, smtp) {
+        let get = |q: &'static str, lang: Option<&'static str>| {
+            let mut r = app.client.get(app.url(&format!("/subscribe{q}")));
+            if let Some(l) = lang {
+                r = r.header("accept-language", l);
+            }
+            async move { r.send().await.unwrap().text().await.unwrap() }
+        };
+        assert!(get("", None).await.contains("订阅邮件摘要"));
+        assert!(get("", Some("en-US,en;q=0.9,zh;q=0.5")).await.contains("Subscribe to the email digest"));
+        assert!(get("?locale=zh-CN", Some("en")).await.contains("订阅邮件摘要"));
+        assert!(get("", Some("fr, de")).await.contains("订阅邮件摘要"));
+        let bad = app.client.get(app.url("/subscribe?locale=xx")).send().await.unwrap();
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+}
+
+/// A mail server that accepts connections and never answers.
+fn silent_smtp() -> (std::net::TcpListener, String) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("smtp://{}", l.local_addr().unwrap());
+    (l, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answer_never_waits_for_the_mail_server() {
+    // Timing must not tell an address's state: the sign-up is recorded and mailed from a
+    // queue, so even a mail server that hangs does not slow the answer down.
+    let (_held, url) = silent_smtp();
+    let app = common::spawn_app_with(common::Backend::Sqlite, |c| {
+        c.mail.transport = tidings::config::MailTransport::Smtp;
+        c.mail.smtp_url = Some(url);
+        c.mail.timeout = "20s".into();
+    })
+    .await
+    .unwrap();
+    for email in ["a@example.org", "b@example.org", "a@example.org"] {
+        let started = std::time::Instant::now();
+        let r = subscribe_json(&app, json!({ "email": email })).await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    // The sign-up itself is recorded by the worker, mail server or not.
+    let recorded = async {
+        while status_of(&app, "b@example.org").await.is_none() {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), recorded)
+        .await
+        .expect("sign-up recorded");
+}
