@@ -12,7 +12,7 @@ use common::{
     smtp::{SmtpServer, spawn_app_with_smtp},
 };
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 fn utc(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -21,9 +21,21 @@ fn utc(s: &str) -> DateTime<Utc> {
 /// Imports `rows` (`email,sections,schedule` lines) as active subscribers.
 async fn import(app: &TestApp, rows: &str) {
     let csv = format!("email,sections,schedule\n{rows}");
-    let r = app.client.post(app.url("/api/v1/subscribers/import")).bearer_auth(common::ADMIN_TOKEN)
-        .header("content-type", "text/csv").body(csv).send().await.unwrap();
-    assert!(r.status().is_success(), "import: {} {}", r.status(), r.text().await.unwrap());
+    let r = app
+        .client
+        .post(app.url("/api/v1/subscribers/import"))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "import: {} {}",
+        r.status(),
+        r.text().await.unwrap()
+    );
 }
 
 async fn publish(app: &TestApp, id: &str, section: &str, title: &str) {
@@ -35,13 +47,27 @@ async fn publish(app: &TestApp, id: &str, section: &str, title: &str) {
 }
 
 async fn run_now(app: &TestApp, schedule: &str) -> i64 {
-    let r = app.client.post(app.url(&format!("/api/v1/schedules/{schedule}/run"))).bearer_auth(common::ADMIN_TOKEN).send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/schedules/{schedule}/run")))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     r.json::<Value>().await.unwrap()["run_id"].as_i64().unwrap()
 }
 
 async fn run_view(app: &TestApp, id: i64) -> Value {
-    app.client.get(app.url(&format!("/api/v1/runs/{id}"))).bearer_auth(common::ADMIN_TOKEN).send().await.unwrap().json().await.unwrap()
+    app.client
+        .get(app.url(&format!("/api/v1/runs/{id}")))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// Waits (at most 20 s) for the background worker to finish run `id`.
@@ -52,14 +78,25 @@ async fn wait_done(app: &TestApp, id: i64) -> Value {
         if v["status"] == "done" {
             return v;
         }
-        assert!(std::time::Instant::now() < deadline, "run {id} not done: {v}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "run {id} not done: {v}"
+        );
         app.state.digest_wakeup.notify_waiters();
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 async fn status_of(app: &TestApp, email: &str) -> String {
-    app.state.store.subscriber_by_email(email).await.unwrap().unwrap().status.as_str().to_owned()
+    app.state
+        .store
+        .subscriber_by_email(email)
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+        .as_str()
+        .to_owned()
 }
 
 on_both_backends! {
@@ -148,7 +185,7 @@ on_both_backends! {
         app.clock.advance(chrono::Duration::minutes(1));
         publish(&app, "t", "notices", "预览通知").await;
         publish(&app, "n", "news", "不该出现").await;
-        let r = app.client.get(app.url("/api/v1/schedules/daily/preview?email=P@Example.com")).bearer_auth(common::ADMIN_TOKEN).send().await.unwrap();
+        let r = app.client.get(app.url("/api/v1/schedules/daily/preview?email=p@EXAMPLE.com")).bearer_auth(common::ADMIN_TOKEN).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
         let html = r.text().await.unwrap();
@@ -164,7 +201,11 @@ on_both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_failures_retry_permanent_ones_bounce_and_everyone_else_is_served() {
     let smtp = FaultSmtp::start(Faults {
-        rcpt_replies: [("bad@example.com".to_owned(), "550 5.1.1 no such user".to_owned())].into(),
+        rcpt_replies: [(
+            "bad@example.com".to_owned(),
+            "550 5.1.1 no such user".to_owned(),
+        )]
+        .into(),
         transient_times: [("later@example.com".to_owned(), 1)].into(),
         drop_mid_data: [("dropped@example.com".to_owned(), 1)].into(),
         ..Faults::default()
@@ -195,7 +236,11 @@ async fn transient_failures_retry_permanent_ones_bounce_and_everyone_else_is_ser
     // First pass: 20 ok + nothing for bad/later/dropped; then the retries fall due.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while run_view(&app, id).await["sent"].as_i64().unwrap() < 20 {
-        assert!(std::time::Instant::now() < deadline, "{}", run_view(&app, id).await);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            run_view(&app, id).await
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let run = run_view(&app, id).await;
@@ -205,16 +250,31 @@ async fn transient_failures_retry_permanent_ones_bounce_and_everyone_else_is_ser
 
     app.clock.advance(chrono::Duration::minutes(2));
     let run = wait_done(&app, id).await;
-    assert_eq!((run["sent"].as_i64(), run["failed"].as_i64(), run["pending"].as_i64()), (Some(22), Some(1), Some(0)), "{run}");
+    assert_eq!(
+        (
+            run["sent"].as_i64(),
+            run["failed"].as_i64(),
+            run["pending"].as_i64()
+        ),
+        (Some(22), Some(1), Some(0)),
+        "{run}"
+    );
     let recipients = smtp.recipients();
     assert!(duplicates(&recipients).is_empty(), "{recipients:?}");
     assert_eq!(recipients.len(), 22);
-    assert!(recipients.contains(&"later@example.com".to_owned()) && recipients.contains(&"dropped@example.com".to_owned()));
+    assert!(
+        recipients.contains(&"later@example.com".to_owned())
+            && recipients.contains(&"dropped@example.com".to_owned())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_never_greets_times_out_and_fails_after_max_attempts() {
-    let smtp = FaultSmtp::start(Faults { never_greet: true, ..Faults::default() }).await;
+    let smtp = FaultSmtp::start(Faults {
+        never_greet: true,
+        ..Faults::default()
+    })
+    .await;
     let url = smtp.url();
     let app = common::spawn_app_with(Backend::Sqlite, |c| {
         c.mail.transport = tidings::config::MailTransport::Smtp;
@@ -233,7 +293,11 @@ async fn a_server_that_never_greets_times_out_and_fails_after_max_attempts() {
     loop {
         let v = run_view(&app, id).await;
         if v["status"] == "done" {
-            assert_eq!((v["failed"].as_i64(), v["sent"].as_i64()), (Some(1), Some(0)), "{v}");
+            assert_eq!(
+                (v["failed"].as_i64(), v["sent"].as_i64()),
+                (Some(1), Some(0)),
+                "{v}"
+            );
             break;
         }
         assert!(std::time::Instant::now() < deadline, "{v}");
@@ -241,7 +305,11 @@ async fn a_server_that_never_greets_times_out_and_fails_after_max_attempts() {
         app.clock.advance(chrono::Duration::minutes(2));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(status_of(&app, "silent@example.com").await, "active", "a timeout is not a bounce");
+    assert_eq!(
+        status_of(&app, "silent@example.com").await,
+        "active",
+        "a timeout is not a bounce"
+    );
     assert!(*smtp.connections.lock().unwrap() >= 2);
 }
 
@@ -261,7 +329,9 @@ async fn three_processes_on_one_postgres_database_mail_each_subscriber_exactly_o
         config.mail.transport = tidings::config::MailTransport::Smtp;
         config.mail.smtp_url = Some(smtp.url());
         config.mail.rate_per_second = 1000;
-        let app = tidings::App::build_with_clock(config, clock.clone()).await.unwrap();
+        let app = tidings::App::build_with_clock(config, clock.clone())
+            .await
+            .unwrap();
         states.push(app.state());
         tokio::spawn(app.run());
     }
@@ -271,22 +341,37 @@ async fn three_processes_on_one_postgres_database_mail_each_subscriber_exactly_o
     for i in 0..150 {
         rows.push_str(&format!("r{i}@example.com,,daily\n"));
     }
-    let client = reqwest::Client::new();
-    let base = format!("http://{}", states[0].config.server.bind);
-    let _ = (client, base); // the CSV goes through the store to avoid a fourth HTTP hop
-    let parsed = tidings::subscriptions::import::parse_csv(rows.as_bytes());
-    store.import_subscribers(&parsed.rows, tidings::clock::to_ms(clock.now())).await.unwrap();
+    let rules = tidings::subscriptions::import::ImportRules::load(store, &states[0].config)
+        .await
+        .unwrap();
+    tidings::subscriptions::import::import_csv(
+        store,
+        &rules,
+        rows.as_bytes(),
+        tidings::clock::to_ms(clock.now()),
+        |_, _| {},
+    )
+    .await
+    .unwrap()
+    .unwrap();
     clock.advance(chrono::Duration::minutes(1));
     let mut body = common::article("news", "三个进程");
     body["published_at"] = clock.now().to_rfc3339().into();
-    states[0].ingest.put("p", serde_json::from_value(body).unwrap(), "api").await.unwrap();
+    states[0]
+        .ingest
+        .put("p", serde_json::from_value(body).unwrap(), "api")
+        .await
+        .unwrap();
 
     // All three reach the daily 08:00 (00:00 UTC) instant together.
     clock.set(utc("2026-03-02T00:00:05Z"));
-    let ticks: Vec<_> = states.iter().map(|s| {
-        let s = s.clone();
-        tokio::spawn(async move { s.scheduler.tick().await.unwrap() })
-    }).collect();
+    let ticks: Vec<_> = states
+        .iter()
+        .map(|s| {
+            let s = s.clone();
+            tokio::spawn(async move { s.scheduler.tick().await.unwrap() })
+        })
+        .collect();
     for t in ticks {
         t.await.unwrap();
     }

@@ -221,7 +221,8 @@ pub async fn preview(
         .get("email")
         .filter(|e| !e.trim().is_empty())
         .ok_or_else(|| AppError::bad_request(Some("email"), "email is required"))?;
-    let email = crate::domain::Email::parse(email).map_err(|e| AppError::bad_request(Some("email"), e.to_string()))?;
+    let email = crate::domain::Email::parse(email)
+        .map_err(|e| AppError::bad_request(Some("email"), e.to_string()))?;
     let subscriber = state
         .store
         .subscriber_by_email(email.as_str())

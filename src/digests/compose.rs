@@ -63,7 +63,8 @@ impl Composer {
         )?;
         let domain = self.mail_domain();
         let message_id = format!("<digest.{}.{}@{domain}>", run.id, r.id);
-        let to = domain::Email::parse(&r.email).map_err(|e| anyhow::anyhow!("recipient {:?}: {e}", r.email))?;
+        let to = domain::Email::parse(&r.email)
+            .map_err(|e| anyhow::anyhow!("recipient {:?}: {e}", r.email))?;
         let email = Email {
             to,
             to_name: None,
@@ -71,16 +72,29 @@ impl Composer {
             text: d.text,
             html: Some(d.html),
             headers: vec![
-                ("List-Id".into(), format!("\"{}\" <{}.{domain}>", schedule.slug, schedule.slug)),
+                (
+                    "List-Id".into(),
+                    format!("\"{}\" <{}.{domain}>", schedule.slug, schedule.slug),
+                ),
                 (
                     "List-Unsubscribe".into(),
-                    format!("<{}>, <mailto:unsubscribe@{domain}?subject=unsubscribe%20{}>", links.unsubscribe_url, r.id),
+                    format!(
+                        "<{}>, <mailto:unsubscribe@{domain}?subject=unsubscribe%20{}>",
+                        links.unsubscribe_url, r.id
+                    ),
                 ),
-                ("List-Unsubscribe-Post".into(), "List-Unsubscribe=One-Click".into()),
+                (
+                    "List-Unsubscribe-Post".into(),
+                    "List-Unsubscribe=One-Click".into(),
+                ),
             ],
             message_id: Some(message_id.clone()),
         };
-        Ok(Composed { email, message_id, token_hash: token.hash })
+        Ok(Composed {
+            email,
+            message_id,
+            token_hash: token.hash,
+        })
     }
 
     /// Hands a mail to the mailer (which applies `mail.rate_per_second`).

@@ -15,9 +15,14 @@ use crate::{AppState, config::Config, mail::Mailer, store::Store};
 
 /// Compiles the digest templates and fetches the link secret; fails start-up when a template
 /// is missing or broken.
-pub async fn composer(config: &Config, store: &Store, mailer: Mailer) -> anyhow::Result<compose::Composer> {
-    let renderer = render::DigestRenderer::load(&config.site.templates_dir, config.site_timezone().0)
-        .context("digest templates")?;
+pub async fn composer(
+    config: &Config,
+    store: &Store,
+    mailer: Mailer,
+) -> anyhow::Result<compose::Composer> {
+    let renderer =
+        render::DigestRenderer::load(&config.site.templates_dir, config.site_timezone().0)
+            .context("digest templates")?;
     Ok(compose::Composer {
         renderer,
         mailer,
@@ -29,13 +34,24 @@ pub async fn composer(config: &Config, store: &Store, mailer: Mailer) -> anyhow:
 
 /// Starts the scheduler and the delivery worker.
 pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
-    tasks.spawn(scheduler::run(state.scheduler.clone(), state.shutdown.clone()));
+    tasks.spawn(scheduler::run(
+        state.scheduler.clone(),
+        state.shutdown.clone(),
+    ));
     let worker = worker::Worker::new(state.clone(), state.composer.clone());
-    tasks.spawn(worker::run(worker, state.digest_wakeup.clone(), state.shutdown.clone()));
+    tasks.spawn(worker::run(
+        worker,
+        state.digest_wakeup.clone(),
+        state.shutdown.clone(),
+    ));
 }
 
 /// The HTML digest `subscriber_id` would get from `schedule` if it fired now.
-pub async fn preview(state: &AppState, schedule: &crate::store::Schedule, subscriber_id: i64) -> anyhow::Result<String> {
+pub async fn preview(
+    state: &AppState,
+    schedule: &crate::store::Schedule,
+    subscriber_id: i64,
+) -> anyhow::Result<String> {
     let store = &state.store;
     let now = crate::clock::to_ms(state.clock.now());
     let r = store
@@ -50,12 +66,24 @@ pub async fn preview(state: &AppState, schedule: &crate::store::Schedule, subscr
         .copied()
         .unwrap_or(r.since);
     let articles = store
-        .digest_articles(r.sections.as_deref(), after, now, now, schedule.max_articles)
+        .digest_articles(
+            r.sections.as_deref(),
+            after,
+            now,
+            now,
+            schedule.max_articles,
+        )
         .await?;
     let sections = store.list_sections().await?;
-    let run = crate::store::RunInfo { id: 0, schedule: schedule.slug.clone(), cutoff: now, fire_at: None };
-    let composed = state
-        .composer
-        .compose(&sections, &r, &run, schedule, &articles, state.clock.now())?;
+    let run = crate::store::RunInfo {
+        id: 0,
+        schedule: schedule.slug.clone(),
+        cutoff: now,
+        fire_at: None,
+    };
+    let composed =
+        state
+            .composer
+            .compose(&sections, &r, &run, schedule, &articles, state.clock.now())?;
     Ok(composed.email.html.unwrap_or_default())
 }

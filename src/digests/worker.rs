@@ -86,12 +86,19 @@ impl Worker {
         for claim in claims {
             let p = self.prepare(&ctx, &claim, &mut content_cache).await?;
             if let Prepared::Send(c, ..) = &p {
-                tokens.push((claim.subscriber_id, ctx.recipients[&claim.subscriber_id].generation, c.token_hash.clone()));
+                tokens.push((
+                    claim.subscriber_id,
+                    ctx.recipients[&claim.subscriber_id].generation,
+                    c.token_hash.clone(),
+                ));
             }
             prepared.push((claim, p));
         }
         // The links in the mails must work before the mails exist.
-        self.state.store.ensure_manage_tokens(&tokens, to_ms(now)).await?;
+        self.state
+            .store
+            .ensure_manage_tokens(&tokens, to_ms(now))
+            .await?;
         for (claim, p) in prepared {
             match p {
                 Prepared::Done(o) => {

@@ -12,24 +12,32 @@ impl Store {
         let mut fresh = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut fresh);
         write_tx!(self, |tx| {
-            sqlx::query("INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-                .bind(name)
-                .bind(hex::encode(fresh))
-                .execute(&mut *tx)
-                .await
-                .context("create secret")?;
+            sqlx::query(
+                "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(hex::encode(fresh))
+            .execute(&mut *tx)
+            .await
+            .context("create secret")?;
             tx.commit().await.context("commit secret")?;
         });
-        let value: String = read_pool!(self, |p| sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1")
-            .bind(name)
-            .fetch_one(p)
-            .await
-            .context("read secret"))?;
+        let value: String = read_pool!(self, |p| sqlx::query_scalar(
+            "SELECT value FROM secrets WHERE name = $1"
+        )
+        .bind(name)
+        .fetch_one(p)
+        .await
+        .context("read secret"))?;
         hex::decode(value).context("secret is not hex")
     }
 
     /// Stores the hashes of derived manage tokens; ones already stored are left alone.
-    pub async fn ensure_manage_tokens(&self, tokens: &[(i64, i64, String)], now_ms: i64) -> anyhow::Result<()> {
+    pub async fn ensure_manage_tokens(
+        &self,
+        tokens: &[(i64, i64, String)],
+        now_ms: i64,
+    ) -> anyhow::Result<()> {
         if tokens.is_empty() {
             return Ok(());
         }

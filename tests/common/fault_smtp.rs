@@ -107,7 +107,8 @@ impl FaultSmtp {
             let cmd = line.trim_end().to_owned();
             let upper = cmd.to_ascii_uppercase();
             if upper.starts_with("EHLO") {
-                w.write_all(b"250-fault-smtp\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n").await?;
+                w.write_all(b"250-fault-smtp\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
+                    .await?;
             } else if upper.starts_with("HELO") {
                 w.write_all(b"250 fault-smtp\r\n").await?;
             } else if upper.starts_with("MAIL FROM:") {
@@ -161,9 +162,17 @@ impl FaultSmtp {
                     if line == ".\r\n" || line == ".\n" {
                         break;
                     }
-                    data.push_str(line.strip_prefix('.').filter(|_| line.starts_with("..")).unwrap_or(&line));
+                    data.push_str(
+                        line.strip_prefix('.')
+                            .filter(|_| line.starts_with(".."))
+                            .unwrap_or(&line),
+                    );
                 }
-                self.received.lock().unwrap().push(Received { from: from.clone(), to: std::mem::take(&mut to), data });
+                self.received.lock().unwrap().push(Received {
+                    from: from.clone(),
+                    to: std::mem::take(&mut to),
+                    data,
+                });
                 w.write_all(b"250 2.0.0 queued\r\n").await?;
             } else if upper == "RSET" {
                 to.clear();
@@ -174,7 +183,8 @@ impl FaultSmtp {
                 w.write_all(b"221 2.0.0 bye\r\n").await?;
                 return Ok(());
             } else {
-                w.write_all(b"502 5.5.2 command not implemented\r\n").await?;
+                w.write_all(b"502 5.5.2 command not implemented\r\n")
+                    .await?;
             }
         }
     }
@@ -183,11 +193,19 @@ impl FaultSmtp {
 fn addr_of(s: &str) -> String {
     let s = s.trim();
     let inner = s.trim_start_matches('<');
-    inner.split('>').next().unwrap_or("").trim().to_ascii_lowercase()
+    inner
+        .split('>')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// Addresses that appear more than once among `list`.
 pub fn duplicates(list: &[String]) -> Vec<String> {
     let mut seen = HashSet::new();
-    list.iter().filter(|a| !seen.insert(a.as_str())).cloned().collect()
+    list.iter()
+        .filter(|a| !seen.insert(a.as_str()))
+        .cloned()
+        .collect()
 }

@@ -2,6 +2,7 @@
 //! PostgreSQL database when `TIDINGS_TEST_POSTGRES_URL` is set), driven over real HTTP.
 #![allow(dead_code)]
 
+pub mod fault_smtp;
 pub mod site;
 pub mod smtp;
 
