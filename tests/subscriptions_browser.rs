@@ -138,8 +138,12 @@ async fn a_visitor_subscribes_and_confirms_in_a_real_browser() {
         .await
         .unwrap();
 
-    let heading = client.wait().for_element(Locator::Css("h1")).await.unwrap();
-    assert_eq!(heading.text().await.unwrap(), "请查收确认邮件");
+    // Wait for the next page's heading: the form page has an h1 too, which goes stale.
+    client
+        .wait()
+        .for_element(Locator::XPath("//h1[text()='请查收确认邮件']"))
+        .await
+        .unwrap();
     screenshot(&client, "02-check-your-inbox.png").await;
 
     let mail = smtp.wait_for(1).await.pop().unwrap();
