@@ -162,6 +162,11 @@ pub struct MailConfig {
     pub outbox_dir: PathBuf,
     /// Bounds connecting (greeting, EHLO, TLS, AUTH included) and each SMTP command.
     pub timeout: String,
+    /// DKIM signing: all three set, or none.
+    pub dkim_domain: Option<String>,
+    pub dkim_selector: Option<String>,
+    /// PKCS#1 PEM RSA key, or an Ed25519 key as base64 of its 32 bytes.
+    pub dkim_key_file: Option<PathBuf>,
 }
 
 impl Default for MailConfig {
@@ -174,6 +179,9 @@ impl Default for MailConfig {
             concurrency: 4,
             outbox_dir: PathBuf::from("data/outbox"),
             timeout: "30s".into(),
+            dkim_domain: None,
+            dkim_selector: None,
+            dkim_key_file: None,
         }
     }
 }
@@ -224,6 +232,9 @@ impl Default for FeedsConfig {
 pub struct DigestsConfig {
     pub catch_up_hours: u32,
     pub max_attempts: u32,
+    /// How long a worker holds the deliveries it claimed; after a crash, another process
+    /// takes them over once this has passed.
+    pub lease_seconds: u32,
 }
 
 impl Default for DigestsConfig {
@@ -231,6 +242,7 @@ impl Default for DigestsConfig {
         Self {
             catch_up_hours: 12,
             max_attempts: 5,
+            lease_seconds: 120,
         }
     }
 }
@@ -470,6 +482,14 @@ impl Config {
             bail!("mail.concurrency: must be between 1 and 64");
         }
         self.mail_timeout()?;
+        let dkim = [
+            self.mail.dkim_domain.is_some(),
+            self.mail.dkim_selector.is_some(),
+            self.mail.dkim_key_file.is_some(),
+        ];
+        if dkim.contains(&true) && dkim.contains(&false) {
+            bail!("mail.dkim_domain: set dkim_domain, dkim_selector and dkim_key_file together");
+        }
         let subs = &self.subscriptions;
         for (key, v) in [
             ("confirmations_per_hour", subs.confirmations_per_hour),
@@ -489,6 +509,9 @@ impl Config {
             if !matches!(u.scheme(), "http" | "https") {
                 bail!("feeds.websub_hub: must be an http(s) URL");
             }
+        }
+        if !(5..=3600).contains(&self.digests.lease_seconds) {
+            bail!("digests.lease_seconds: must be between 5 and 3600");
         }
         if self.digests.max_attempts == 0 {
             bail!("digests.max_attempts: must be at least 1");

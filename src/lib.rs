@@ -74,6 +74,16 @@ impl App {
 
     /// Builds the app with the given clock (tests move a manual one).
     pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
+        let bind = config.server.bind;
+        let state = Self::build_state(config, clock).await?;
+        let listener = TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("bind server.bind {bind}"))?;
+        Ok(Self { state, listener })
+    }
+
+    /// Everything but the listener: for commands that work without serving HTTP.
+    pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
         let store =
             Store::connect_with(&config.database.url, config.database.max_connections).await?;
         store.migrate().await?;
@@ -87,9 +97,6 @@ impl App {
                 clock::to_ms(clock.now()),
             )
             .await?;
-        let listener = TcpListener::bind(config.server.bind)
-            .await
-            .with_context(|| format!("bind server.bind {}", config.server.bind))?;
         let events = Events::new();
         let metrics = Arc::new(Metrics::default());
         let mailer = mail::Mailer::from_config(&config, metrics.clone())?;
@@ -122,7 +129,7 @@ impl App {
             templates,
             subscriptions,
         }));
-        Ok(Self { state, listener })
+        Ok(state)
     }
 
     /// The address actually bound (useful with port 0).

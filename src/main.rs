@@ -38,10 +38,26 @@ enum Command {
         #[command(subcommand)]
         command: SchedulesCommand,
     },
+    /// Digests.
+    Digest {
+        #[command(subcommand)]
+        command: DigestCommand,
+    },
     /// Subscriber administration.
     Subscribers {
         #[command(subcommand)]
         command: SubscribersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DigestCommand {
+    /// Run SCHEDULE now, as if it fired, and deliver it in the foreground.
+    Run {
+        schedule: String,
+        /// Only count who would get a mail; send and record nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -151,6 +167,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     s.failed.len()
                 )
             }
+        }
+        Command::Digest {
+            command: DigestCommand::Run { schedule, dry_run },
+        } => {
+            let state = App::build_state(config, tidings::clock::Clock::System).await?;
+            if dry_run {
+                let r = tidings::digests::cli::dry_run(&state, &schedule).await?;
+                println!(
+                    "{schedule}: {} active subscribers; {} would get a digest, {} would be skipped",
+                    r.subscribers, r.would_send, r.would_skip
+                );
+            } else {
+                let id = tidings::digests::cli::run(&state, &schedule).await?;
+                let v = state.store.get_run(id).await?.expect("run exists");
+                println!(
+                    "run {id} done: {} sent, {} skipped, {} failed",
+                    v.sent, v.skipped, v.failed
+                );
+            }
+            state.mailer.close().await;
+            state.store.close().await;
+            Ok(())
         }
         Command::Subscribers {
             command: SubscribersCommand::Import { file },

@@ -386,3 +386,54 @@ async fn three_processes_on_one_postgres_database_mail_each_subscriber_exactly_o
     assert_eq!(recipients.len(), 150, "{} mails", mails.len());
     assert!(duplicates(&recipients).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digests_are_dkim_signed_over_both_list_unsubscribe_headers() {
+    use base64::Engine;
+    let smtp = SmtpServer::start();
+    let key_dir = tempfile::tempdir().unwrap();
+    let key_file = key_dir.path().join("dkim.key");
+    std::fs::write(
+        &key_file,
+        base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+    )
+    .unwrap();
+    let app = spawn_app_with_smtp(Backend::Sqlite, &smtp, |c| {
+        c.mail.dkim_domain = Some("example.org".into());
+        c.mail.dkim_selector = Some("tidings".into());
+        c.mail.dkim_key_file = Some(key_file.clone());
+    })
+    .await
+    .unwrap();
+    import(&app, "signed@example.com,,daily\n").await;
+    app.clock.advance(chrono::Duration::minutes(1));
+    publish(&app, "s", "news", "签名").await;
+    app.clock.advance(chrono::Duration::minutes(1));
+    wait_done(&app, run_now(&app, "daily").await).await;
+    let mail = &smtp.wait_for(1).await[0];
+    let sig = mail
+        .header("DKIM-Signature")
+        .expect("no DKIM-Signature")
+        .to_ascii_lowercase();
+    assert!(
+        sig.contains("d=example.org") && sig.contains("s=tidings"),
+        "{sig}"
+    );
+    let h = sig
+        .split(';')
+        .map(str::trim)
+        .find(|t| t.starts_with("h="))
+        .unwrap()
+        .replace(char::is_whitespace, "");
+    for name in [
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+        "from",
+        "subject",
+    ] {
+        assert!(
+            h.split([':', '=']).any(|x| x == name),
+            "{name} not signed: {h}"
+        );
+    }
+}

@@ -1,5 +1,6 @@
 //! Digests (SPEC §6): schedules, runs, the delivery ledger and its workers.
 
+pub mod cli;
 pub mod compose;
 pub mod fire;
 pub mod render;

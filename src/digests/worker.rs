@@ -19,10 +19,14 @@ use crate::{
     store::{Claim, Outcome, Recipient, RunInfo, Schedule},
 };
 
-/// Deliveries claimed per batch.
+/// Most deliveries claimed per batch.
 pub const BATCH: i64 = 200;
-/// How long a claim is held; longer than any one send can take.
-pub const LEASE: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Deliveries per claim: small enough that a batch is sent well within its lease at
+/// `mail.rate_per_second`, so that no other worker takes over deliveries still being sent.
+pub fn batch_size(rate_per_second: u32, lease_seconds: u32) -> i64 {
+    (i64::from(rate_per_second) * i64::from(lease_seconds) / 3).clamp(1, BATCH)
+}
 
 /// Backoff before retry `attempt` (1-based): 1 min, 2, 4, … capped at 1 hour.
 pub fn backoff(attempt: i64) -> chrono::Duration {
@@ -36,6 +40,8 @@ pub struct Worker {
     owner: String,
     composer: Arc<Composer>,
     sends: Arc<Semaphore>,
+    lease: chrono::Duration,
+    batch: i64,
 }
 
 /// Articles per (run, watermark, sections): subscribers who share them share one query.
@@ -52,9 +58,14 @@ impl Worker {
     /// A worker identified by a unique `owner` name (leases are taken in that name).
     pub fn new(state: AppState, composer: Arc<Composer>) -> Self {
         let concurrency = state.config.mail.concurrency as usize;
+        let lease_seconds = state.config.digests.lease_seconds;
+        let lease = chrono::Duration::seconds(i64::from(lease_seconds));
+        let batch = batch_size(state.config.mail.rate_per_second, lease_seconds);
         Self {
             owner: format!("{}-{:016x}", hostname(), rand::random::<u64>()),
             sends: Arc::new(Semaphore::new(concurrency)),
+            lease,
+            batch,
             state,
             composer,
         }
@@ -71,7 +82,7 @@ impl Worker {
         let claims = self
             .state
             .store
-            .claim_deliveries(&self.owner, to_ms(now), to_ms(now + LEASE), BATCH)
+            .claim_deliveries(&self.owner, to_ms(now), to_ms(now + self.lease), self.batch)
             .await?;
         if claims.is_empty() {
             self.finish_runs().await?;

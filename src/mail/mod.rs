@@ -2,6 +2,7 @@
 //! files) and `log`. Every message goes through [`Mailer::send`], which also applies
 //! `mail.rate_per_second`.
 
+mod dkim;
 pub mod message;
 mod smtp;
 pub mod templates;
@@ -71,6 +72,7 @@ struct Inner {
     transport: Transport,
     throttle: throttle::Throttle,
     metrics: Arc<Metrics>,
+    dkim: Option<lettre::message::dkim::DkimConfig>,
 }
 
 /// Sends mail the way `[mail]` says; cheap to clone, safe to share.
@@ -111,6 +113,7 @@ impl Mailer {
             transport,
             throttle: throttle::Throttle::per_second(mail.rate_per_second),
             metrics,
+            dkim: dkim::from_config(mail)?,
         })))
     }
 
@@ -124,7 +127,10 @@ impl Mailer {
     /// `mail.concurrency` are busy.
     #[tracing::instrument(skip_all, fields(to = %email.to))]
     pub async fn send(&self, email: &Email) -> Result<Sent, SendError> {
-        let (message, message_id) = message::build(&self.0.from, email)?;
+        let (mut message, message_id) = message::build(&self.0.from, email)?;
+        if let Some(dkim) = &self.0.dkim {
+            message.sign(dkim);
+        }
         self.0.throttle.wait().await;
         let started = Instant::now();
         let result = match &self.0.transport {

@@ -1,0 +1,161 @@
+//! A `tidings serve` process killed with SIGKILL in the middle of a run, then restarted:
+//! every subscriber ends with exactly one sent delivery, and only mails in flight at the kill
+//! may arrive twice.
+
+mod common;
+
+use std::{
+    collections::HashMap,
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::{fault_smtp::duplicates, smtp::SmtpServer};
+use serde_json::Value;
+
+const SUBSCRIBERS: usize = 1500;
+
+fn start(db_url: &str, smtp_url: &str, dir: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .arg("serve")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env(
+            "TIDINGS_CONFIG",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/no-sources.toml"),
+        )
+        .env("TIDINGS_LOG", "json")
+        .env("RUST_LOG", "info")
+        .env("TIDINGS_SERVER__BIND", "127.0.0.1:0")
+        .env("TIDINGS_DATABASE__URL", db_url)
+        .env("TIDINGS_AUTH__ADMIN_TOKEN", common::ADMIN_TOKEN)
+        .env("TIDINGS_MAIL__TRANSPORT", "smtp")
+        .env("TIDINGS_MAIL__SMTP_URL", smtp_url)
+        .env("TIDINGS_MAIL__RATE_PER_SECOND", "400")
+        .env("TIDINGS_MAIL__OUTBOX_DIR", dir.join("outbox"))
+        .env("TIDINGS_SUBSCRIPTIONS__IP_BURST", "1000")
+        .env("TIDINGS_DIGESTS__LEASE_SECONDS", "5")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start tidings");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("tidings exited before listening")
+            .unwrap();
+        if line.contains("tidings listening") {
+            let v: Value = serde_json::from_str(&line).unwrap();
+            break v["fields"]["addr"].as_str().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, format!("http://{addr}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_killed_mid_way_resumes_after_restart_without_losing_or_repeating_mail() {
+    let smtp = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("crash.db").display());
+    let (mut child, base) = start(&db_url, &smtp.url(), dir.path());
+    let client = reqwest::Client::new();
+
+    let mut csv = String::from("email,sections,schedule\n");
+    for i in 0..SUBSCRIBERS {
+        csv.push_str(&format!("m{i}@example.com,,daily\n"));
+    }
+    let r = client
+        .post(format!("{base}/api/v1/subscribers/import"))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut body = common::article("news", "断电测试");
+    body["published_at"] = chrono::Utc::now().to_rfc3339().into();
+    let r = client
+        .put(format!("{base}/api/v1/articles/crash"))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let r = client
+        .post(format!("{base}/api/v1/schedules/daily/run"))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let run_id = r.json::<Value>().await.unwrap()["run_id"].as_i64().unwrap();
+
+    // Kill it once a good part of the run has gone out.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while smtp.messages().len() < SUBSCRIBERS / 4 {
+        assert!(Instant::now() < deadline, "the run never got going");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let at_kill = smtp.messages().len();
+    assert!(
+        at_kill < SUBSCRIBERS,
+        "the run finished before the kill; make it longer"
+    );
+
+    let (mut again, base) = start(&db_url, &smtp.url(), dir.path());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let run = loop {
+        let v: Value = client
+            .get(format!("{base}/api/v1/runs/{run_id}"))
+            .bearer_auth(common::ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["status"] == "done" {
+            break v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run not finished after restart: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(run["sent"].as_u64(), Some(SUBSCRIBERS as u64), "{run}");
+    assert_eq!(run["pending"], 0);
+
+    let recipients: Vec<String> = smtp.messages().into_iter().flat_map(|m| m.to).collect();
+    let mut per: HashMap<&str, usize> = HashMap::new();
+    for r in &recipients {
+        *per.entry(r.as_str()).or_default() += 1;
+    }
+    assert_eq!(per.len(), SUBSCRIBERS, "somebody got no mail");
+    let dups = duplicates(&recipients);
+    // Only what was in flight at the kill (one claimed batch) may have been sent twice.
+    assert!(
+        dups.len() <= tidings::digests::worker::batch_size(400, 5) as usize,
+        "{} duplicates",
+        dups.len()
+    );
+    eprintln!(
+        "killed after {at_kill} mails; {} resent after restart (in flight at the kill)",
+        dups.len()
+    );
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &again.id().to_string()])
+        .status();
+    assert!(
+        again.wait().unwrap().success(),
+        "SIGTERM did not exit cleanly"
+    );
+}
