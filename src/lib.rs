@@ -39,6 +39,8 @@ pub struct Inner {
     pub events: Events,
     pub metrics: Arc<Metrics>,
     pub ingest: Ingest,
+    /// Every public feed document, pre-rendered.
+    pub feeds: feeds::FeedCache,
     pub shutdown: CancellationToken,
 }
 
@@ -79,6 +81,14 @@ impl App {
             clock.clone(),
             metrics.clone(),
         );
+        let feeds = feeds::FeedCache::build(
+            &config,
+            store.clone(),
+            clock.clone(),
+            &events,
+            metrics.clone(),
+        )
+        .await?;
         let state = AppState(Arc::new(Inner {
             config,
             store,
@@ -86,6 +96,7 @@ impl App {
             events,
             metrics,
             ingest,
+            feeds,
             shutdown: CancellationToken::new(),
         }));
         Ok(Self { state, listener })

@@ -22,6 +22,7 @@ use sqlx::{
 };
 
 pub use articles::{ArticleCursor, ArticlePage, PutOutcome, PutResult};
+pub use feeds::FeedSection;
 pub use sections::Section;
 
 /// Which database the URL pointed at.
