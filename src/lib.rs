@@ -74,6 +74,10 @@ impl App {
             .await
             .with_context(|| format!("bind server.bind {}", config.server.bind))?;
         let events = Events::new();
+        if let Some(pool) = store.pg_pool() {
+            // Listen before the feed cache is built, so that no change is missed in between.
+            events.connect_replicas(pool).await?;
+        }
         let metrics = Arc::new(Metrics::default());
         let ingest = Ingest::new(
             store.clone(),
@@ -116,6 +120,9 @@ impl App {
     pub async fn run(self) -> anyhow::Result<()> {
         let state = self.state;
         let mut tasks = JoinSet::new();
+        state
+            .events
+            .spawn_replication(&state.shutdown, &mut tasks);
         tasks.spawn(articles::publication::run(
             state.store.clone(),
             state.events.clone(),
