@@ -2,6 +2,9 @@
 //! PostgreSQL database when `TIDINGS_TEST_POSTGRES_URL` is set), driven over real HTTP.
 #![allow(dead_code)]
 
+pub mod feeds;
+pub mod w3c;
+
 use std::{net::SocketAddr, path::PathBuf};
 
 use chrono::{DateTime, Utc};
