@@ -132,9 +132,20 @@ pub async fn store_fixtures_and_hostile_articles(app: &TestApp) -> Vec<(&'static
     vec![("all", 8), ("news", 3), ("notices", 1), ("grassroots", 3), ("about", 1)]
 }
 
-/// GET `path` with extra headers.
+/// A client that sends no `Accept-Encoding` of its own and decodes nothing, so that tests
+/// see exactly what the server sent (the crate's reqwest has gzip and br enabled).
+pub fn raw_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_gzip()
+        .no_brotli()
+        .no_deflate()
+        .build()
+        .unwrap()
+}
+
+/// GET `path` with extra headers, through [`raw_client`].
 pub async fn get(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
-    let mut req = app.client.get(app.url(path));
+    let mut req = raw_client().get(app.url(path));
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
