@@ -120,9 +120,7 @@ impl App {
     pub async fn run(self) -> anyhow::Result<()> {
         let state = self.state;
         let mut tasks = JoinSet::new();
-        state
-            .events
-            .spawn_replication(&state.shutdown, &mut tasks);
+        state.events.spawn_replication(&state.shutdown, &mut tasks);
         tasks.spawn(articles::publication::run(
             state.store.clone(),
             state.events.clone(),

@@ -19,12 +19,20 @@ fn cached(app: &common::TestApp, path: &str) -> String {
 }
 
 fn renders(app: &common::TestApp) -> u64 {
-    app.state.metrics.feed_renders.load(std::sync::atomic::Ordering::Relaxed)
+    app.state
+        .metrics
+        .feed_renders
+        .load(std::sync::atomic::Ordering::Relaxed)
 }
 
 async fn json_ids(app: &common::TestApp, path: &str) -> Vec<String> {
     let v: Value = get(app, path, &[]).await.json().await.unwrap();
-    v["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect()
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 on_both_backends! {
@@ -72,7 +80,7 @@ on_both_backends! {
         app.put_article("moving", &moved).await;
         assert!(eventually(WAIT, || feed_contains(&app, "/feeds/notices.json", "新标题")).await);
         assert!(eventually(WAIT, || async { json_ids(&app, "/feeds/news.json").await.is_empty() }).await);
-        assert_eq!(json_ids(&app, "/feeds/notices.json").await, [id.clone()]);
+        assert_eq!(json_ids(&app, "/feeds/notices.json").await, std::slice::from_ref(&id));
         assert_eq!(json_ids(&app, "/feeds/all.json").await, [id]);
     }
 
@@ -121,15 +129,29 @@ on_both_backends! {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn feeds_hold_the_newest_articles_first_up_to_feeds_items() {
-    let app = common::spawn_app_with(common::Backend::Sqlite, |c| c.feeds.items = 3).await.unwrap();
+    let app = common::spawn_app_with(common::Backend::Sqlite, |c| c.feeds.items = 3)
+        .await
+        .unwrap();
     for (i, day) in [5, 1, 4, 2, 3].into_iter().enumerate() {
         let mut body = common::article("news", &format!("第{i}篇"));
         body["published_at"] = format!("2025-03-0{day}T08:00:00+08:00").into();
         app.put_article(&format!("p{day}"), &body).await;
     }
-    let want: Vec<String> = [5, 4, 3].iter().map(|d| format!("tag:feeds.example.test,2026:article/p{d}")).collect();
-    assert!(eventually(WAIT, || async { json_ids(&app, "/feeds/all.json").await == want }).await);
+    let want: Vec<String> = [5, 4, 3]
+        .iter()
+        .map(|d| format!("tag:feeds.example.test,2026:article/p{d}"))
+        .collect();
+    assert!(
+        eventually(WAIT, || async {
+            json_ids(&app, "/feeds/all.json").await == want
+        })
+        .await
+    );
     assert_eq!(json_ids(&app, "/feeds/news.json").await, want);
-    let atom = get(&app, "/feeds/news.atom", &[]).await.text().await.unwrap();
+    let atom = get(&app, "/feeds/news.atom", &[])
+        .await
+        .text()
+        .await
+        .unwrap();
     assert_eq!(atom.matches("<entry>").count(), 3);
 }

@@ -9,7 +9,9 @@ use common::feeds::get;
 use reqwest::{StatusCode, header};
 
 async fn with_fixture(app: &common::TestApp) {
-    let resp = app.put_article("news/qinghai-green-compute", &common::fixture_article()).await;
+    let resp = app
+        .put_article("news/qinghai-green-compute", &common::fixture_article())
+        .await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let ok = common::feeds::eventually(std::time::Duration::from_secs(5), || {
         common::feeds::feed_contains(app, "/feeds/news.rss", "qinghai-green-compute")

@@ -24,7 +24,11 @@ async fn second_replica(first: &common::TestApp) -> (String, AppState, tempfile:
 }
 
 async fn fetch(base: &str, path: &str) -> reqwest::Response {
-    common::feeds::raw_client().get(format!("{base}{path}")).send().await.unwrap()
+    common::feeds::raw_client()
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn pg_app() -> Option<common::TestApp> {
@@ -40,21 +44,52 @@ async fn a_put_on_one_replica_shows_in_the_other_within_a_second_with_the_same_e
     let (b_base, b_state, _dir) = second_replica(&a).await;
 
     let started = Instant::now();
-    assert!(a.put_article("shared", &common::article("news", "两个副本")).await.status().is_success());
+    assert!(
+        a.put_article("shared", &common::article("news", "两个副本"))
+            .await
+            .status()
+            .is_success()
+    );
     let seen = eventually(Duration::from_secs(1), || async {
-        fetch(&b_base, "/feeds/news.rss").await.text().await.unwrap().contains("两个副本")
+        fetch(&b_base, "/feeds/news.rss")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("两个副本")
     })
     .await;
     assert!(seen, "replica B did not show the change within 1 s");
     eprintln!("replica B showed the change after {:?}", started.elapsed());
 
     // Both replicas converge on byte-identical feeds, hence identical validators.
-    assert!(eventually(Duration::from_secs(1), || feed_contains(&a, "/feeds/news.rss", "两个副本")).await);
-    for path in ["/feeds/news.rss", "/feeds/news.atom", "/feeds/all.json", "/feeds.opml", "/"] {
+    assert!(
+        eventually(Duration::from_secs(1), || feed_contains(
+            &a,
+            "/feeds/news.rss",
+            "两个副本"
+        ))
+        .await
+    );
+    for path in [
+        "/feeds/news.rss",
+        "/feeds/news.atom",
+        "/feeds/all.json",
+        "/feeds.opml",
+        "/",
+    ] {
         let ha = get(&a, path, &[]).await;
         let hb = fetch(&b_base, path).await;
-        assert_eq!(ha.headers()[header::ETAG], hb.headers()[header::ETAG], "{path}");
-        assert_eq!(ha.headers()[header::LAST_MODIFIED], hb.headers()[header::LAST_MODIFIED], "{path}");
+        assert_eq!(
+            ha.headers()[header::ETAG],
+            hb.headers()[header::ETAG],
+            "{path}"
+        );
+        assert_eq!(
+            ha.headers()[header::LAST_MODIFIED],
+            hb.headers()[header::LAST_MODIFIED],
+            "{path}"
+        );
     }
     b_state.shutdown.cancel();
 }
@@ -77,9 +112,20 @@ async fn a_replica_whose_listener_reconnects_rebuilds_everything() {
     }
     .into_new_article("silent", "test", |_| true)
     .unwrap();
-    a.state.store.put_article(&article, a.clock.now()).await.unwrap();
+    a.state
+        .store
+        .put_article(&article, a.clock.now())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(!fetch(&b_base, "/feeds/news.rss").await.text().await.unwrap().contains("悄悄写入"));
+    assert!(
+        !fetch(&b_base, "/feeds/news.rss")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("悄悄写入")
+    );
 
     // Cut B's listener connection, as a network failure or a server restart would.
     let pool = a.state.store.pg_pool().unwrap();
@@ -91,19 +137,36 @@ async fn a_replica_whose_listener_reconnects_rebuilds_everything() {
     .unwrap();
     assert_eq!(killed.len(), 2, "one listener per replica");
     for pid in killed {
-        sqlx::query("SELECT pg_terminate_backend($1)").bind(pid).execute(pool).await.unwrap();
+        sqlx::query("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .execute(pool)
+            .await
+            .unwrap();
     }
 
     let caught_up = eventually(Duration::from_secs(10), || async {
-        fetch(&b_base, "/feeds/news.rss").await.text().await.unwrap().contains("悄悄写入")
+        fetch(&b_base, "/feeds/news.rss")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("悄悄写入")
     })
     .await;
     assert!(caught_up, "B never rebuilt after its listener reconnected");
     // And notifications flow again afterwards.
-    a.put_article("after", &common::article("news", "重连之后")).await;
-    assert!(eventually(Duration::from_secs(2), || async {
-        fetch(&b_base, "/feeds/news.rss").await.text().await.unwrap().contains("重连之后")
-    })
-    .await);
+    a.put_article("after", &common::article("news", "重连之后"))
+        .await;
+    assert!(
+        eventually(Duration::from_secs(2), || async {
+            fetch(&b_base, "/feeds/news.rss")
+                .await
+                .text()
+                .await
+                .unwrap()
+                .contains("重连之后")
+        })
+        .await
+    );
     b_state.shutdown.cancel();
 }

@@ -16,7 +16,11 @@ async fn hostile_database(app: &common::TestApp) -> Vec<(&'static str, usize)> {
     let counts = store_fixtures_and_hostile_articles(app).await;
     let ready = eventually(Duration::from_secs(10), || async {
         for (slug, n) in &counts {
-            let v: Value = get(app, &format!("/feeds/{slug}.json"), &[]).await.json().await.unwrap();
+            let v: Value = get(app, &format!("/feeds/{slug}.json"), &[])
+                .await
+                .json()
+                .await
+                .unwrap();
             if v["items"].as_array().unwrap().len() != *n {
                 return false;
             }
@@ -38,30 +42,83 @@ fn check_rss(raw: &str, self_url: &str, items: usize, now: DateTime<Utc>) -> Vec
     let channels: Vec<_> = kids(rss).collect();
     assert_eq!(channels.len(), 1, "one channel");
     let ch = channels[0];
-    assert_no_duplicates(ch, &["title", "link", "description", "language", "lastBuildDate", "generator"], what);
+    assert_no_duplicates(
+        ch,
+        &[
+            "title",
+            "link",
+            "description",
+            "language",
+            "lastBuildDate",
+            "generator",
+        ],
+        what,
+    );
     let title = child_text(ch, "title").expect("MissingTitle");
     assert!(!title.trim().is_empty(), "NotBlank channel title");
     assert_no_html(title, "channel title");
     assert_full_uri(child_text(ch, "link").expect("MissingLink"), "channel link");
-    assert!(child_text(ch, "description").is_some(), "MissingDescription");
+    assert!(
+        child_text(ch, "description").is_some(),
+        "MissingDescription"
+    );
     assert_eq!(child_text(ch, "language"), Some("zh-CN"), "language");
-    assert_rfc822(child_text(ch, "lastBuildDate").expect("lastBuildDate"), "lastBuildDate", now);
+    assert_rfc822(
+        child_text(ch, "lastBuildDate").expect("lastBuildDate"),
+        "lastBuildDate",
+        now,
+    );
     let self_link = kids(ch)
-        .find(|n| n.tag_name().namespace() == Some(ATOM_NS) && n.tag_name().name() == "link" && n.attribute("rel") == Some("self"))
+        .find(|n| {
+            n.tag_name().namespace() == Some(ATOM_NS)
+                && n.tag_name().name() == "link"
+                && n.attribute("rel") == Some("self")
+        })
         .expect("MissingAtomSelfLink");
-    assert_eq!(self_link.attribute("href"), Some(self_url), "SelfDoesntMatchLocation");
-    assert_eq!(self_link.attribute("type"), Some("application/rss+xml"), "SelfNotAtom");
+    assert_eq!(
+        self_link.attribute("href"),
+        Some(self_url),
+        "SelfDoesntMatchLocation"
+    );
+    assert_eq!(
+        self_link.attribute("type"),
+        Some("application/rss+xml"),
+        "SelfNotAtom"
+    );
 
     let items_nodes: Vec<_> = kids(ch).filter(|n| n.tag_name().name() == "item").collect();
     assert_eq!(items_nodes.len(), items, "item count of {what}");
     let mut guids = Vec::new();
     for item in items_nodes {
-        let guid = kids(item).find(|n| n.tag_name().name() == "guid").expect("MissingGuid");
+        let guid = kids(item)
+            .find(|n| n.tag_name().name() == "guid")
+            .expect("MissingGuid");
         let id = guid.text().unwrap_or("");
         let what = &format!("{what} item {id}");
-        assert_no_duplicates(item, &["title", "link", "description", "guid", "pubDate", "enclosure"], what);
-        assert!(kids(item).filter(|n| n.tag_name().name() == "encoded").count() <= 1, "DuplicateElement content:encoded");
-        assert_eq!(guid.attribute("isPermaLink"), Some("false"), "guid is an id, not a link");
+        assert_no_duplicates(
+            item,
+            &[
+                "title",
+                "link",
+                "description",
+                "guid",
+                "pubDate",
+                "enclosure",
+            ],
+            what,
+        );
+        assert!(
+            kids(item)
+                .filter(|n| n.tag_name().name() == "encoded")
+                .count()
+                <= 1,
+            "DuplicateElement content:encoded"
+        );
+        assert_eq!(
+            guid.attribute("isPermaLink"),
+            Some("false"),
+            "guid is an id, not a link"
+        );
         assert_tag_uri(id, what);
         guids.push(id.to_owned());
         let title = child_text(item, "title").expect("MissingItemTitle");
@@ -69,9 +126,15 @@ fn check_rss(raw: &str, self_url: &str, items: usize, now: DateTime<Utc>) -> Vec
         assert_no_html(title, what);
         assert_full_uri(child_text(item, "link").expect("link"), what);
         assert_rfc822(child_text(item, "pubDate").expect("pubDate"), what, now);
-        assert!(child_text(item, "author").is_none(), "InvalidContact: names go in dc:creator, {what}");
+        assert!(
+            child_text(item, "author").is_none(),
+            "InvalidContact: names go in dc:creator, {what}"
+        );
         let names: Vec<&str> = kids(item).map(|n| n.tag_name().name()).collect();
-        let desc = names.iter().position(|n| *n == "description").expect("description");
+        let desc = names
+            .iter()
+            .position(|n| *n == "description")
+            .expect("description");
         if let Some(content) = names.iter().position(|n| *n == "encoded") {
             assert!(desc < content, "NeedDescriptionBeforeContent in {what}");
             assert_safe_html(child_text(item, "encoded").unwrap(), what);
@@ -84,12 +147,24 @@ fn check_rss(raw: &str, self_url: &str, items: usize, now: DateTime<Utc>) -> Vec
         }
         if let Some(enc) = kids(item).find(|n| n.tag_name().name() == "enclosure") {
             let url = enc.attribute("url").expect("enclosure url");
-            assert!(url.starts_with("http") && url.split('/').nth(2).unwrap().contains('.'), "InvalidURLAttribute {url}");
+            assert!(
+                url.starts_with("http") && url.split('/').nth(2).unwrap().contains('.'),
+                "InvalidURLAttribute {url}"
+            );
             assert_full_uri(url, what);
-            assert!(enc.attribute("length").expect("length").parse::<u64>().is_ok(), "InvalidIntegerAttribute");
+            assert!(
+                enc.attribute("length")
+                    .expect("length")
+                    .parse::<u64>()
+                    .is_ok(),
+                "InvalidIntegerAttribute"
+            );
             assert_mime(enc.attribute("type").expect("MissingAttribute type"), what);
         }
-        for media in kids(item).filter(|n| n.tag_name().name() == "content" && n.tag_name().namespace() == Some("http://search.yahoo.com/mrss/")) {
+        for media in kids(item).filter(|n| {
+            n.tag_name().name() == "content"
+                && n.tag_name().namespace() == Some("http://search.yahoo.com/mrss/")
+        }) {
             assert_full_uri(media.attribute("url").expect("media url"), what);
             assert_eq!(media.attribute("medium"), Some("image"));
             if let Some(t) = media.attribute("type") {
@@ -106,57 +181,113 @@ fn check_atom(raw: &str, self_url: &str, items: usize, now: DateTime<Utc>) -> Ve
     assert_clean_document(raw, what);
     let doc = Document::parse(raw).unwrap_or_else(|e| panic!("not well-formed XML: {what}: {e}"));
     let feed = doc.root_element();
-    assert_eq!((feed.tag_name().namespace(), feed.tag_name().name()), (Some(ATOM_NS), "feed"));
+    assert_eq!(
+        (feed.tag_name().namespace(), feed.tag_name().name()),
+        (Some(ATOM_NS), "feed")
+    );
     assert_eq!(xml_lang(&doc), Some("zh-CN"), "xml:lang");
     let names: Vec<&str> = kids(feed).map(|n| n.tag_name().name()).collect();
     if let Some(first) = names.iter().position(|n| *n == "entry") {
-        assert!(names[first..].iter().all(|n| *n == "entry"), "MisplacedMetadata in {what}");
+        assert!(
+            names[first..].iter().all(|n| *n == "entry"),
+            "MisplacedMetadata in {what}"
+        );
     }
-    assert_no_duplicates(feed, &["title", "id", "updated", "subtitle", "generator"], what);
-    assert!(!child_text(feed, "title").expect("title").trim().is_empty(), "NotBlank title");
+    assert_no_duplicates(
+        feed,
+        &["title", "id", "updated", "subtitle", "generator"],
+        what,
+    );
+    assert!(
+        !child_text(feed, "title").expect("title").trim().is_empty(),
+        "NotBlank title"
+    );
     assert_tag_uri(child_text(feed, "id").expect("id"), "feed id");
-    assert_rfc3339(child_text(feed, "updated").expect("updated"), "feed updated", now);
+    assert_rfc3339(
+        child_text(feed, "updated").expect("updated"),
+        "feed updated",
+        now,
+    );
     if let Some(sub) = child_text(feed, "subtitle") {
         assert!(!sub.trim().is_empty(), "NotBlank subtitle");
     }
-    let author = kids(feed).find(|n| n.tag_name().name() == "author").expect("feed author (entries may have none)");
-    assert!(!child_text(author, "name").unwrap_or("").trim().is_empty(), "author name");
+    let author = kids(feed)
+        .find(|n| n.tag_name().name() == "author")
+        .expect("feed author (entries may have none)");
+    assert!(
+        !child_text(author, "name").unwrap_or("").trim().is_empty(),
+        "author name"
+    );
     check_links(feed, what);
-    let self_link = kids(feed).find(|n| n.tag_name().name() == "link" && n.attribute("rel") == Some("self")).expect("MissingSelf");
-    assert_eq!(self_link.attribute("href"), Some(self_url), "SelfDoesntMatchLocation");
+    let self_link = kids(feed)
+        .find(|n| n.tag_name().name() == "link" && n.attribute("rel") == Some("self"))
+        .expect("MissingSelf");
+    assert_eq!(
+        self_link.attribute("href"),
+        Some(self_url),
+        "SelfDoesntMatchLocation"
+    );
     assert_eq!(self_link.attribute("type"), Some("application/atom+xml"));
 
-    let entries: Vec<_> = kids(feed).filter(|n| n.tag_name().name() == "entry").collect();
+    let entries: Vec<_> = kids(feed)
+        .filter(|n| n.tag_name().name() == "entry")
+        .collect();
     assert_eq!(entries.len(), items, "entry count of {what}");
     let (mut ids, mut updated) = (Vec::new(), Vec::new());
     for e in entries {
         let id = child_text(e, "id").expect("entry id");
         let what = &format!("{what} entry {id}");
-        assert_no_duplicates(e, &["id", "title", "updated", "published", "summary", "content"], what);
+        assert_no_duplicates(
+            e,
+            &["id", "title", "updated", "published", "summary", "content"],
+            what,
+        );
         assert_tag_uri(id, what);
         ids.push(id.to_owned());
-        let title = kids(e).find(|n| n.tag_name().name() == "title").expect("title");
-        assert!(!title.text().unwrap_or("").trim().is_empty(), "NotBlank title in {what}");
+        let title = kids(e)
+            .find(|n| n.tag_name().name() == "title")
+            .expect("title");
+        assert!(
+            !title.text().unwrap_or("").trim().is_empty(),
+            "NotBlank title in {what}"
+        );
         assert_no_html(title.text().unwrap_or(""), what);
         let up = child_text(e, "updated").expect("updated");
         assert_rfc3339(up, what, now);
-        updated.push(DateTime::parse_from_rfc3339(up).unwrap().to_utc().to_rfc3339());
+        updated.push(
+            DateTime::parse_from_rfc3339(up)
+                .unwrap()
+                .to_utc()
+                .to_rfc3339(),
+        );
         assert_rfc3339(child_text(e, "published").expect("published"), what, now);
         check_links(e, what);
         let content = kids(e).find(|n| n.tag_name().name() == "content");
         let summary = kids(e).find(|n| n.tag_name().name() == "summary");
-        assert!(content.is_some() || summary.is_some(), "MissingTextualContent in {what}");
+        assert!(
+            content.is_some() || summary.is_some(),
+            "MissingTextualContent in {what}"
+        );
         if let Some(c) = content {
             assert_eq!(c.attribute("type"), Some("html"));
-            assert!(!c.text().unwrap_or("").trim().is_empty(), "NotBlank content in {what}");
+            assert!(
+                !c.text().unwrap_or("").trim().is_empty(),
+                "NotBlank content in {what}"
+            );
             assert_safe_html(c.text().unwrap(), what);
         }
         if let Some(s) = summary {
-            assert!(!s.text().unwrap_or("").trim().is_empty(), "NotBlank summary in {what}");
+            assert!(
+                !s.text().unwrap_or("").trim().is_empty(),
+                "NotBlank summary in {what}"
+            );
             assert_no_html(s.text().unwrap(), what);
         }
         for cat in kids(e).filter(|n| n.tag_name().name() == "category") {
-            assert!(!cat.attribute("term").unwrap_or("").trim().is_empty(), "category term");
+            assert!(
+                !cat.attribute("term").unwrap_or("").trim().is_empty(),
+                "category term"
+            );
         }
     }
     assert_unique(ids.iter().map(String::as_str), "DuplicateEntries id");
@@ -169,7 +300,10 @@ fn check_links(parent: roxmltree::Node, what: &str) {
     let mut alternates = std::collections::HashSet::new();
     for l in kids(parent).filter(|n| n.tag_name().name() == "link") {
         let rel = l.attribute("rel").unwrap_or("alternate");
-        assert!(["alternate", "self", "enclosure", "hub", "related", "via"].contains(&rel), "UnregisteredAtomLinkRel {rel}");
+        assert!(
+            ["alternate", "self", "enclosure", "hub", "related", "via"].contains(&rel),
+            "UnregisteredAtomLinkRel {rel}"
+        );
         assert_full_uri(l.attribute("href").expect("MissingHref"), what);
         if let Some(t) = l.attribute("type") {
             assert_mime(t, what);

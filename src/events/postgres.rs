@@ -202,7 +202,9 @@ async fn listen_loop(
                     }
                     match listen(&pool).await {
                         Ok(l) => break l,
-                        Err(e) => tracing::warn!(error = ?e, "cannot reconnect the change listener"),
+                        Err(e) => {
+                            tracing::warn!(error = ?e, "cannot reconnect the change listener")
+                        }
                     }
                     delay = (delay * 2).min(Duration::from_secs(30));
                 };

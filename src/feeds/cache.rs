@@ -99,7 +99,10 @@ impl FeedCache {
             rebuilding: tokio::sync::Mutex::new(()),
         };
         let started = Instant::now();
-        cache.rebuild(&Scope::All).await.context("build the feed cache")?;
+        cache
+            .rebuild(&Scope::All)
+            .await
+            .context("build the feed cache")?;
         tracing::info!(
             documents = cache.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -110,7 +113,11 @@ impl FeedCache {
 
     /// The document served at `path`, if any.
     pub fn get(&self, path: &str) -> Option<Arc<Rendered>> {
-        self.docs.read().expect("feed cache lock").get(path).cloned()
+        self.docs
+            .read()
+            .expect("feed cache lock")
+            .get(path)
+            .cloned()
     }
 
     /// Number of cached documents.
@@ -165,8 +172,15 @@ impl FeedCache {
             items.first().map(|a| a.published_at).unwrap_or_default()
         };
         let sections_edited = sections.iter().map(|s| s.updated_at).max().unwrap_or(0);
-        let all_changed = from_ms(marks.values().copied().max().unwrap_or(0).max(sections_edited))
-            .max(newest(&all_items));
+        let all_changed = from_ms(
+            marks
+                .values()
+                .copied()
+                .max()
+                .unwrap_or(0)
+                .max(sections_edited),
+        )
+        .max(newest(&all_items));
         let mut feeds = vec![FeedDoc::new(
             &self.site,
             ALL,
@@ -191,7 +205,12 @@ impl FeedCache {
         let mut rendered = render_parallel(self.site.clone(), feeds).await?;
         if pages_stale {
             let edited = from_ms(sections_edited);
-            rendered.push(page("/", index::render(&self.site, &sections), "text/html; charset=utf-8", edited));
+            rendered.push(page(
+                "/",
+                index::render(&self.site, &sections),
+                "text/html; charset=utf-8",
+                edited,
+            ));
             rendered.push(page(
                 "/feeds.opml",
                 opml::render(&self.site, &sections),
@@ -245,7 +264,10 @@ fn page(
     content_type: &'static str,
     edited: DateTime<Utc>,
 ) -> (String, Rendered) {
-    (path.to_owned(), Rendered::new(body, content_type, edited, None))
+    (
+        path.to_owned(),
+        Rendered::new(body, content_type, edited, None),
+    )
 }
 
 /// Renders every feed in every format, spread over the CPUs on blocking threads so that

@@ -58,7 +58,11 @@ pub fn negotiate(accept_encoding: Option<&str>) -> Encoding {
             if let Some((k, v)) = param.split_once('=')
                 && k.trim().eq_ignore_ascii_case("q")
             {
-                q = v.trim().parse::<f32>().ok().filter(|q| (0.0..=1.0).contains(q));
+                q = v
+                    .trim()
+                    .parse::<f32>()
+                    .ok()
+                    .filter(|q| (0.0..=1.0).contains(q));
             }
         }
         // A malformed weight makes the element unusable; skip it.

@@ -106,7 +106,11 @@ impl Item {
             link: absolute_url(&a.url).unwrap_or_else(|| site.url("/")),
             summary: clean(&a.summary),
             content_html: clean(&a.content_html),
-            author: a.author.as_deref().map(clean).filter(|s| !s.trim().is_empty()),
+            author: a
+                .author
+                .as_deref()
+                .map(clean)
+                .filter(|s| !s.trim().is_empty()),
             tags: a
                 .tags
                 .iter()
@@ -196,7 +200,10 @@ mod tests {
 
     #[test]
     fn clean_drops_control_characters_non_characters_and_replacement_marks() {
-        assert_eq!(clean("a\u{0}b\u{8}c\u{FFFE}d\u{FFFD}e 工会 ✊"), "abcde 工会 ✊");
+        assert_eq!(
+            clean("a\u{0}b\u{8}c\u{FFFE}d\u{FFFD}e 工会 ✊"),
+            "abcde 工会 ✊"
+        );
     }
 
     #[test]

@@ -52,9 +52,12 @@ pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
     let Some(changes) = state.feeds.take_changes() else {
         return;
     };
-    let publisher = state.feeds.site().hub.clone().map(|hub| {
-        websub::spawn(hub, state.clock.clone(), state.shutdown.clone(), tasks)
-    });
+    let publisher = state
+        .feeds
+        .site()
+        .hub
+        .clone()
+        .map(|hub| websub::spawn(hub, state.clock.clone(), state.shutdown.clone(), tasks));
     tasks.spawn(refresh(state.clone(), changes, publisher));
 }
 

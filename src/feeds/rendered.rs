@@ -98,7 +98,8 @@ fn gzip(body: &[u8]) -> Vec<u8> {
         Vec::with_capacity(body.len() / 4),
         flate2::Compression::default(),
     );
-    enc.write_all(body).expect("writing into memory cannot fail");
+    enc.write_all(body)
+        .expect("writing into memory cannot fail");
     enc.finish().expect("writing into memory cannot fail")
 }
 
@@ -123,7 +124,12 @@ mod tests {
         let body = "工会要闻 ✊ ".repeat(2000).into_bytes();
         let t = DateTime::<Utc>::from_timestamp(1_700_000_000, 123_000_000).unwrap();
         let a = Rendered::new(body.clone(), "text/plain", t, None);
-        let b = Rendered::new(body.clone(), "text/plain", t + chrono::Duration::hours(1), None);
+        let b = Rendered::new(
+            body.clone(),
+            "text/plain",
+            t + chrono::Duration::hours(1),
+            None,
+        );
         assert_eq!(a.tag, b.tag);
         assert_eq!(a.last_modified_secs, 1_700_000_000);
 

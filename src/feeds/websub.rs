@@ -114,7 +114,9 @@ async fn run(
                     pending.remove(&topic);
                 }
                 Err(e) => {
-                    let Some(p) = pending.get_mut(&topic) else { continue };
+                    let Some(p) = pending.get_mut(&topic) else {
+                        continue;
+                    };
                     p.attempts += 1;
                     if p.attempts >= MAX_ATTEMPTS {
                         tracing::error!(%topic, error = %e, "hub ping failed; giving up");

@@ -60,6 +60,9 @@ mod tests {
 
     #[test]
     fn escape_handles_markup_quotes_and_forbidden_characters() {
-        assert_eq!(escape("a<b>&\"'\u{1}工"), "a&#x3C;b&gt;&#x26;&quot;&apos;工");
+        assert_eq!(
+            escape("a<b>&\"'\u{1}工"),
+            "a&#x3C;b&gt;&#x26;&quot;&apos;工"
+        );
     }
 }

@@ -10,8 +10,7 @@ use super::TestApp;
 
 /// Characters that have broken feeds elsewhere: CJK, emoji (with modifiers and ZWJ), the CDATA
 /// terminator, XML specials, entity-like text, a right-to-left mark.
-pub const HOSTILE_TEXT: &str =
-    "工会要闻 ✊🏽👩‍👩‍👧 ]]> a<b & c>d \"q\" 'a' 1&2 &amp; &#12; \u{200F}";
+pub const HOSTILE_TEXT: &str = "工会要闻 ✊🏽👩‍👩‍👧 ]]> a<b & c>d \"q\" 'a' 1&2 &amp; &#12; \u{200F}";
 
 /// Articles sent through the publisher API, each with something unusual.
 pub fn hostile_api_articles() -> Vec<(String, Value)> {
@@ -108,7 +107,12 @@ pub fn hostile_raw_articles(now: DateTime<Utc>) -> Vec<NewArticle> {
 /// Stores every hostile and fixture article; returns how many each feed should hold.
 pub async fn store_fixtures_and_hostile_articles(app: &TestApp) -> Vec<(&'static str, usize)> {
     let fixture = super::fixture_article();
-    assert!(app.put_article("news/qinghai-green-compute", &fixture).await.status().is_success());
+    assert!(
+        app.put_article("news/qinghai-green-compute", &fixture)
+            .await
+            .status()
+            .is_success()
+    );
     let about = json!({
         "section": "about",
         "title": "青海省总工会简介",
@@ -116,20 +120,39 @@ pub async fn store_fixtures_and_hostile_articles(app: &TestApp) -> Vec<(&'static
         "content_markdown": std::fs::read_to_string(super::fixture_dir().join("about/federation-intro.md")).unwrap().split("+++").nth(2).unwrap(),
         "published_at": "2024-12-01T10:00:00+08:00",
     });
-    assert!(app.put_article("about/federation-intro", &about).await.status().is_success());
+    assert!(
+        app.put_article("about/federation-intro", &about)
+            .await
+            .status()
+            .is_success()
+    );
     for (id, body) in hostile_api_articles() {
         let resp = app.put_article(&id, &body).await;
-        assert!(resp.status().is_success(), "{id}: {}", resp.text().await.unwrap());
+        assert!(
+            resp.status().is_success(),
+            "{id}: {}",
+            resp.text().await.unwrap()
+        );
     }
     for mut a in hostile_raw_articles(app.clock.now()) {
         if app.backend == super::Backend::Postgres {
             // PostgreSQL text cannot hold NUL at all, so no article there can carry one.
             a.content_html = a.content_html.replace('\0', "");
         }
-        app.state.store.put_article(&a, app.clock.now()).await.unwrap();
+        app.state
+            .store
+            .put_article(&a, app.clock.now())
+            .await
+            .unwrap();
     }
     app.state.events.publish(tidings::events::Change::All);
-    vec![("all", 8), ("news", 3), ("notices", 1), ("grassroots", 3), ("about", 1)]
+    vec![
+        ("all", 8),
+        ("news", 3),
+        ("notices", 1),
+        ("grassroots", 3),
+        ("about", 1),
+    ]
 }
 
 /// A client that sends no `Accept-Encoding` of its own and decodes nothing, so that tests
@@ -173,7 +196,12 @@ where
 
 /// Whether the feed at `path` mentions `needle`.
 pub async fn feed_contains(app: &TestApp, path: &str, needle: &str) -> bool {
-    get(app, path, &[]).await.text().await.unwrap().contains(needle)
+    get(app, path, &[])
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains(needle)
 }
 
 /// What Python's feedparser makes of `doc`: `bozo`, the exception text, version, entry ids
