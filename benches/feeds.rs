@@ -70,11 +70,19 @@ async fn freshness(base: &str, token: &str, n: usize) -> anyhow::Result<()> {
             .await?;
         anyhow::ensure!(resp.status().is_success(), "update {i}: {}", resp.status());
         loop {
-            let body = client.get(format!("{base}/feeds/news.rss")).send().await?.text().await?;
+            let body = client
+                .get(format!("{base}/feeds/news.rss"))
+                .send()
+                .await?
+                .text()
+                .await?;
             if body.contains(&marker) {
                 break;
             }
-            anyhow::ensure!(started.elapsed() < Duration::from_secs(10), "update {i} never showed");
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(10),
+                "update {i} never showed"
+            );
         }
         times.push(started.elapsed());
     }
@@ -94,7 +102,9 @@ async fn scale(articles: usize, sections: usize) -> anyhow::Result<()> {
     let url = format!("sqlite://{}", dir.path().join("scale.db").display());
     let mut toml = format!("[database]\nurl = \"{url}\"\n[server]\nbind = \"127.0.0.1:0\"\n");
     for s in 0..sections {
-        toml.push_str(&format!("[[sections]]\nslug = \"s{s}\"\ntitle = \"栏目{s}\"\n"));
+        toml.push_str(&format!(
+            "[[sections]]\nslug = \"s{s}\"\ntitle = \"栏目{s}\"\n"
+        ));
     }
     let config = Config::from_toml_str(&toml)?;
     let store = Store::connect(&url).await?;
@@ -107,7 +117,8 @@ async fn scale(articles: usize, sections: usize) -> anyhow::Result<()> {
     let known: BTreeSet<String> = (0..sections).map(|s| format!("s{s}")).collect();
     for i in 0..articles {
         let section = format!("s{}", i % sections);
-        let input: ArticleInput = serde_json::from_value(article(&section, i, &format!("第{i}篇")))?;
+        let input: ArticleInput =
+            serde_json::from_value(article(&section, i, &format!("第{i}篇")))?;
         let a = input
             .into_new_article(&format!("a{i}"), "bench", |s| known.contains(s))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -130,7 +141,10 @@ async fn scale(articles: usize, sections: usize) -> anyhow::Result<()> {
     }
     tx.commit().await?;
     pool.close().await;
-    println!("scale: {articles} articles over {sections} sections loaded in {:.1} s", loaded.elapsed().as_secs_f64());
+    println!(
+        "scale: {articles} articles over {sections} sections loaded in {:.1} s",
+        loaded.elapsed().as_secs_f64()
+    );
 
     let events = Events::new();
     let metrics = Arc::new(Metrics::default());
@@ -147,13 +161,21 @@ async fn scale(articles: usize, sections: usize) -> anyhow::Result<()> {
     for round in 0..20 {
         let i = round * 7;
         let section = format!("s{}", i % sections);
-        let input: ArticleInput = serde_json::from_value(article(&section, i, &format!("第{i}篇（修订{round}）")))?;
+        let input: ArticleInput =
+            serde_json::from_value(article(&section, i, &format!("第{i}篇（修订{round}）")))?;
         let a = input
             .into_new_article(&format!("a{i}"), "bench", |s| known.contains(s))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let outcome = store.put_article(&a, clock.now()).await.context("change one article")?;
+        let outcome = store
+            .put_article(&a, clock.now())
+            .await
+            .context("change one article")?;
         let started = Instant::now();
-        cache.rebuild(&Scope::Sections(outcome.changed_sections.into_iter().collect())).await?;
+        cache
+            .rebuild(&Scope::Sections(
+                outcome.changed_sections.into_iter().collect(),
+            ))
+            .await?;
         times.push(started.elapsed());
     }
     times.sort();
@@ -169,7 +191,10 @@ async fn scale(articles: usize, sections: usize) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // `cargo bench` appends `--bench`; ignore flags.
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
     match arg(0).as_str() {
         "seed" => seed(&arg(1), &arg(2), arg(3).parse()?).await,

@@ -12,13 +12,7 @@ use axum::http::HeaderValue;
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
-use super::{
-    ALL,
-    doc::FeedDoc,
-    index, opml,
-    rendered::Rendered,
-    site::{Format, Site, feed_path},
-};
+use super::{ALL, doc::FeedDoc, index, opml, render, rendered::Rendered, site::Site};
 use crate::{
     clock::{Clock, from_ms},
     config::Config,
@@ -202,7 +196,7 @@ impl FeedCache {
         }
         let pages_stale =
             *scope == Scope::All || *self.sections.lock().expect("feed cache lock") != sections;
-        let mut rendered = render_parallel(self.site.clone(), feeds).await?;
+        let mut rendered = render::all_formats(self.site.clone(), feeds).await?;
         if pages_stale {
             let edited = from_ms(sections_edited);
             rendered.push(page(
@@ -268,56 +262,4 @@ fn page(
         path.to_owned(),
         Rendered::new(body, content_type, edited, None),
     )
-}
-
-/// Renders every feed in every format, spread over the CPUs on blocking threads so that
-/// request handling never waits behind rendering.
-async fn render_parallel(
-    site: Arc<Site>,
-    feeds: Vec<FeedDoc>,
-) -> anyhow::Result<Vec<(String, Rendered)>> {
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(feeds.len())
-        .max(1);
-    let mut chunks: Vec<Vec<FeedDoc>> = (0..workers).map(|_| Vec::new()).collect();
-    for (i, feed) in feeds.into_iter().enumerate() {
-        chunks[i % workers].push(feed);
-    }
-    let handles: Vec<_> = chunks
-        .into_iter()
-        .map(|chunk| {
-            let site = site.clone();
-            tokio::task::spawn_blocking(move || {
-                chunk
-                    .iter()
-                    .flat_map(|feed| render_feed(&site, feed))
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let mut out = Vec::new();
-    for h in handles {
-        out.extend(h.await.context("feed rendering thread")?);
-    }
-    Ok(out)
-}
-
-fn render_feed(site: &Site, feed: &FeedDoc) -> [(String, Rendered); 3] {
-    Format::ALL.map(|format| {
-        let body = match format {
-            Format::Rss => super::rss::render(site, feed),
-            Format::Atom => super::atom::render(site, feed),
-            Format::Json => super::json::render(site, feed),
-        };
-        let self_url = site.feed_url(&feed.slug, format);
-        let link = site
-            .hub
-            .as_ref()
-            .map(|hub| format!("<{hub}>; rel=\"hub\", <{self_url}>; rel=\"self\""));
-        (
-            feed_path(&feed.slug, format),
-            Rendered::new(body, format.content_type(), feed.updated.to_utc(), link),
-        )
-    })
 }

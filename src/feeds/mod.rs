@@ -11,6 +11,7 @@ pub mod doc;
 mod index;
 mod json;
 mod opml;
+pub mod render;
 mod rendered;
 mod rss;
 mod serve;
@@ -29,15 +30,6 @@ use crate::{AppState, events::Change};
 
 /// The slug of the feed that merges every section.
 pub const ALL: &str = "all";
-
-/// Renders one feed document in `format` (used by benchmarks and tests).
-pub fn render(site: &Site, feed: &doc::FeedDoc, format: Format) -> Vec<u8> {
-    match format {
-        Format::Rss => rss::render(site, feed),
-        Format::Atom => atom::render(site, feed),
-        Format::Json => json::render(site, feed),
-    }
-}
 
 /// Routes of the public feeds, the OPML list and the index page.
 pub fn router() -> Router<AppState> {
