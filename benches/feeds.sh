@@ -18,6 +18,7 @@ DURATION="${DURATION:-10s}"
 UPDATES="${UPDATES:-1000}"
 TIDINGS_PORT="${TIDINGS_PORT:-18080}"
 NGINX_PORT="${NGINX_PORT:-18081}"
+BARE_PORT="${BARE_PORT:-18082}"
 TOKEN="bench-publisher-token-0123456789"
 WORK="$(mktemp -d /tmp/tidings-bench.XXXXXX)"
 chmod 755 "$WORK"
@@ -39,8 +40,9 @@ need() {
 
 echo "== build (release)"
 cargo build --release --quiet --bin tidings
-cargo bench --quiet --bench feeds --no-run 2>/dev/null
-bench() { cargo bench --quiet --bench feeds -- "$@"; }
+BENCH_BIN="$(cargo bench --quiet --bench feeds --no-run --message-format=json 2>/dev/null |
+  python3 -c 'import json, sys; print([j["executable"] for j in map(json.loads, sys.stdin) if j.get("executable")][-1])')"
+bench() { "$BENCH_BIN" "$@"; }
 
 start_tidings() {
   cat >"$WORK/tidings.toml" <<EOF
@@ -55,7 +57,7 @@ publisher_token = "$TOKEN"
 [mail]
 transport = "log"
 EOF
-  TIDINGS_LOG=json RUST_LOG=warn ./target/release/tidings --config "$WORK/tidings.toml" serve >"$WORK/tidings.log" 2>&1 &
+  ./target/release/tidings --config "$WORK/tidings.toml" serve >"$WORK/tidings.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$TIDINGS_PORT/healthz" >/dev/null && return; sleep 0.1; done
   echo "tidings did not start"; cat "$WORK/tidings.log"; exit 1
@@ -75,47 +77,49 @@ serving() {
   curl -fsS "http://127.0.0.1:$TIDINGS_PORT/feeds/news.rss" -o "$WORK/www/feeds/news.rss"
   chmod -R a+rX "$WORK/www"
   echo "feed: $(stat -c %s "$WORK/www/feeds/news.rss") bytes, $(grep -o '<item>' "$WORK/www/feeds/news.rss" | wc -l) items"
-  cat >"$WORK/nginx.conf" <<EOF
-worker_processes auto;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
+  # The Debian package's own nginx.conf (worker_processes auto, sendfile, access log, default
+  # keep-alive), with the site below in place of sites-enabled and a private pid file.
+  sed -e "s|^pid .*|pid $WORK/nginx.pid;|" \
+      -e "s|include /etc/nginx/sites-enabled/\*;|include $WORK/site.conf;|" \
+      /etc/nginx/nginx.conf >"$WORK/nginx.conf"
+  cat >"$WORK/site.conf" <<EOF
+server {
+  listen 127.0.0.1:$NGINX_PORT;
+  root $WORK/www;
   types { application/rss+xml rss; }
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    root $WORK/www;
-    etag on;
-    location / { add_header Cache-Control "public, max-age=300"; }
-  }
+  location / { add_header Cache-Control "public, max-age=300"; }
 }
 EOF
   nginx -c "$WORK/nginx.conf" -p "$WORK"
   sleep 0.3
   local n_url="http://127.0.0.1:$NGINX_PORT/feeds/news.rss" t_url="http://127.0.0.1:$TIDINGS_PORT/feeds/news.rss"
+  local b_url="http://127.0.0.1:$BARE_PORT/feeds/news.rss"
   local n_etag t_etag
   n_etag="$(curl -fsSI "$n_url" | awk -F': ' 'tolower($1)=="etag" {print $2}' | tr -d '\r')"
   t_etag="$(curl -fsSI "$t_url" | awk -F': ' 'tolower($1)=="etag" {print $2}' | tr -d '\r')"
+  bench bare "$BARE_PORT" "$WORK/www/feeds/news.rss" "$t_etag" &
+  PIDS+=($!)
+  sleep 0.5
   cmp <(curl -fsS "$n_url") <(curl -fsS "$t_url") && echo "identical bytes; ETags: nginx $n_etag, tidings $t_etag"
-  [ "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $t_etag" "$t_url")" = 304 ]
-  [ "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $n_etag" "$n_url")" = 304 ]
+  for url in "$n_url|$n_etag" "$t_url|$t_etag" "$b_url|$t_etag"; do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: ${url#*|}" "${url%|*}")" = 304 ]
+  done
 
-  : >"$WORK/n200"; : >"$WORK/t200"; : >"$WORK/n304"; : >"$WORK/t304"
+  for f in n200 t200 b200 n304 t304 b304; do : >"$WORK/$f"; done
   for round in $(seq 1 "$ROUNDS"); do
     wrk -t1 -c64 -d"$DURATION" "$n_url" | rps >>"$WORK/n200"
     wrk -t1 -c64 -d"$DURATION" "$t_url" | rps >>"$WORK/t200"
+    wrk -t1 -c64 -d"$DURATION" "$b_url" | rps >>"$WORK/b200"
     wrk -t1 -c64 -d"$DURATION" -H "If-None-Match: $n_etag" "$n_url" | rps >>"$WORK/n304"
     wrk -t1 -c64 -d"$DURATION" -H "If-None-Match: $t_etag" "$t_url" | rps >>"$WORK/t304"
-    echo "round $round: 200 nginx $(tail -1 "$WORK/n200") tidings $(tail -1 "$WORK/t200") | 304 nginx $(tail -1 "$WORK/n304") tidings $(tail -1 "$WORK/t304") req/s"
+    wrk -t1 -c64 -d"$DURATION" -H "If-None-Match: $t_etag" "$b_url" | rps >>"$WORK/b304"
+    echo "round $round: 200: nginx $(tail -1 "$WORK/n200"), tidings $(tail -1 "$WORK/t200"), bare axum $(tail -1 "$WORK/b200") | 304: nginx $(tail -1 "$WORK/n304"), tidings $(tail -1 "$WORK/t304"), bare axum $(tail -1 "$WORK/b304") req/s"
   done
-  local n2 t2 n3 t3
-  n2="$(mean <"$WORK/n200")"; t2="$(mean <"$WORK/t200")"; n3="$(mean <"$WORK/n304")"; t3="$(mean <"$WORK/t304")"
-  echo "serving 200: nginx $n2 req/s, tidings $t2 req/s, ratio $(ratio "$t2" "$n2") (goal >= 1.2)"
-  echo "serving 304: nginx $n3 req/s, tidings $t3 req/s, ratio $(ratio "$t3" "$n3") (goal >= 1.0)"
+  local n2 t2 b2 n3 t3 b3
+  n2="$(mean <"$WORK/n200")"; t2="$(mean <"$WORK/t200")"; b2="$(mean <"$WORK/b200")"
+  n3="$(mean <"$WORK/n304")"; t3="$(mean <"$WORK/t304")"; b3="$(mean <"$WORK/b304")"
+  echo "serving 200: nginx $n2 req/s, tidings $t2 req/s, ratio $(ratio "$t2" "$n2") (goal >= 1.2); bare axum $b2 req/s = $(ratio "$b2" "$n2") x nginx"
+  echo "serving 304: nginx $n3 req/s, tidings $t3 req/s, ratio $(ratio "$t3" "$n3") (goal >= 1.0); bare axum $b3 req/s = $(ratio "$b3" "$n3") x nginx"
   kill "$(cat "$WORK/nginx.pid")"; rm -f "$WORK/nginx.pid"
 }
 

@@ -33,10 +33,11 @@ pub const ALL: &str = "all";
 
 /// Routes of the public feeds, the OPML list and the index page.
 pub fn router() -> Router<AppState> {
+    let cached = || get(serve::cached).fallback(serve::method_not_allowed);
     Router::new()
-        .route("/", get(serve::cached))
-        .route("/feeds.opml", get(serve::cached))
-        .route("/feeds/{file}", get(serve::cached))
+        .route("/", cached())
+        .route("/feeds.opml", cached())
+        .route("/feeds/{file}", cached())
 }
 
 /// Starts the cache refresher (and the WebSub pinger when a hub is configured).

@@ -16,10 +16,22 @@ use crate::{AppState, error::AppError};
 
 /// `GET`/`HEAD` of `/`, `/feeds.opml` and `/feeds/{section}.{rss,atom,json}`.
 pub async fn cached(State(state): State<AppState>, req: Request) -> Response {
-    match state.feeds.get(req.uri().path()) {
+    let resp = match state.feeds.get(req.uri().path()) {
         Some(doc) => respond(&doc, req.headers(), &state.feeds.cache_control),
         None => AppError::NotFound("no such feed".into()).into_response(),
-    }
+    };
+    state.metrics.count_request(resp.status().as_u16());
+    resp
+}
+
+/// Any other method on a feed path: 405, counted like every answer.
+pub async fn method_not_allowed(State(state): State<AppState>) -> Response {
+    state.metrics.count_request(405);
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::ALLOW, HeaderValue::from_static("GET, HEAD"))],
+    )
+        .into_response()
 }
 
 /// The response to a request for `doc` carrying `headers`.
