@@ -63,6 +63,8 @@ pub struct FeedCache {
     changes: Mutex<Option<broadcast::Receiver<Change>>>,
     /// One rebuild at a time: a later one always reads a later state.
     rebuilding: tokio::sync::Mutex<()>,
+    /// The instant the first build judged visibility at.
+    built_as_of: Mutex<DateTime<Utc>>,
     /// `Cache-Control` of every document.
     pub cache_control: HeaderValue,
 }
@@ -91,6 +93,7 @@ impl FeedCache {
             sections: Mutex::new(Vec::new()),
             changes: Mutex::new(Some(events.subscribe())),
             rebuilding: tokio::sync::Mutex::new(()),
+            built_as_of: Mutex::new(DateTime::<Utc>::MIN_UTC),
         };
         let started = Instant::now();
         cache
@@ -127,6 +130,12 @@ impl FeedCache {
     /// Site facts the feeds are rendered with.
     pub fn site(&self) -> &Site {
         &self.site
+    }
+
+    /// When the first build judged which articles were visible; articles published after it
+    /// and before the publication task started watching must still be shown.
+    pub fn built_as_of(&self) -> DateTime<Utc> {
+        *self.built_as_of.lock().expect("feed cache lock")
     }
 
     /// The change receiver, once: the refresher task owns it.

@@ -60,7 +60,16 @@ async fn refresh(
     mut changes: tokio::sync::broadcast::Receiver<Change>,
     publisher: Option<websub::Publisher>,
 ) {
-    let mut scope: Option<Scope> = None;
+    // Articles that became visible between the first build and now were announced to nobody.
+    let mut scope = match state
+        .store
+        .sections_published_between(state.feeds.built_as_of(), state.clock.now())
+        .await
+    {
+        Ok(sections) if sections.is_empty() => None,
+        Ok(sections) => Some(Scope::Sections(sections.into_iter().collect())),
+        Err(_) => Some(Scope::All),
+    };
     loop {
         let mut current = match scope.take() {
             Some(s) => s,
