@@ -97,7 +97,7 @@ EOF
   local n_etag t_etag
   n_etag="$(curl -fsSI "$n_url" | awk -F': ' 'tolower($1)=="etag" {print $2}' | tr -d '\r')"
   t_etag="$(curl -fsSI "$t_url" | awk -F': ' 'tolower($1)=="etag" {print $2}' | tr -d '\r')"
-  bench bare "$BARE_PORT" "$WORK/www/feeds/news.rss" "$t_etag" &
+  "$BENCH_BIN" bare "$BARE_PORT" "$WORK/www/feeds/news.rss" "$t_etag" &
   PIDS+=($!)
   sleep 0.5
   cmp <(curl -fsS "$n_url") <(curl -fsS "$t_url") && echo "identical bytes; ETags: nginx $n_etag, tidings $t_etag"
