@@ -18,6 +18,15 @@ async fn with_fixture(app: &common::TestApp) {
     })
     .await;
     assert!(ok, "fixture never reached the feed");
+    // A new document is served in identity at once and compressed right after.
+    let compressed = common::feeds::eventually(std::time::Duration::from_secs(5), || async {
+        get(app, "/feeds/news.rss", &[("accept-encoding", "br")])
+            .await
+            .headers()
+            .contains_key(header::CONTENT_ENCODING)
+    })
+    .await;
+    assert!(compressed, "the compressed forms never arrived");
 }
 
 on_both_backends! {

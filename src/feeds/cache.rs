@@ -225,10 +225,12 @@ impl FeedCache {
             .feed_renders
             .fetch_add(rendered.len() as u64, Relaxed);
         let count = rendered.len();
-        let changed = self.swap(scope, rendered);
+        let (changed, installed) = self.swap(scope, rendered);
         if pages_stale {
             *self.sections.lock().expect("feed cache lock") = sections;
         }
+        // Already served in identity; the compressed forms follow.
+        render::compress_all(installed).await?;
         tracing::debug!(
             documents = count,
             changed = changed.len(),
@@ -239,8 +241,12 @@ impl FeedCache {
     }
 
     /// Installs `rendered` under one write lock; returns the URLs of feeds whose content
-    /// differs from what was served before.
-    fn swap(&self, scope: &Scope, rendered: Vec<(String, Rendered)>) -> Vec<String> {
+    /// differs from what was served before, and the installed documents.
+    fn swap(
+        &self,
+        scope: &Scope,
+        rendered: Vec<(String, Rendered)>,
+    ) -> (Vec<String>, Vec<Arc<Rendered>>) {
         let mut docs = self.docs.write().expect("feed cache lock");
         let old = std::mem::take(&mut *docs);
         let mut fresh = match scope {
@@ -249,15 +255,18 @@ impl FeedCache {
             Scope::Sections(_) => old.clone(),
         };
         let mut changed = Vec::new();
+        let mut installed = Vec::with_capacity(rendered.len());
         for (path, doc) in rendered {
             let before = old.get(&path);
             if path.starts_with("/feeds/") && before.is_none_or(|b| b.tag != doc.tag) {
                 changed.push(self.site.url(&path));
             }
-            fresh.insert(path, Arc::new(doc));
+            let doc = Arc::new(doc);
+            installed.push(doc.clone());
+            fresh.insert(path, doc);
         }
         *docs = fresh;
-        changed
+        (changed, installed)
     }
 }
 

@@ -52,6 +52,26 @@ pub async fn all_formats(
     Ok(out)
 }
 
+/// Compresses `docs` on blocking threads, spread over the CPUs.
+pub async fn compress_all(docs: Vec<Arc<Rendered>>) -> anyhow::Result<()> {
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(docs.len())
+        .max(1);
+    let mut chunks: Vec<Vec<Arc<Rendered>>> = (0..workers).map(|_| Vec::new()).collect();
+    for (i, doc) in docs.into_iter().enumerate() {
+        chunks[i % workers].push(doc);
+    }
+    let handles: Vec<_> = chunks
+        .into_iter()
+        .map(|chunk| tokio::task::spawn_blocking(move || chunk.iter().for_each(|d| d.compress())))
+        .collect();
+    for h in handles {
+        h.await.context("feed compression thread")?;
+    }
+    Ok(())
+}
+
 fn ready(site: &Site, feed: &FeedDoc) -> [(String, Rendered); 3] {
     Format::ALL.map(|format| {
         let self_url = site.feed_url(&feed.slug, format);

@@ -1,7 +1,10 @@
 //! A cached document: its bytes in every encoding, prepared once when it changes, and the
 //! validators (ETag, Last-Modified) derived from its content so that every replica agrees.
+//!
+//! A new document is served as soon as it is rendered; its gzip and br forms follow a few
+//! milliseconds later (requests in between get identity), so compression never delays a change.
 
-use std::io::Write;
+use std::{io::Write, sync::OnceLock};
 
 use axum::http::HeaderValue;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -40,8 +43,9 @@ impl Encoding {
 #[derive(Debug)]
 pub struct Rendered {
     pub content_type: HeaderValue,
-    /// Bodies by encoding: identity, gzip, br.
-    bodies: [Bytes; 3],
+    identity: Bytes,
+    /// gzip and br bodies, once [`compress`](Self::compress) has run.
+    compressed: OnceLock<[Bytes; 2]>,
     /// Entity tags by encoding: the same content hash, marked per coding as RFC 9110 asks.
     etags: [HeaderValue; 3],
     /// The content hash (the opaque part of the identity ETag, without quotes).
@@ -54,7 +58,7 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    /// Compresses `body` both ways and derives its validators.
+    /// Derives the validators of `body`; compressed forms come with [`compress`](Self::compress).
     pub fn new(
         body: Vec<u8>,
         content_type: &'static str,
@@ -63,8 +67,6 @@ impl Rendered {
     ) -> Self {
         let digest = Sha256::digest(&body);
         let tag = URL_SAFE_NO_PAD.encode(&digest[..18]);
-        let gzip = gzip(&body);
-        let br = brotli(&body);
         let etag = |suffix: &str| {
             HeaderValue::from_str(&format!("\"{tag}{suffix}\"")).expect("base64 is a valid header")
         };
@@ -73,7 +75,8 @@ impl Rendered {
         Self {
             content_type: HeaderValue::from_static(content_type),
             etags: [etag(""), etag("-gzip"), etag("-br")],
-            bodies: [Bytes::from(body), Bytes::from(gzip), Bytes::from(br)],
+            identity: Bytes::from(body),
+            compressed: OnceLock::new(),
             last_modified: HeaderValue::from_str(&httpdate::fmt_http_date(lm.into()))
                 .expect("an HTTP date is a valid header"),
             last_modified_secs: secs,
@@ -82,9 +85,32 @@ impl Rendered {
         }
     }
 
-    /// The body in `encoding`.
+    /// Prepares the gzip and br bodies (CPU work: call it off the async threads).
+    pub fn compress(&self) {
+        if self.compressed.get().is_none() {
+            let forms = [
+                Bytes::from(gzip(&self.identity)),
+                Bytes::from(brotli(&self.identity)),
+            ];
+            let _ = self.compressed.set(forms);
+        }
+    }
+
+    /// `wanted`, or identity while the compressed forms are not ready yet.
+    pub fn available(&self, wanted: Encoding) -> Encoding {
+        match (wanted, self.compressed.get()) {
+            (Encoding::Identity, _) | (_, None) => Encoding::Identity,
+            (coding, Some(_)) => coding,
+        }
+    }
+
+    /// The body in `encoding`; identity when that form is not ready (see [`available`](Self::available)).
     pub fn body(&self, encoding: Encoding) -> &Bytes {
-        &self.bodies[encoding.index()]
+        match (encoding, self.compressed.get()) {
+            (Encoding::Gzip, Some([gz, _])) => gz,
+            (Encoding::Br, Some([_, br])) => br,
+            _ => &self.identity,
+        }
     }
 
     /// The ETag of the representation in `encoding`.
@@ -132,6 +158,14 @@ mod tests {
         );
         assert_eq!(a.tag, b.tag);
         assert_eq!(a.last_modified_secs, 1_700_000_000);
+        assert_eq!(
+            a.available(Encoding::Br),
+            Encoding::Identity,
+            "not compressed yet"
+        );
+        assert_eq!(a.body(Encoding::Br), &body[..], "identity until compressed");
+        a.compress();
+        assert_eq!(a.available(Encoding::Br), Encoding::Br);
 
         let mut gz = Vec::new();
         flate2::read::GzDecoder::new(&a.body(Encoding::Gzip)[..])

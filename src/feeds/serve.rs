@@ -36,11 +36,11 @@ pub async fn method_not_allowed(State(state): State<AppState>) -> Response {
 
 /// The response to a request for `doc` carrying `headers`.
 pub fn respond(doc: &Rendered, headers: &HeaderMap, cache_control: &HeaderValue) -> Response {
-    let encoding = negotiate(
+    let encoding = doc.available(negotiate(
         headers
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok()),
-    );
+    ));
     // If-None-Match, when present, decides alone (RFC 9110 §13.2.2).
     let mut if_none_match = headers
         .get_all(header::IF_NONE_MATCH)
