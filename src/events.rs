@@ -1,4 +1,9 @@
 //! In-process change notifications: feeds and digests subscribe, ingest publishes.
+//! On PostgreSQL, [`postgres`] carries them to every other replica too.
+
+pub mod postgres;
+
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::broadcast;
 
@@ -16,6 +21,12 @@ pub enum Change {
 #[derive(Clone)]
 pub struct Events {
     tx: broadcast::Sender<Change>,
+    /// Random id of this process, so that it ignores its own notifications.
+    origin: Arc<str>,
+    /// Where published changes go for other replicas, once connected.
+    outbox: Arc<OnceLock<postgres::Outbox>>,
+    /// The connected listener, until its task starts.
+    replication: Arc<Mutex<Option<postgres::Replication>>>,
 }
 
 impl Default for Events {
@@ -28,11 +39,30 @@ impl Events {
     /// A channel holding up to 1,024 undelivered changes per receiver.
     pub fn new() -> Self {
         let (tx, _) = broadcast::channel(1024);
-        Self { tx }
+        let origin: String = {
+            use rand::Rng;
+            format!("{:016x}", rand::thread_rng().r#gen::<u64>())
+        };
+        Self {
+            tx,
+            origin: origin.into(),
+            outbox: Arc::default(),
+            replication: Arc::default(),
+        }
     }
 
-    /// Tells every current subscriber; nobody listening is fine.
+    /// Tells every current subscriber, here and (on PostgreSQL) in every other replica;
+    /// nobody listening is fine.
     pub fn publish(&self, change: Change) {
+        if let Some(outbox) = self.outbox.get() {
+            outbox.send(change.clone());
+        }
+        let _ = self.tx.send(change);
+    }
+
+    /// Tells the subscribers of this process only (changes other replicas learn by
+    /// themselves, or that came from them).
+    pub fn publish_local(&self, change: Change) {
         let _ = self.tx.send(change);
     }
 

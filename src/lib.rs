@@ -39,6 +39,8 @@ pub struct Inner {
     pub events: Events,
     pub metrics: Arc<Metrics>,
     pub ingest: Ingest,
+    /// Every public feed document, pre-rendered.
+    pub feeds: feeds::FeedCache,
     pub shutdown: CancellationToken,
     pub scheduler: digests::scheduler::Scheduler,
     /// Woken when a run is created, so delivery workers need not wait for their next poll.
@@ -98,6 +100,10 @@ impl App {
             )
             .await?;
         let events = Events::new();
+        if let Some(pool) = store.pg_pool() {
+            // Listen before the feed cache is built, so that no change is missed in between.
+            events.connect_replicas(pool).await?;
+        }
         let metrics = Arc::new(Metrics::default());
         let mailer = mail::Mailer::from_config(&config, metrics.clone())?;
         let templates = Arc::new(mail::Templates::load(&config.site.templates_dir)?);
@@ -114,6 +120,14 @@ impl App {
             config.digests.catch_up_hours,
         );
         let composer = Arc::new(digests::composer(&config, &store, mailer.clone()).await?);
+        let feeds = feeds::FeedCache::build(
+            &config,
+            store.clone(),
+            clock.clone(),
+            &events,
+            metrics.clone(),
+        )
+        .await?;
         let state = AppState(Arc::new(Inner {
             config,
             store,
@@ -121,6 +135,7 @@ impl App {
             events,
             metrics,
             ingest,
+            feeds,
             shutdown: CancellationToken::new(),
             scheduler,
             digest_wakeup: Arc::new(tokio::sync::Notify::new()),
@@ -146,6 +161,7 @@ impl App {
     pub async fn run(self) -> anyhow::Result<()> {
         let state = self.state;
         let mut tasks = JoinSet::new();
+        state.events.spawn_replication(&state.shutdown, &mut tasks);
         tasks.spawn(articles::publication::run(
             state.store.clone(),
             state.events.clone(),

@@ -41,7 +41,8 @@ pub async fn run(store: Store, events: Events, clock: Clock, shutdown: Cancellat
         match store.sections_published_between(checked_until, now).await {
             Ok(sections) if !sections.is_empty() => {
                 tracing::info!(?sections, "scheduled articles are now published");
-                events.publish(Change::Sections(sections));
+                // Every replica runs this loop on its own clock: no need to tell the others.
+                events.publish_local(Change::Sections(sections));
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = ?e, "cannot read newly published sections"),

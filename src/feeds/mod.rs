@@ -1,14 +1,109 @@
 //! Public feeds (SPEC §4): RSS 2.0, Atom 1.0 and JSON Feed per section, served from a cache.
+//!
+//! Pure renderers (`rss`, `atom`, `json`, `opml`, `index`) turn a [`doc::FeedDoc`] into bytes;
+//! the [`FeedCache`] keeps every document pre-rendered and compressed, and rebuilds the
+//! sections a [`Change`] names; [`serve`] answers requests from it; `websub` tells the hub.
 
-use axum::Router;
-use tokio::task::JoinSet;
+mod atom;
+mod cache;
+mod conditional;
+pub mod doc;
+mod index;
+mod json;
+mod opml;
+pub mod render;
+mod rendered;
+mod rss;
+mod serve;
+mod site;
+mod websub;
+mod xml;
 
-use crate::AppState;
+use axum::{Router, routing::get};
+use tokio::{sync::broadcast::error::RecvError, task::JoinSet};
 
-/// Routes of the public feeds.
+pub use cache::{FeedCache, Scope};
+pub use rendered::{Encoding, Rendered};
+pub use site::{Format, Site};
+
+use crate::{AppState, events::Change};
+
+/// The slug of the feed that merges every section.
+pub const ALL: &str = "all";
+
+/// Routes of the public feeds, the OPML list and the index page.
 pub fn router() -> Router<AppState> {
+    let cached = || get(serve::cached).fallback(serve::method_not_allowed);
     Router::new()
+        .route("/", cached())
+        .route("/feeds.opml", cached())
+        .route("/feeds/{file}", cached())
 }
 
-/// Starts the feed cache's background work.
-pub fn spawn(_state: &AppState, _tasks: &mut JoinSet<()>) {}
+/// Starts the cache refresher (and the WebSub pinger when a hub is configured).
+pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
+    let Some(changes) = state.feeds.take_changes() else {
+        return;
+    };
+    let publisher = state
+        .feeds
+        .site()
+        .hub
+        .clone()
+        .map(|hub| websub::spawn(hub, state.clock.clone(), state.shutdown.clone(), tasks));
+    tasks.spawn(refresh(state.clone(), changes, publisher));
+}
+
+/// Rebuilds what each change touched, coalescing changes that arrive while it works.
+async fn refresh(
+    state: AppState,
+    mut changes: tokio::sync::broadcast::Receiver<Change>,
+    publisher: Option<websub::Publisher>,
+) {
+    // Articles that became visible between the first build and now were announced to nobody.
+    let mut scope = match state
+        .store
+        .sections_published_between(state.feeds.built_as_of(), state.clock.now())
+        .await
+    {
+        Ok(sections) if sections.is_empty() => None,
+        Ok(sections) => Some(Scope::Sections(sections.into_iter().collect())),
+        Err(_) => Some(Scope::All),
+    };
+    loop {
+        let mut current = match scope.take() {
+            Some(s) => s,
+            None => tokio::select! {
+                _ = state.shutdown.cancelled() => return,
+                received = changes.recv() => match received {
+                    Ok(change) => Scope::from(change),
+                    // Changes were lost: only a full rebuild is safe.
+                    Err(RecvError::Lagged(_)) => Scope::All,
+                    Err(RecvError::Closed) => return,
+                },
+            },
+        };
+        loop {
+            match changes.try_recv() {
+                Ok(change) => current.add(change),
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => current = Scope::All,
+                Err(_) => break,
+            }
+        }
+        match state.feeds.rebuild(&current).await {
+            Ok(topics) => {
+                if let Some(p) = &publisher {
+                    p.publish(topics);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = ?e, "feed rebuild failed; serving the previous feeds and retrying");
+                scope = Some(current);
+                tokio::select! {
+                    _ = state.shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+}

@@ -32,6 +32,7 @@ use sqlx::{
 
 pub use articles::{ArticleCursor, ArticlePage, PutOutcome, PutResult};
 pub use digest_content::{Recipient, RunInfo};
+pub use feeds::FeedSection;
 pub use ledger::{Claim, Outcome, Recorded};
 pub use run_views::RunView;
 pub use schedules::ScheduleChoice;

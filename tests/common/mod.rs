@@ -3,8 +3,11 @@
 #![allow(dead_code)]
 
 pub mod fault_smtp;
+pub mod feed_checks;
+pub mod feeds;
 pub mod site;
 pub mod smtp;
+pub mod w3c;
 
 use std::{net::SocketAddr, path::PathBuf};
 

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Feed benchmarks (issue 3). Prints every figure and the ratios; asserts nothing.
+#
+#   bash benches/feeds.sh            # all three
+#   ROUNDS=3 DURATION=10s bash benches/feeds.sh serving
+#
+# serving   nginx (Debian package, worker_processes auto) serving the identical bytes of a
+#           50-item feed as a static file with its ETag, vs `tidings serve` (release build,
+#           default runtime), `wrk -t1 -c64 -d10s` against each, alternating; 200s and 304s.
+# freshness PUT -> first GET of the feed showing the change, over 1,000 updates.
+# scale     100,000 articles over 50 sections: cold build of every cache; one article changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WHAT="${1:-all}"
+ROUNDS="${ROUNDS:-2}"
+DURATION="${DURATION:-10s}"
+UPDATES="${UPDATES:-1000}"
+TIDINGS_PORT="${TIDINGS_PORT:-18080}"
+NGINX_PORT="${NGINX_PORT:-18081}"
+BARE_PORT="${BARE_PORT:-18082}"
+TOKEN="bench-publisher-token-0123456789"
+WORK="$(mktemp -d /tmp/tidings-bench.XXXXXX)"
+chmod 755 "$WORK"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+need() {
+  if ! command -v "$1" >/dev/null; then
+    echo "installing $2"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq "$2" >/dev/null
+  fi
+}
+
+echo "== build (release)"
+cargo build --release --quiet --bin tidings
+BENCH_BIN="$(cargo bench --quiet --bench feeds --no-run --message-format=json 2>/dev/null |
+  python3 -c 'import json, sys; print([j["executable"] for j in map(json.loads, sys.stdin) if j.get("executable")][-1])')"
+bench() { "$BENCH_BIN" "$@"; }
+
+start_tidings() {
+  cat >"$WORK/tidings.toml" <<EOF
+[site]
+base_url = "http://127.0.0.1:$TIDINGS_PORT"
+[server]
+bind = "127.0.0.1:$TIDINGS_PORT"
+[database]
+url = "sqlite://$WORK/tidings.db"
+[auth]
+publisher_token = "$TOKEN"
+[mail]
+transport = "log"
+EOF
+  ./target/release/tidings --config "$WORK/tidings.toml" serve >"$WORK/tidings.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$TIDINGS_PORT/healthz" >/dev/null && return; sleep 0.1; done
+  echo "tidings did not start"; cat "$WORK/tidings.log"; exit 1
+}
+
+rps() { awk '/Requests\/sec/ {print $2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+mean() { awk '{ s += $1 } END { printf "%.0f", s / NR }'; }
+
+serving() {
+  need nginx nginx
+  need wrk wrk
+  start_tidings
+  bench seed "http://127.0.0.1:$TIDINGS_PORT" "$TOKEN" 50
+  sleep 0.5
+  mkdir -p "$WORK/www/feeds"
+  curl -fsS "http://127.0.0.1:$TIDINGS_PORT/feeds/news.rss" -o "$WORK/www/feeds/news.rss"
+  chmod -R a+rX "$WORK/www"
+  echo "feed: $(stat -c %s "$WORK/www/feeds/news.rss") bytes, $(grep -o '<item>' "$WORK/www/feeds/news.rss" | wc -l) items"
+  # The Debian package's own nginx.conf (worker_processes auto, sendfile, access log, default
+  # keep-alive), with the site below in place of sites-enabled and a private pid file.
+  sed -e "s|^pid .*|pid $WORK/nginx.pid;|" \
+      -e "s|include /etc/nginx/sites-enabled/\*;|include $WORK/site.conf;|" \
+      /etc/nginx/nginx.conf >"$WORK/nginx.conf"
+  cat >"$WORK/site.conf" <<EOF
+server {
+  listen 127.0.0.1:$NGINX_PORT;
+  root $WORK/www;
+  types { application/rss+xml rss; }
+  location / { add_header Cache-Control "public, max-age=300"; }
+}
+EOF
+  nginx -c "$WORK/nginx.conf" -p "$WORK"
+  sleep 0.3
+  local n_url="http://127.0.0.1:$NGINX_PORT/feeds/news.rss" t_url="http://127.0.0.1:$TIDINGS_PORT/feeds/news.rss"
+  local b_url="http://127.0.0.1:$BARE_PORT/feeds/news.rss"
+  local n_etag t_etag
+  n_etag="$(curl -fsSI "$n_url" | awk -F': ' 'tolower($1)=="etag" {print $2}' | tr -d '\r')"
+  t_etag="$(curl -fsSI "$t_url" | awk -F': ' 'tolower($1)=="etag" {print $2}' | tr -d '\r')"
+  "$BENCH_BIN" bare "$BARE_PORT" "$WORK/www/feeds/news.rss" "$t_etag" &
+  PIDS+=($!)
+  sleep 0.5
+  cmp <(curl -fsS "$n_url") <(curl -fsS "$t_url") && echo "identical bytes; ETags: nginx $n_etag, tidings $t_etag"
+  for url in "$n_url|$n_etag" "$t_url|$t_etag" "$b_url|$t_etag"; do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: ${url#*|}" "${url%|*}")" = 304 ]
+  done
+
+  for f in n200 t200 b200 n304 t304 b304; do : >"$WORK/$f"; done
+  for round in $(seq 1 "$ROUNDS"); do
+    wrk -t1 -c64 -d"$DURATION" "$n_url" | rps >>"$WORK/n200"
+    wrk -t1 -c64 -d"$DURATION" "$t_url" | rps >>"$WORK/t200"
+    wrk -t1 -c64 -d"$DURATION" "$b_url" | rps >>"$WORK/b200"
+    wrk -t1 -c64 -d"$DURATION" -H "If-None-Match: $n_etag" "$n_url" | rps >>"$WORK/n304"
+    wrk -t1 -c64 -d"$DURATION" -H "If-None-Match: $t_etag" "$t_url" | rps >>"$WORK/t304"
+    wrk -t1 -c64 -d"$DURATION" -H "If-None-Match: $t_etag" "$b_url" | rps >>"$WORK/b304"
+    echo "round $round: 200: nginx $(tail -1 "$WORK/n200"), tidings $(tail -1 "$WORK/t200"), bare axum $(tail -1 "$WORK/b200") | 304: nginx $(tail -1 "$WORK/n304"), tidings $(tail -1 "$WORK/t304"), bare axum $(tail -1 "$WORK/b304") req/s"
+  done
+  local n2 t2 b2 n3 t3 b3
+  n2="$(mean <"$WORK/n200")"; t2="$(mean <"$WORK/t200")"; b2="$(mean <"$WORK/b200")"
+  n3="$(mean <"$WORK/n304")"; t3="$(mean <"$WORK/t304")"; b3="$(mean <"$WORK/b304")"
+  echo "serving 200: nginx $n2 req/s, tidings $t2 req/s, ratio $(ratio "$t2" "$n2") (goal >= 1.2); bare axum $b2 req/s = $(ratio "$b2" "$n2") x nginx"
+  echo "serving 304: nginx $n3 req/s, tidings $t3 req/s, ratio $(ratio "$t3" "$n3") (goal >= 1.0); bare axum $b3 req/s = $(ratio "$b3" "$n3") x nginx"
+  kill "$(cat "$WORK/nginx.pid")"; rm -f "$WORK/nginx.pid"
+}
+
+freshness() {
+  if ! curl -fs "http://127.0.0.1:$TIDINGS_PORT/healthz" >/dev/null 2>&1; then
+    start_tidings
+    bench seed "http://127.0.0.1:$TIDINGS_PORT" "$TOKEN" 50
+  fi
+  bench freshness "http://127.0.0.1:$TIDINGS_PORT" "$TOKEN" "$UPDATES"
+}
+
+scale() {
+  bench scale 100000 50
+}
+
+case "$WHAT" in
+  serving) echo "== serving"; serving ;;
+  freshness) echo "== freshness"; freshness ;;
+  scale) echo "== scale"; scale ;;
+  all) echo "== serving"; serving; echo "== freshness"; freshness; echo "== scale"; scale ;;
+  *) echo "usage: $0 [serving|freshness|scale|all]"; exit 2 ;;
+esac

@@ -1,0 +1,80 @@
+//! The HTTP side of the cache: every public feed document is answered from memory, with
+//! conditional GET, HEAD and content negotiation, and no other work per request.
+
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+use super::{
+    conditional::{negotiate, none_match, not_modified_since},
+    rendered::Rendered,
+};
+use crate::{AppState, error::AppError};
+
+/// `GET`/`HEAD` of `/`, `/feeds.opml` and `/feeds/{section}.{rss,atom,json}`.
+pub async fn cached(State(state): State<AppState>, req: Request) -> Response {
+    let resp = match state.feeds.get(req.uri().path()) {
+        Some(doc) => respond(&doc, req.headers(), &state.feeds.cache_control),
+        None => AppError::NotFound("no such feed".into()).into_response(),
+    };
+    state.metrics.count_request(resp.status().as_u16());
+    resp
+}
+
+/// Any other method on a feed path: 405, counted like every answer.
+pub async fn method_not_allowed(State(state): State<AppState>) -> Response {
+    state.metrics.count_request(405);
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::ALLOW, HeaderValue::from_static("GET, HEAD"))],
+    )
+        .into_response()
+}
+
+/// The response to a request for `doc` carrying `headers`.
+pub fn respond(doc: &Rendered, headers: &HeaderMap, cache_control: &HeaderValue) -> Response {
+    let encoding = doc.available(negotiate(
+        headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    ));
+    // If-None-Match, when present, decides alone (RFC 9110 §13.2.2).
+    let mut if_none_match = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .peekable();
+    let not_modified = if if_none_match.peek().is_some() {
+        if_none_match.any(|v| none_match(v, &doc.tag))
+    } else {
+        headers
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| not_modified_since(v, doc.last_modified_secs))
+    };
+    let mut resp = if not_modified {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        let mut r = Response::new(Body::from(doc.body(encoding).clone()));
+        let h = r.headers_mut();
+        h.insert(header::CONTENT_TYPE, doc.content_type.clone());
+        if let Some(coding) = encoding.header() {
+            h.insert(header::CONTENT_ENCODING, coding);
+        }
+        r
+    };
+    let h = resp.headers_mut();
+    h.insert(header::ETAG, doc.etag(encoding).clone());
+    h.insert(header::LAST_MODIFIED, doc.last_modified.clone());
+    h.insert(header::CACHE_CONTROL, cache_control.clone());
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if let Some(link) = &doc.link {
+        h.insert(header::LINK, link.clone());
+    }
+    resp
+}
