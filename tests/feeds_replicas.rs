@@ -101,6 +101,25 @@ async fn a_replica_whose_listener_reconnects_rebuilds_everything() {
         return;
     };
     let (b_base, b_state, _dir) = second_replica(&a).await;
+    // First an announced change, so B's listener and refresher are surely running (on a busy
+    // machine they may start late, and their catch-up rebuild would show the silent write).
+    let mut warm = common::article("news", "预热文章");
+    warm["url"] = "https://www.example.org/news/warm.html".into();
+    a.put_article("warm", &warm).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !fetch(&b_base, "/feeds/news.rss")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains("预热文章")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B never saw the announced change"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // A change nobody announces: only a full rebuild can bring it to B.
     let article = tidings::articles::ArticleInput {
         section: Some("news".into()),
