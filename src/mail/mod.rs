@@ -4,6 +4,7 @@
 
 pub mod message;
 mod smtp;
+mod smtp_data;
 pub mod templates;
 mod throttle;
 
