@@ -30,12 +30,19 @@ pub fn backoff(attempt: i64) -> chrono::Duration {
     chrono::Duration::minutes(minutes.min(60))
 }
 
-/// One process's delivery worker.
+/// Delivery loops per process. While one loop sends its batch, another claims, loads and
+/// renders the next, so the SMTP connections do not wait for the database; the loops share
+/// the `mail.concurrency` connections.
+pub const LOOPS: usize = 2;
+
+/// One delivery loop of a process.
 pub struct Worker {
     state: AppState,
     owner: String,
     composer: Arc<Composer>,
     sends: Arc<Semaphore>,
+    /// When this loop last counted the pending deliveries (the queue-depth gauge).
+    depth_counted: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// Articles per (run, watermark, sections): subscribers who share them share one query.
@@ -54,9 +61,24 @@ impl Worker {
         let concurrency = state.config.mail.concurrency as usize;
         Self {
             owner: format!("{}-{:016x}", hostname(), rand::random::<u64>()),
-            sends: Arc::new(Semaphore::new(concurrency)),
+            // Twice the connections: a send builds its message before it needs a connection,
+            // so while `concurrency` sends talk SMTP the others get their mail ready.
+            sends: Arc::new(Semaphore::new(2 * concurrency)),
             state,
             composer,
+            depth_counted: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Another loop of this process: its own lease owner name, the same send slots (the
+    /// mailer's pool still holds the connections to `mail.concurrency`).
+    pub fn sibling(&self) -> Self {
+        Self {
+            owner: format!("{}-{:016x}", hostname(), rand::random::<u64>()),
+            sends: self.sends.clone(),
+            state: self.state.clone(),
+            composer: self.composer.clone(),
+            depth_counted: std::sync::Mutex::new(None),
         }
     }
 
@@ -176,6 +198,14 @@ impl Worker {
             .await?
         {
             tracing::info!(run = id, "digest run done");
+        }
+        // Counting the queue scans every pending delivery: at most once a second.
+        {
+            let mut counted = self.depth_counted.lock().expect("depth lock");
+            if counted.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+                return Ok(());
+            }
+            *counted = Some(std::time::Instant::now());
         }
         let depth = self.state.store.pending_deliveries().await?;
         self.state

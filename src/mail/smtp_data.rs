@@ -10,37 +10,38 @@
 use std::fmt;
 
 /// A message made transparent (RFC 5321 §4.5.2: a line starting with `.` gets another) and
-/// ended with the `.` line.
-pub struct DataPayload(String);
+/// ended with the `.` line, written out as it is formatted (no copy of the message is kept).
+pub struct DataPayload<'a>(&'a str);
 
-impl DataPayload {
+impl<'a> DataPayload<'a> {
     /// `None` when the message is not UTF-8 (then send it with `message` instead); lettre
     /// builds ours as ASCII or UTF-8.
-    pub fn new(message: &[u8]) -> Option<Self> {
-        let text = std::str::from_utf8(message).ok()?;
-        let mut out = String::with_capacity(text.len() + 8);
-        for (i, line) in text.split("\r\n").enumerate() {
-            if i > 0 {
-                out.push_str("\r\n");
-            }
-            if line.starts_with('.') {
-                out.push('.');
-            }
-            out.push_str(line);
-        }
-        // `split` leaves an empty last piece after a final CRLF: the message then already
-        // ends its last line.
-        if !out.ends_with("\r\n") {
-            out.push_str("\r\n");
-        }
-        out.push_str(".\r\n");
-        Some(Self(out))
+    pub fn new(message: &'a [u8]) -> Option<Self> {
+        std::str::from_utf8(message).ok().map(Self)
     }
 }
 
-impl fmt::Display for DataPayload {
+impl fmt::Display for DataPayload<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        let text = self.0;
+        let bytes = text.as_bytes();
+        let mut from = 0;
+        if bytes.first() == Some(&b'.') {
+            f.write_str(".")?;
+        }
+        // A line starts after each CRLF; a plain scan, since dot-lines are rare.
+        for i in 2..bytes.len() {
+            if bytes[i] == b'.' && bytes[i - 1] == b'\n' && bytes[i - 2] == b'\r' {
+                f.write_str(&text[from..i])?;
+                f.write_str(".")?;
+                from = i;
+            }
+        }
+        f.write_str(&text[from..])?;
+        if !text.ends_with("\r\n") {
+            f.write_str("\r\n")?;
+        }
+        f.write_str(".\r\n")
     }
 }
 
