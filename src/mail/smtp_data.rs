@@ -24,20 +24,15 @@ impl<'a> DataPayload<'a> {
 impl fmt::Display for DataPayload<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = self.0;
-        let bytes = text.as_bytes();
-        let mut from = 0;
-        if bytes.first() == Some(&b'.') {
-            f.write_str(".")?;
-        }
-        // A line starts after each CRLF; a plain scan, since dot-lines are rare.
-        for i in 2..bytes.len() {
-            if bytes[i] == b'.' && bytes[i - 1] == b'\n' && bytes[i - 2] == b'\r' {
-                f.write_str(&text[from..i])?;
+        // A line starts the message and follows each CRLF (a bare LF starts none).
+        let mut line_start = true;
+        for piece in text.split_inclusive('\n') {
+            if line_start && piece.starts_with('.') {
                 f.write_str(".")?;
-                from = i;
             }
+            f.write_str(piece)?;
+            line_start = piece.ends_with("\r\n");
         }
-        f.write_str(&text[from..])?;
         if !text.ends_with("\r\n") {
             f.write_str("\r\n")?;
         }

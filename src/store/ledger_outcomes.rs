@@ -12,9 +12,10 @@ use super::{
     write_tx,
 };
 
-/// Rows per multi-row statement: far below the bind limits of SQLite (32,766) and PostgreSQL
-/// (65,535).
-const CHUNK: usize = 500;
+/// Rows per multi-row statement. Far below the bind limits (SQLite 32,766, PostgreSQL 65,535),
+/// and small because SQLite finds each `$N` by a walk through the statement's parameter list
+/// when it is bound: binding costs the square of the parameter count.
+pub(super) const CHUNK: usize = 100;
 
 /// `($first, $first+1, …), (…)`: `rows` tuples of `width` placeholders.
 fn tuples(first: usize, rows: usize, width: usize) -> String {

@@ -43,7 +43,7 @@ impl Store {
         }
         // A few multi-row statements rather than one statement per token.
         write_tx!(self, |tx| {
-            for chunk in tokens.chunks(500) {
+            for chunk in tokens.chunks(super::ledger_outcomes::CHUNK) {
                 let rows = (0..chunk.len())
                     .map(|i| {
                         let p = 2 + 3 * i;
