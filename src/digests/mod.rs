@@ -33,15 +33,22 @@ pub async fn composer(
     })
 }
 
-/// Starts the scheduler and the delivery worker.
+/// Starts the scheduler and the delivery loops.
 pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
     tasks.spawn(scheduler::run(
         state.scheduler.clone(),
         state.shutdown.clone(),
     ));
-    let worker = worker::Worker::new(state.clone(), state.composer.clone());
+    let first = worker::Worker::new(state.clone(), state.composer.clone());
+    for _ in 1..worker::LOOPS {
+        tasks.spawn(worker::run(
+            first.sibling(),
+            state.digest_wakeup.clone(),
+            state.shutdown.clone(),
+        ));
+    }
     tasks.spawn(worker::run(
-        worker,
+        first,
         state.digest_wakeup.clone(),
         state.shutdown.clone(),
     ));

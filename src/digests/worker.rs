@@ -11,19 +11,18 @@ use chrono::Utc;
 use tokio::{sync::Semaphore, task::JoinSet};
 
 use super::compose::Composer;
-use crate::{
-    AppState,
-    articles::Article,
-    clock::{from_ms, to_ms},
-    mail::SendError,
-    store::{Claim, Outcome, Recipient, RunInfo, Schedule},
-};
 
-/// Most deliveries claimed per batch.
-pub const BATCH: i64 = 200;
+mod prepare;
+use crate::{AppState, clock::to_ms, mail::SendError, store::Outcome};
+use prepare::{ContentCache, Prepared};
 
-/// Deliveries per claim: small enough that a batch is sent well within its lease at
-/// `mail.rate_per_second`, so that no other worker takes over deliveries still being sent.
+/// Most deliveries claimed per batch: each batch costs a few transactions whatever its size,
+/// and holds its rendered mails in memory until they are sent (about 20 MB for 500 of 20 KB).
+pub const BATCH: i64 = 500;
+
+/// Deliveries per claim: small enough that a batch is sent well within its lease
+/// (`digests.lease_seconds`) at `mail.rate_per_second`, so that no other worker takes over
+/// deliveries still being sent.
 pub fn batch_size(rate_per_second: u32, lease_seconds: u32) -> i64 {
     (i64::from(rate_per_second) * i64::from(lease_seconds) / 3).clamp(1, BATCH)
 }
@@ -34,40 +33,54 @@ pub fn backoff(attempt: i64) -> chrono::Duration {
     chrono::Duration::minutes(minutes.min(60))
 }
 
-/// One process's delivery worker.
+/// Delivery loops per process. While one loop sends its batch, another claims, loads and
+/// renders the next, so the SMTP connections do not wait for the database; the loops share
+/// the `mail.concurrency` connections.
+pub const LOOPS: usize = 2;
+
+/// One delivery loop of a process.
 pub struct Worker {
     state: AppState,
     owner: String,
     composer: Arc<Composer>,
     sends: Arc<Semaphore>,
+    /// When this loop last counted the pending deliveries (the queue-depth gauge).
+    depth_counted: std::sync::Mutex<Option<std::time::Instant>>,
     lease: chrono::Duration,
     batch: i64,
-}
-
-/// Articles per (run, watermark, sections): subscribers who share them share one query.
-type ContentCache = HashMap<(i64, i64, Option<Vec<String>>), Arc<Vec<Article>>>;
-
-struct BatchContext {
-    sections: Vec<crate::store::Section>,
-    runs: HashMap<i64, (RunInfo, Schedule)>,
-    recipients: HashMap<i64, Recipient>,
-    watermarks: HashMap<(String, i64), i64>,
 }
 
 impl Worker {
     /// A worker identified by a unique `owner` name (leases are taken in that name).
     pub fn new(state: AppState, composer: Arc<Composer>) -> Self {
         let concurrency = state.config.mail.concurrency as usize;
-        let lease_seconds = state.config.digests.lease_seconds;
-        let lease = chrono::Duration::seconds(i64::from(lease_seconds));
-        let batch = batch_size(state.config.mail.rate_per_second, lease_seconds);
         Self {
             owner: format!("{}-{:016x}", hostname(), rand::random::<u64>()),
-            sends: Arc::new(Semaphore::new(concurrency)),
-            lease,
-            batch,
+            // Twice the connections: a send builds its message before it needs a connection,
+            // so while `concurrency` sends talk SMTP the others get their mail ready.
+            sends: Arc::new(Semaphore::new(2 * concurrency)),
+            lease: chrono::Duration::seconds(i64::from(state.config.digests.lease_seconds)),
+            batch: batch_size(
+                state.config.mail.rate_per_second,
+                state.config.digests.lease_seconds,
+            ),
             state,
             composer,
+            depth_counted: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Another loop of this process: its own lease owner name, the same send slots (the
+    /// mailer's pool still holds the connections to `mail.concurrency`).
+    pub fn sibling(&self) -> Self {
+        Self {
+            owner: format!("{}-{:016x}", hostname(), rand::random::<u64>()),
+            sends: self.sends.clone(),
+            state: self.state.clone(),
+            composer: self.composer.clone(),
+            depth_counted: std::sync::Mutex::new(None),
+            lease: self.lease,
+            batch: self.batch,
         }
     }
 
@@ -188,6 +201,14 @@ impl Worker {
         {
             tracing::info!(run = id, "digest run done");
         }
+        // Counting the queue scans every pending delivery: at most once a second.
+        {
+            let mut counted = self.depth_counted.lock().expect("depth lock");
+            if counted.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+                return Ok(());
+            }
+            *counted = Some(std::time::Instant::now());
+        }
         let depth = self.state.store.pending_deliveries().await?;
         self.state
             .metrics
@@ -195,112 +216,6 @@ impl Worker {
             .store(depth.max(0) as u64, Relaxed);
         Ok(())
     }
-
-    async fn load_context(&self, claims: &[Claim]) -> anyhow::Result<BatchContext> {
-        let store = &self.state.store;
-        let mut runs = HashMap::new();
-        for c in claims {
-            if runs.contains_key(&c.run_id) {
-                continue;
-            }
-            let run = store
-                .run_info(c.run_id)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("run {} vanished", c.run_id))?;
-            // A deleted schedule still finishes the runs it started, with its last settings.
-            let schedule = store
-                .get_schedule_any(&run.schedule)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("schedule {} vanished", run.schedule))?;
-            runs.insert(c.run_id, (run, schedule));
-        }
-        let ids: Vec<i64> = claims.iter().map(|c| c.subscriber_id).collect();
-        let recipients = store
-            .recipients(&ids)
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r))
-            .collect();
-        let mut watermarks = HashMap::new();
-        let mut schedules: Vec<&str> = runs.values().map(|(r, _)| r.schedule.as_str()).collect();
-        schedules.sort_unstable();
-        schedules.dedup();
-        for s in schedules {
-            for (id, wm) in store.watermarks(s, &ids).await? {
-                watermarks.insert((s.to_owned(), id), wm);
-            }
-        }
-        let sections = store.list_sections().await?;
-        Ok(BatchContext {
-            sections,
-            runs,
-            recipients,
-            watermarks,
-        })
-    }
-
-    async fn prepare(
-        &self,
-        ctx: &BatchContext,
-        claim: &Claim,
-        cache: &mut ContentCache,
-    ) -> anyhow::Result<Prepared> {
-        let (run, schedule) = &ctx.runs[&claim.run_id];
-        let skip = || {
-            Prepared::Done(Outcome::Skipped {
-                claim: claim.clone(),
-                schedule: run.schedule.clone(),
-                cutoff: run.cutoff,
-            })
-        };
-        let Some(r) = ctx.recipients.get(&claim.subscriber_id) else {
-            return Ok(skip()); // erased since planning
-        };
-        if r.status != "active" {
-            return Ok(skip()); // unsubscribed or bounced since planning
-        }
-        let after = ctx
-            .watermarks
-            .get(&(run.schedule.clone(), r.id))
-            .copied()
-            .unwrap_or(r.since);
-        let key = (run.id, after, r.sections.clone());
-        let articles = match cache.get(&key) {
-            Some(a) => a.clone(),
-            None => {
-                let a = Arc::new(
-                    self.state
-                        .store
-                        .digest_articles(
-                            r.sections.as_deref(),
-                            after,
-                            run.cutoff,
-                            to_ms(self.state.clock.now()),
-                            schedule.max_articles,
-                        )
-                        .await?,
-                );
-                cache.insert(key, a.clone());
-                a
-            }
-        };
-        if articles.is_empty() && !schedule.send_when_empty {
-            return Ok(skip());
-        }
-        let when = run
-            .fire_at
-            .map(from_ms)
-            .unwrap_or_else(|| from_ms(run.cutoff));
-        let message = self
-            .composer
-            .compose(&ctx.sections, r, run, schedule, &articles, when)?;
-        Ok(Prepared::Send(message, run.schedule.clone(), run.cutoff))
-    }
-}
-
-enum Prepared {
-    Done(Outcome),
-    Send(super::compose::Composed, String, i64),
 }
 
 fn hostname() -> String {

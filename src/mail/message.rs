@@ -46,6 +46,23 @@ pub fn new_message_id(domain: &str) -> String {
     format!("<{}@{domain}>", hex::encode(bytes))
 }
 
+/// `text` with CRLF line endings, made in one pass. lettre would insert each missing CR by
+/// moving the rest of the body along: for a 20 KB digest of a few hundred lines that was a
+/// quarter of the cost of a mail.
+fn crlf(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 16);
+    let mut lines = text.split('\n');
+    out.push_str(lines.next().unwrap_or_default());
+    for line in lines {
+        if !out.ends_with('\r') {
+            out.push('\r');
+        }
+        out.push('\n');
+        out.push_str(line);
+    }
+    out
+}
+
 /// Builds the message `from` sends for `email`; returns it with its Message-ID.
 pub fn build(from: &Mailbox, email: &Email) -> Result<(Message, String), SendError> {
     let from_domain = from.email.domain().to_owned();
@@ -85,10 +102,10 @@ pub fn build(from: &Mailbox, email: &Email) -> Result<(Message, String), SendErr
     }
     let message = match &email.html {
         Some(html) => builder.multipart(MultiPart::alternative_plain_html(
-            email.text.clone(),
-            html.clone(),
+            crlf(&email.text),
+            crlf(html),
         )),
-        None => builder.singlepart(SinglePart::plain(email.text.clone())),
+        None => builder.singlepart(SinglePart::plain(crlf(&email.text))),
     }
     .map_err(|e| SendError::Invalid(format!("cannot build the message: {e}")))?;
     Ok((message, message_id))
@@ -138,6 +155,13 @@ mod tests {
             "{raw}"
         );
         assert_eq!(m.envelope().to().len(), 1);
+    }
+
+    #[test]
+    fn bare_line_feeds_become_crlf_and_crlf_stays() {
+        assert_eq!(crlf("a\nb\r\nc\n\n"), "a\r\nb\r\nc\r\n\r\n");
+        assert_eq!(crlf("\n正文"), "\r\n正文");
+        assert_eq!(crlf(""), "");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod dkim;
 pub mod message;
 mod smtp;
+mod smtp_data;
 pub mod templates;
 mod throttle;
 

@@ -26,7 +26,7 @@ use lettre::{
 };
 use tokio::{sync::Semaphore, time::timeout};
 
-use super::SendError;
+use super::{SendError, smtp_data::DataPayload};
 
 /// A parked connection older than this is closed rather than reused: servers commonly drop
 /// idle clients after a minute.
@@ -246,7 +246,11 @@ impl SmtpPool {
                 .await?;
         }
         self.step(Stage::Data, conn.command(Data)).await?;
-        self.step(Stage::Message, conn.message(body)).await?;
+        match DataPayload::new(body) {
+            // One write: see `smtp_data` for the stall the two writes of `message` cause.
+            Some(payload) => self.step(Stage::Message, conn.command(payload)).await?,
+            None => self.step(Stage::Message, conn.message(body)).await?,
+        };
         Ok(())
     }
 

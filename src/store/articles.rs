@@ -59,7 +59,7 @@ pub struct ArticlePage {
 }
 
 #[derive(sqlx::FromRow)]
-struct ArticleRow {
+pub(super) struct ArticleRow {
     id: String,
     section: String,
     title: String,
@@ -79,7 +79,7 @@ struct ArticleRow {
     modified_at: i64,
 }
 
-const COLUMNS: &str = "id, section, title, url, content_html, summary, author, image_url, \
+pub(super) const COLUMNS: &str = "id, section, title, url, content_html, summary, author, image_url, \
     image_caption, tags, published_at, updated_at, visible_at, content_hash, source, created_at, \
     modified_at";
 

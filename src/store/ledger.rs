@@ -145,12 +145,14 @@ impl Store {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
+        // In (next_attempt_at, id) order the claim walks the deliveries_claim index and stops
+        // after `limit` rows; ordering by id alone sorted every pending delivery at each claim.
         let sql = format!(
             "UPDATE deliveries SET lease_owner = $1, lease_until = $2
              WHERE id IN (SELECT id FROM deliveries
                           WHERE status = 'pending' AND next_attempt_at <= $3
                             AND (lease_until IS NULL OR lease_until < $3)
-                          ORDER BY id LIMIT $4{skip_locked})
+                          ORDER BY next_attempt_at, id LIMIT $4{skip_locked})
              RETURNING id, run_id, subscriber_id, attempts"
         );
         write_tx!(self, |tx| {
@@ -165,119 +167,6 @@ impl Store {
             tx.commit().await.context("commit claims")?;
             Ok(claims)
         })
-    }
-
-    /// Applies a batch of outcomes in one transaction. Each is applied only while `owner` still
-    /// holds that delivery's lease; a sent or skipped delivery advances the subscriber's
-    /// watermark for the schedule in the same transaction.
-    #[tracing::instrument(skip_all, fields(n = outcomes.len()))]
-    pub async fn record_outcomes(
-        &self,
-        owner: &str,
-        now_ms: i64,
-        max_attempts: i64,
-        outcomes: &[Outcome],
-    ) -> anyhow::Result<Recorded> {
-        let mut r = Recorded::default();
-        write_tx!(self, |tx| {
-            for o in outcomes {
-                let (claim, status, error, message_id, retry_at) = match o {
-                    Outcome::Sent {
-                        claim, message_id, ..
-                    } => (claim, "sent", None, Some(message_id.as_str()), None),
-                    Outcome::Skipped { claim, .. } => (claim, "skipped", None, None, None),
-                    Outcome::Transient {
-                        claim,
-                        error,
-                        retry_at,
-                    } => {
-                        let last = claim.attempts + 1 >= max_attempts;
-                        (
-                            claim,
-                            if last { "failed" } else { "pending" },
-                            Some(error.as_str()),
-                            None,
-                            Some(*retry_at),
-                        )
-                    }
-                    Outcome::Permanent { claim, error } => {
-                        (claim, "failed", Some(error.as_str()), None, None)
-                    }
-                };
-                let counts_attempt = !matches!(o, Outcome::Skipped { .. });
-                let applied = sqlx::query(
-                    "UPDATE deliveries SET status = $3, attempts = attempts + $4, last_error = $5,
-                        message_id = COALESCE($6, message_id),
-                        sent_at = CASE WHEN $3 = 'sent' THEN $7 ELSE sent_at END,
-                        next_attempt_at = COALESCE($8, next_attempt_at),
-                        lease_owner = NULL, lease_until = NULL
-                     WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",
-                )
-                .bind(claim.id)
-                .bind(owner)
-                .bind(status)
-                .bind(i64::from(counts_attempt))
-                .bind(error)
-                .bind(message_id)
-                .bind(now_ms)
-                .bind(retry_at)
-                .execute(&mut *tx)
-                .await
-                .context("record delivery outcome")?
-                .rows_affected()
-                    == 1;
-                if !applied {
-                    r.stale += 1;
-                    continue;
-                }
-                match o {
-                    Outcome::Sent {
-                        schedule, cutoff, ..
-                    }
-                    | Outcome::Skipped {
-                        schedule, cutoff, ..
-                    } => {
-                        sqlx::query(
-                            "INSERT INTO watermarks (subscriber_id, schedule, visible_until) VALUES ($1, $2, $3)
-                             ON CONFLICT (subscriber_id, schedule) DO UPDATE SET visible_until =
-                               CASE WHEN excluded.visible_until > watermarks.visible_until
-                                    THEN excluded.visible_until ELSE watermarks.visible_until END",
-                        )
-                        .bind(claim.subscriber_id)
-                        .bind(schedule)
-                        .bind(*cutoff)
-                        .execute(&mut *tx)
-                        .await
-                        .context("advance watermark")?;
-                        if matches!(o, Outcome::Sent { .. }) {
-                            r.sent += 1
-                        } else {
-                            r.skipped += 1
-                        }
-                    }
-                    Outcome::Transient { .. } => {
-                        if status == "failed" {
-                            r.failed += 1
-                        } else {
-                            r.retried += 1
-                        }
-                    }
-                    Outcome::Permanent { .. } => {
-                        sqlx::query(
-                            "UPDATE subscribers SET status = 'bounced', bounced_at = $2 WHERE id = $1 AND status = 'active'",
-                        )
-                        .bind(claim.subscriber_id)
-                        .bind(now_ms)
-                        .execute(&mut *tx)
-                        .await
-                        .context("mark subscriber bounced")?;
-                        r.bounced += 1;
-                    }
-                }
-            }
-            tx.commit().await.context("commit delivery outcomes")?;
-        });
-        Ok(r)
     }
 
     /// Marks `done` every running run with no pending delivery left; returns their ids.

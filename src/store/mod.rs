@@ -9,6 +9,7 @@ mod articles;
 mod digest_content;
 mod feeds;
 mod ledger;
+mod ledger_outcomes;
 mod run_views;
 mod runs;
 mod schedules;

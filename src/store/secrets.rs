@@ -41,19 +41,27 @@ impl Store {
         if tokens.is_empty() {
             return Ok(());
         }
+        // A few multi-row statements rather than one statement per token.
         write_tx!(self, |tx| {
-            for (id, generation, hash) in tokens {
-                sqlx::query(
+            for chunk in tokens.chunks(super::ledger_outcomes::CHUNK) {
+                let rows = (0..chunk.len())
+                    .map(|i| {
+                        let p = 2 + 3 * i;
+                        format!("(${p}, ${}, 'manage', ${}, $1, NULL)", p + 1, p + 2)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
                     "INSERT INTO tokens (hash, subscriber_id, kind, generation, created_at, expires_at)
-                     VALUES ($1, $2, 'manage', $3, $4, NULL) ON CONFLICT (hash) DO NOTHING",
-                )
-                .bind(hash)
-                .bind(*id)
-                .bind(*generation)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await
-                .context("insert derived manage token")?;
+                     VALUES {rows} ON CONFLICT (hash) DO NOTHING"
+                );
+                let mut q = sqlx::query(&sql).bind(now_ms);
+                for (id, generation, hash) in chunk {
+                    q = q.bind(hash).bind(*id).bind(*generation);
+                }
+                q.execute(&mut *tx)
+                    .await
+                    .context("insert derived manage tokens")?;
             }
             tx.commit().await.context("commit derived manage tokens")?;
         });

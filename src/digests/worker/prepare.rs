@@ -1,0 +1,132 @@
+//! Getting a batch ready: what its deliveries need from the database (runs, recipients,
+//! watermarks, articles), and each mail rendered, or the delivery skipped.
+
+use std::{collections::HashMap, sync::Arc};
+
+use super::Worker;
+use crate::{
+    articles::Article,
+    clock::{from_ms, to_ms},
+    store::{Claim, Outcome, Recipient, RunInfo, Schedule},
+};
+
+/// Articles per (run, watermark, sections): subscribers who share them share one query.
+pub(super) type ContentCache = HashMap<(i64, i64, Option<Vec<String>>), Arc<Vec<Article>>>;
+
+/// What the deliveries of a batch need, loaded with a few queries for the whole batch.
+pub(super) struct BatchContext {
+    sections: Vec<crate::store::Section>,
+    runs: HashMap<i64, (RunInfo, Schedule)>,
+    pub(super) recipients: HashMap<i64, Recipient>,
+    watermarks: HashMap<(String, i64), i64>,
+}
+
+/// A claimed delivery made ready: already decided (skipped), or a mail to send with the
+/// schedule and cutoff its watermark advances to.
+pub(super) enum Prepared {
+    Done(Outcome),
+    Send(crate::digests::compose::Composed, String, i64),
+}
+
+impl Worker {
+    pub(super) async fn load_context(&self, claims: &[Claim]) -> anyhow::Result<BatchContext> {
+        let store = &self.state.store;
+        let mut runs = HashMap::new();
+        for c in claims {
+            if runs.contains_key(&c.run_id) {
+                continue;
+            }
+            let run = store
+                .run_info(c.run_id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("run {} vanished", c.run_id))?;
+            // A deleted schedule still finishes the runs it started, with its last settings.
+            let schedule = store
+                .get_schedule_any(&run.schedule)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("schedule {} vanished", run.schedule))?;
+            runs.insert(c.run_id, (run, schedule));
+        }
+        let ids: Vec<i64> = claims.iter().map(|c| c.subscriber_id).collect();
+        let recipients = store
+            .recipients(&ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        let mut watermarks = HashMap::new();
+        let mut schedules: Vec<&str> = runs.values().map(|(r, _)| r.schedule.as_str()).collect();
+        schedules.sort_unstable();
+        schedules.dedup();
+        for s in schedules {
+            for (id, wm) in store.watermarks(s, &ids).await? {
+                watermarks.insert((s.to_owned(), id), wm);
+            }
+        }
+        let sections = store.list_sections().await?;
+        Ok(BatchContext {
+            sections,
+            runs,
+            recipients,
+            watermarks,
+        })
+    }
+
+    pub(super) async fn prepare(
+        &self,
+        ctx: &BatchContext,
+        claim: &Claim,
+        cache: &mut ContentCache,
+    ) -> anyhow::Result<Prepared> {
+        let (run, schedule) = &ctx.runs[&claim.run_id];
+        let skip = || {
+            Prepared::Done(Outcome::Skipped {
+                claim: claim.clone(),
+                schedule: run.schedule.clone(),
+                cutoff: run.cutoff,
+            })
+        };
+        let Some(r) = ctx.recipients.get(&claim.subscriber_id) else {
+            return Ok(skip()); // erased since planning
+        };
+        if r.status != "active" {
+            return Ok(skip()); // unsubscribed or bounced since planning
+        }
+        let after = ctx
+            .watermarks
+            .get(&(run.schedule.clone(), r.id))
+            .copied()
+            .unwrap_or(r.since);
+        let key = (run.id, after, r.sections.clone());
+        let articles = match cache.get(&key) {
+            Some(a) => a.clone(),
+            None => {
+                let a = Arc::new(
+                    self.state
+                        .store
+                        .digest_articles(
+                            r.sections.as_deref(),
+                            after,
+                            run.cutoff,
+                            to_ms(self.state.clock.now()),
+                            schedule.max_articles,
+                        )
+                        .await?,
+                );
+                cache.insert(key, a.clone());
+                a
+            }
+        };
+        if articles.is_empty() && !schedule.send_when_empty {
+            return Ok(skip());
+        }
+        let when = run
+            .fire_at
+            .map(from_ms)
+            .unwrap_or_else(|| from_ms(run.cutoff));
+        let message = self
+            .composer
+            .compose(&ctx.sections, r, run, schedule, &articles, when)?;
+        Ok(Prepared::Send(message, run.schedule.clone(), run.cutoff))
+    }
+}
