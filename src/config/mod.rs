@@ -9,13 +9,15 @@ use std::{
 };
 
 use anyhow::{Context, bail};
+mod validate;
+
 use figment::{
     Figment,
     providers::{Env, Format, Toml},
 };
 use serde::{Deserialize, Deserializer};
 
-use crate::domain::{CronSpec, SectionSlug, TimeZone};
+use crate::domain::TimeZone;
 
 /// Path used when neither `--config` nor `TIDINGS_CONFIG` is given.
 pub const DEFAULT_CONFIG_PATH: &str = "config/default.toml";
@@ -440,184 +442,6 @@ impl Config {
         Ok(config)
     }
 
-    /// Checks every value serde cannot; each error names its key.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        let base = url::Url::parse(&self.site.base_url)
-            .map_err(|e| anyhow::anyhow!("site.base_url: {e}: {:?}", self.site.base_url))?;
-        if !matches!(base.scheme(), "http" | "https") || base.host().is_none() {
-            bail!("site.base_url: must be an http(s) URL with a host");
-        }
-        if !matches!(self.site.language.as_str(), "zh-CN" | "en") {
-            bail!(
-                "site.language: {:?} is not supported (zh-CN or en)",
-                self.site.language
-            );
-        }
-        TimeZone::parse(&self.site.timezone).map_err(|e| anyhow::anyhow!("site.timezone: {e}"))?;
-        let db = &self.database.url;
-        if !(db.starts_with("sqlite:")
-            || db.starts_with("postgres://")
-            || db.starts_with("postgresql://"))
-        {
-            bail!("database.url: must start with sqlite:// or postgres://");
-        }
-        if !(1..=1000).contains(&self.database.max_connections) {
-            bail!("database.max_connections: must be between 1 and 1000");
-        }
-        if self.mail.transport == MailTransport::Smtp {
-            let Some(u) = &self.mail.smtp_url else {
-                bail!("mail.smtp_url: required when mail.transport = \"smtp\"");
-            };
-            let parsed = url::Url::parse(u).map_err(|e| anyhow::anyhow!("mail.smtp_url: {e}"))?;
-            if !matches!(parsed.scheme(), "smtp" | "smtps") {
-                bail!("mail.smtp_url: scheme must be smtp or smtps");
-            }
-        }
-        crate::domain::parse_mailbox(&self.mail.from)
-            .map_err(|e| anyhow::anyhow!("mail.from: {e}"))?;
-        if self.mail.rate_per_second == 0 {
-            bail!("mail.rate_per_second: must be at least 1");
-        }
-        if !(1..=64).contains(&self.mail.concurrency) {
-            bail!("mail.concurrency: must be between 1 and 64");
-        }
-        self.mail_timeout()?;
-        let dkim = [
-            self.mail.dkim_domain.is_some(),
-            self.mail.dkim_selector.is_some(),
-            self.mail.dkim_key_file.is_some(),
-        ];
-        if dkim.contains(&true) && dkim.contains(&false) {
-            bail!("mail.dkim_domain: set dkim_domain, dkim_selector and dkim_key_file together");
-        }
-        let subs = &self.subscriptions;
-        for (key, v) in [
-            ("confirmations_per_hour", subs.confirmations_per_hour),
-            ("ip_burst", subs.ip_burst),
-            ("ip_per_hour", subs.ip_per_hour),
-            ("ip_table_size", subs.ip_table_size),
-        ] {
-            if v == 0 {
-                bail!("subscriptions.{key}: must be at least 1");
-            }
-        }
-        if !(1..=1000).contains(&self.feeds.items) {
-            bail!("feeds.items: must be between 1 and 1000");
-        }
-        if let Some(hub) = &self.feeds.websub_hub {
-            let u = url::Url::parse(hub).map_err(|e| anyhow::anyhow!("feeds.websub_hub: {e}"))?;
-            if !matches!(u.scheme(), "http" | "https") {
-                bail!("feeds.websub_hub: must be an http(s) URL");
-            }
-        }
-        if !(5..=3600).contains(&self.digests.lease_seconds) {
-            bail!("digests.lease_seconds: must be between 5 and 3600");
-        }
-        if self.digests.max_attempts == 0 {
-            bail!("digests.max_attempts: must be at least 1");
-        }
-        self.validate_sections()?;
-        self.validate_schedules()?;
-        self.validate_sources()
-    }
-
-    fn validate_sections(&self) -> anyhow::Result<()> {
-        let mut seen = std::collections::HashSet::new();
-        for (i, s) in self.sections.iter().enumerate() {
-            SectionSlug::parse(&s.slug).map_err(|e| anyhow::anyhow!("sections[{i}].slug: {e}"))?;
-            if !seen.insert(s.slug.as_str()) {
-                bail!("sections[{i}].slug: duplicate section slug {:?}", s.slug);
-            }
-            if s.title.trim().is_empty() || s.title.chars().count() > 200 {
-                bail!("sections[{i}].title: must be 1 to 200 characters");
-            }
-        }
-        Ok(())
-    }
-
-    fn validate_schedules(&self) -> anyhow::Result<()> {
-        let mut seen = std::collections::HashSet::new();
-        for (i, s) in self.schedules.iter().enumerate() {
-            SectionSlug::parse(&s.slug).map_err(|e| anyhow::anyhow!("schedules[{i}].slug: {e}"))?;
-            if !seen.insert(s.slug.as_str()) {
-                bail!("schedules[{i}].slug: duplicate schedule slug {:?}", s.slug);
-            }
-            CronSpec::parse(&s.cron).map_err(|e| anyhow::anyhow!("schedules[{i}].cron: {e}"))?;
-            if let Some(tz) = &s.timezone {
-                TimeZone::parse(tz).map_err(|e| anyhow::anyhow!("schedules[{i}].timezone: {e}"))?;
-            }
-            if !(1..=500).contains(&s.max_articles) {
-                bail!("schedules[{i}].max_articles: must be between 1 and 500");
-            }
-        }
-        Ok(())
-    }
-
-    fn validate_sources(&self) -> anyhow::Result<()> {
-        let known = |slug: &str| self.sections.iter().any(|s| s.slug == slug);
-        let mut names = std::collections::HashSet::new();
-        for (i, s) in self.sources.iter().enumerate() {
-            let name = crate::articles::sources::source_name(s);
-            if !names.insert(name.clone()) {
-                bail!("sources[{i}].name: duplicate source name {name:?}");
-            }
-            match s {
-                SourceConfig::Directory { .. } => {}
-                SourceConfig::Web {
-                    section,
-                    list_url,
-                    interval,
-                    timezone,
-                    item_selector,
-                    title_selector,
-                    date_selector,
-                    content_selector,
-                    author_selector,
-                    ..
-                } => {
-                    let selectors = [
-                        ("item_selector", Some(item_selector)),
-                        ("title_selector", Some(title_selector)),
-                        ("date_selector", Some(date_selector)),
-                        ("content_selector", Some(content_selector)),
-                        ("author_selector", author_selector.as_ref()),
-                    ];
-                    for (key, sel) in selectors {
-                        if let Some(sel) = sel {
-                            crate::articles::sources::check_selector(sel)
-                                .map_err(|e| anyhow::anyhow!("sources[{i}].{key}: {e}"))?;
-                        }
-                    }
-                    if !known(section) {
-                        bail!("sources[{i}].section: unknown section {section:?}");
-                    }
-                    check_http_url(list_url)
-                        .map_err(|e| anyhow::anyhow!("sources[{i}].list_url: {e}"))?;
-                    parse_interval(interval)
-                        .map_err(|e| anyhow::anyhow!("sources[{i}].interval: {e}"))?;
-                    if let Some(tz) = timezone {
-                        TimeZone::parse(tz)
-                            .map_err(|e| anyhow::anyhow!("sources[{i}].timezone: {e}"))?;
-                    }
-                }
-                SourceConfig::Feed {
-                    section,
-                    url,
-                    interval,
-                    ..
-                } => {
-                    if !known(section) {
-                        bail!("sources[{i}].section: unknown section {section:?}");
-                    }
-                    check_http_url(url).map_err(|e| anyhow::anyhow!("sources[{i}].url: {e}"))?;
-                    parse_interval(interval)
-                        .map_err(|e| anyhow::anyhow!("sources[{i}].interval: {e}"))?;
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// `mail.timeout` as a duration: 10 ms to 10 minutes.
     pub fn mail_timeout(&self) -> anyhow::Result<Duration> {
         let d = humantime::parse_duration(&self.mail.timeout)
@@ -632,14 +456,6 @@ impl Config {
     pub fn site_timezone(&self) -> TimeZone {
         TimeZone::parse(&self.site.timezone).expect("validated at load")
     }
-}
-
-fn check_http_url(s: &str) -> anyhow::Result<()> {
-    let u = url::Url::parse(s)?;
-    if !matches!(u.scheme(), "http" | "https") {
-        bail!("must be an http(s) URL");
-    }
-    Ok(())
 }
 
 /// Parses durations such as `"10m"`, `"30s"`, `"1h 30m"`; at least one second.
