@@ -1,6 +1,7 @@
-//! A `tidings serve` process killed with SIGKILL in the middle of a run, then restarted:
-//! every subscriber ends with exactly one sent delivery, and only mails in flight at the kill
-//! may arrive twice.
+//! A `tidings serve` process stopped in the middle of a run, then restarted. Killed with
+//! SIGKILL: every subscriber ends with exactly one sent delivery, and only mails in flight at
+//! the kill may arrive twice. Stopped with SIGTERM: the sends in flight finish and are
+//! recorded, and no mail arrives twice.
 
 mod common;
 
@@ -54,14 +55,8 @@ fn start(db_url: &str, smtp_url: &str, dir: &std::path::Path) -> (Child, String)
     (child, format!("http://{addr}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_run_killed_mid_way_resumes_after_restart_without_losing_or_repeating_mail() {
-    let smtp = SmtpServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", dir.path().join("crash.db").display());
-    let (mut child, base) = start(&db_url, &smtp.url(), dir.path());
-    let client = reqwest::Client::new();
-
+/// Imports the subscribers, publishes one article and starts a run of `daily`; its id.
+async fn start_run(client: &reqwest::Client, base: &str) -> i64 {
     let mut csv = String::from("email,sections,schedule\n");
     for i in 0..SUBSCRIBERS {
         csv.push_str(&format!("m{i}@example.com,,daily\n"));
@@ -93,25 +88,13 @@ async fn a_run_killed_mid_way_resumes_after_restart_without_losing_or_repeating_
         .send()
         .await
         .unwrap();
-    let run_id = r.json::<Value>().await.unwrap()["run_id"].as_i64().unwrap();
+    r.json::<Value>().await.unwrap()["run_id"].as_i64().unwrap()
+}
 
-    // Kill it once a good part of the run has gone out.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while smtp.messages().len() < SUBSCRIBERS / 4 {
-        assert!(Instant::now() < deadline, "the run never got going");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let at_kill = smtp.messages().len();
-    assert!(
-        at_kill < SUBSCRIBERS,
-        "the run finished before the kill; make it longer"
-    );
-
-    let (mut again, base) = start(&db_url, &smtp.url(), dir.path());
+/// Waits until the run is done; its view.
+async fn wait_done(client: &reqwest::Client, base: &str, run_id: i64) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
-    let run = loop {
+    loop {
         let v: Value = client
             .get(format!("{base}/api/v1/runs/{run_id}"))
             .bearer_auth(common::ADMIN_TOKEN)
@@ -122,22 +105,70 @@ async fn a_run_killed_mid_way_resumes_after_restart_without_losing_or_repeating_
             .await
             .unwrap();
         if v["status"] == "done" {
-            break v;
+            return v;
         }
         assert!(
             Instant::now() < deadline,
             "run not finished after restart: {v}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    }
+}
+
+/// Waits until a quarter of the run has reached the SMTP server.
+async fn wait_quarter(smtp: &SmtpServer) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while smtp.messages().len() < SUBSCRIBERS / 4 {
+        assert!(Instant::now() < deadline, "the run never got going");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Mails received per recipient.
+fn per_recipient(smtp: &SmtpServer) -> (Vec<String>, HashMap<String, usize>) {
+    let recipients: Vec<String> = smtp.messages().into_iter().flat_map(|m| m.to).collect();
+    let mut per: HashMap<String, usize> = HashMap::new();
+    for r in &recipients {
+        *per.entry(r.clone()).or_default() += 1;
+    }
+    (recipients, per)
+}
+
+fn sigterm(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(
+        child.wait().unwrap().success(),
+        "SIGTERM did not exit cleanly"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_killed_mid_way_resumes_after_restart_without_losing_or_repeating_mail() {
+    let smtp = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("crash.db").display());
+    let (mut child, base) = start(&db_url, &smtp.url(), dir.path());
+    let client = reqwest::Client::new();
+    let run_id = start_run(&client, &base).await;
+
+    // Kill it once a good part of the run has gone out.
+    wait_quarter(&smtp).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let at_kill = smtp.messages().len();
+    assert!(
+        at_kill < SUBSCRIBERS,
+        "the run finished before the kill; make it longer"
+    );
+
+    let (mut again, base) = start(&db_url, &smtp.url(), dir.path());
+    let run = wait_done(&client, &base, run_id).await;
     assert_eq!(run["sent"].as_u64(), Some(SUBSCRIBERS as u64), "{run}");
     assert_eq!(run["pending"], 0);
 
-    let recipients: Vec<String> = smtp.messages().into_iter().flat_map(|m| m.to).collect();
-    let mut per: HashMap<&str, usize> = HashMap::new();
-    for r in &recipients {
-        *per.entry(r.as_str()).or_default() += 1;
-    }
+    let (recipients, per) = per_recipient(&smtp);
     assert_eq!(per.len(), SUBSCRIBERS, "somebody got no mail");
     let dups = duplicates(&recipients);
     // Only what was in flight at the kill (one claimed batch per delivery loop) may have been
@@ -149,12 +180,55 @@ async fn a_run_killed_mid_way_resumes_after_restart_without_losing_or_repeating_
         "killed after {at_kill} mails; {} resent after restart (in flight at the kill)",
         dups.len()
     );
+    sigterm(&mut again);
+}
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &again.id().to_string()])
-        .status();
+/// SIGTERM mid-run: the process stops claiming, finishes and records the sends in flight, and
+/// exits 0; after a restart the run completes with not one mail sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_mid_run_finishes_in_flight_sends_and_nothing_is_sent_twice() {
+    let smtp = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("term.db");
+    let db_url = format!("sqlite://{}", db_path.display());
+    let (mut child, base) = start(&db_url, &smtp.url(), dir.path());
+    let client = reqwest::Client::new();
+    let run_id = start_run(&client, &base).await;
+
+    wait_quarter(&smtp).await;
+    sigterm(&mut child);
+    let at_stop = smtp.messages().len();
     assert!(
-        again.wait().unwrap().success(),
-        "SIGTERM did not exit cleanly"
+        at_stop < SUBSCRIBERS,
+        "the run finished before SIGTERM; make it longer"
     );
+
+    // Every mail the server accepted is recorded as sent, and nothing is left leased.
+    let pool = sqlx::SqlitePool::connect(&db_url).await.unwrap();
+    let (sent, leased): (i64, i64) = sqlx::query_as(
+        "SELECT COALESCE(SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN lease_owner IS NOT NULL THEN 1 ELSE 0 END), 0)
+         FROM deliveries WHERE run_id = $1",
+    )
+    .bind(run_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    assert_eq!(
+        sent as usize, at_stop,
+        "mails accepted by the server and deliveries recorded sent differ after SIGTERM"
+    );
+    assert_eq!(leased, 0, "deliveries still leased after a clean stop");
+
+    let (mut again, base) = start(&db_url, &smtp.url(), dir.path());
+    let run = wait_done(&client, &base, run_id).await;
+    assert_eq!(run["sent"].as_u64(), Some(SUBSCRIBERS as u64), "{run}");
+    let (recipients, per) = per_recipient(&smtp);
+    assert_eq!(per.len(), SUBSCRIBERS, "somebody got no mail");
+    assert!(
+        duplicates(&recipients).is_empty(),
+        "mail sent twice across a clean stop"
+    );
+    sigterm(&mut again);
 }

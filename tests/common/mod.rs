@@ -133,6 +133,13 @@ pub async fn try_spawn_app(backend: Backend) -> Option<TestApp> {
 
 /// Like [`try_spawn_app`], letting the test adjust the config first.
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    // `RUST_LOG=tidings=debug cargo test … -- --nocapture` shows what the app did.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let (database_url, pg) = match backend {
         Backend::Sqlite => (
