@@ -68,24 +68,42 @@ pub fn human_date(t: DateTime<Utc>, tz: Tz, locale: &str, with_time: bool) -> St
     }
 }
 
+macro_rules! builtin {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../config/templates/", $name)))),*]
+    };
+}
+
+/// The shipped digest templates of every locale in [`LOCALES`].
+const BUILTIN: &[(&str, &str)] = builtin![
+    "digest_articles.zh-CN.html",
+    "digest_articles.zh-CN.txt",
+    "digest.zh-CN.html",
+    "digest.zh-CN.txt",
+    "digest_subject.zh-CN.txt",
+    "digest_articles.en.html",
+    "digest_articles.en.txt",
+    "digest.en.html",
+    "digest.en.txt",
+    "digest_subject.en.txt",
+];
+
 impl DigestRenderer {
-    /// Loads and compiles every digest template from `dir`; a missing or broken one is an error.
+    /// Loads and compiles every digest template from `dir`; a file missing there falls back to
+    /// the copy built into the binary (as the page templates do), a broken one is an error.
     pub fn load(dir: &Path, tz: Tz) -> anyhow::Result<Self> {
         let mut env = Environment::new();
-        for locale in LOCALES {
-            for name in [
-                format!("digest_articles.{locale}.html"),
-                format!("digest_articles.{locale}.txt"),
-                format!("digest.{locale}.html"),
-                format!("digest.{locale}.txt"),
-                format!("digest_subject.{locale}.txt"),
-            ] {
-                let path = dir.join(&name);
-                let source = std::fs::read_to_string(&path)
-                    .with_context(|| format!("read template {}", path.display()))?;
-                env.add_template_owned(name.clone(), source)
-                    .with_context(|| format!("compile template {}", path.display()))?;
-            }
+        env.set_formatter(crate::mail::templates::html_formatter);
+        for (name, builtin) in BUILTIN {
+            let path = dir.join(name);
+            let source = if path.is_file() {
+                std::fs::read_to_string(&path)
+                    .with_context(|| format!("read template {}", path.display()))?
+            } else {
+                (*builtin).to_owned()
+            };
+            env.add_template_owned(*name, source)
+                .with_context(|| format!("compile template {}", path.display()))?;
         }
         Ok(Self {
             env,
@@ -183,5 +201,37 @@ impl DigestRenderer {
             html,
             text,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_files_fall_back_to_the_built_in_templates_and_present_ones_win() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("digest_subject.en.txt"),
+            "Edited: {{ schedule_name }}",
+        )
+        .unwrap();
+        let r = DigestRenderer::load(dir.path(), chrono_tz::Asia::Shanghai).unwrap();
+        let when = DateTime::<Utc>::from_timestamp(1_772_323_200, 0).unwrap();
+        let en = r
+            .render("en", "Site", "Daily", when, &[], &[], "https://m", "https://u")
+            .unwrap();
+        assert_eq!(en.subject, "Edited: Daily");
+        let zh = r
+            .render("zh-CN", "站点", "每日摘要", when, &[], &[], "https://m", "https://u")
+            .unwrap();
+        assert!(zh.subject.contains("每日摘要"), "{}", zh.subject);
+        assert!(zh.html.contains("https://u") && zh.text.contains("https://u"));
+
+        std::fs::write(dir.path().join("digest.en.txt"), "{% if %}").unwrap();
+        let Err(err) = DigestRenderer::load(dir.path(), chrono_tz::Asia::Shanghai) else {
+            panic!("a broken template was accepted");
+        };
+        assert!(format!("{err:#}").contains("digest.en.txt"), "{err:#}");
     }
 }

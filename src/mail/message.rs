@@ -1,11 +1,12 @@
 //! Turning an [`Email`] into a lettre `Message`: RFC 2047 names and subjects, and no way for
 //! a CR or LF in any caller-supplied text to start a header of its own.
 
+use base64::{Engine, engine::general_purpose::STANDARD};
 use lettre::{
     Message,
     message::{
-        Mailbox, MultiPart, SinglePart,
-        header::{HeaderName, HeaderValue},
+        Body, Mailbox, MultiPart, SinglePart,
+        header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue},
     },
 };
 use rand::RngCore;
@@ -63,6 +64,26 @@ fn crlf(text: &str) -> String {
     out
 }
 
+/// A text part's body: CRLF line endings, then 7bit when it is ASCII in lines of at most 998
+/// characters, else base64 in lines of 76 (shorter than quoted-printable for Chinese text,
+/// where each character would take nine). lettre would work out both encodings' lengths
+/// first, for each part of each mail.
+fn body(text: &str) -> Body {
+    let text = crlf(text);
+    if text.is_ascii() && text.split("\r\n").all(|line| line.len() <= 998) {
+        return Body::dangerous_pre_encoded(text.into_bytes(), ContentTransferEncoding::SevenBit);
+    }
+    let raw = STANDARD.encode(text.as_bytes());
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 38 + 2);
+    for (i, line) in raw.as_bytes().chunks(76).enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(line);
+    }
+    Body::dangerous_pre_encoded(out, ContentTransferEncoding::Base64)
+}
+
 /// Builds the message `from` sends for `email`; returns it with its Message-ID.
 pub fn build(from: &Mailbox, email: &Email) -> Result<(Message, String), SendError> {
     let from_domain = from.email.domain().to_owned();
@@ -100,12 +121,20 @@ pub fn build(from: &Mailbox, email: &Email) -> Result<(Message, String), SendErr
             .map_err(|_| SendError::Invalid(format!("{name:?} is not a header name")))?;
         builder = builder.raw_header(HeaderValue::new(name, one_line(value)));
     }
+    let plain = || {
+        SinglePart::builder()
+            .header(ContentType::TEXT_PLAIN)
+            .body(body(&email.text))
+    };
     let message = match &email.html {
-        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
-            crlf(&email.text),
-            crlf(html),
-        )),
-        None => builder.singlepart(SinglePart::plain(crlf(&email.text))),
+        Some(html) => builder.multipart(
+            MultiPart::alternative().singlepart(plain()).singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_HTML)
+                    .body(body(html)),
+            ),
+        ),
+        None => builder.singlepart(plain()),
     }
     .map_err(|e| SendError::Invalid(format!("cannot build the message: {e}")))?;
     Ok((message, message_id))
@@ -162,6 +191,31 @@ mod tests {
         assert_eq!(crlf("a\nb\r\nc\n\n"), "a\r\nb\r\nc\r\n\r\n");
         assert_eq!(crlf("\n正文"), "\r\n正文");
         assert_eq!(crlf(""), "");
+    }
+
+    #[test]
+    fn ascii_parts_stay_7bit_and_others_are_base64_that_decodes_to_the_text() {
+        let b = body("Hello\nworld");
+        assert_eq!(b.encoding(), ContentTransferEncoding::SevenBit);
+        assert_eq!(b.as_ref(), b"Hello\r\nworld");
+        assert_eq!(
+            body(&"x".repeat(999)).encoding(),
+            ContentTransferEncoding::Base64,
+            "a line over 998 characters may not go out as 7bit"
+        );
+        let text = "全省各级工会组织深入学习贯彻会议精神。\n".repeat(40);
+        let b = body(&text);
+        assert_eq!(b.encoding(), ContentTransferEncoding::Base64);
+        let encoded = std::str::from_utf8(b.as_ref()).unwrap();
+        assert!(encoded.split("\r\n").all(|l| l.len() <= 76));
+        let decoded = STANDARD.decode(encoded.replace("\r\n", "")).unwrap();
+        assert_eq!(String::from_utf8(decoded).unwrap(), crlf(&text));
+
+        let (m, _) = build(&from(), &email("s", None)).unwrap();
+        let raw = String::from_utf8(m.formatted()).unwrap();
+        assert!(raw.contains("Content-Type: text/plain; charset=utf-8"), "{raw}");
+        assert!(raw.contains("Content-Type: text/html; charset=utf-8"), "{raw}");
+        assert!(raw.contains("Content-Transfer-Encoding: base64"), "{raw}");
     }
 
     #[test]

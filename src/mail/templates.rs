@@ -42,6 +42,22 @@ const BUILTIN_STRINGS: &[(&str, &str)] = &[
     ("en", include_str!("../../config/templates/locales/en.toml")),
 ];
 
+/// minijinja's HTML escaping also turns '/' into "&#x2f;", which is correct but makes every
+/// link in a page's or mail's source unreadable (and longer); escaping `& < > " '` suffices.
+pub fn html_formatter(
+    out: &mut minijinja::Output,
+    state: &mut minijinja::State,
+    value: &Value,
+) -> Result<(), minijinja::Error> {
+    if *state.auto_escape() == AutoEscape::Html && !value.is_safe() {
+        let text = value.to_string();
+        out.write_str(&html_escape::encode_quoted_attribute(&text))
+            .map_err(minijinja::Error::from)
+    } else {
+        minijinja::escape_formatter(out, state, value)
+    }
+}
+
 /// Compiled templates plus the strings of each locale.
 pub struct Templates {
     env: Environment<'static>,
@@ -53,17 +69,7 @@ impl Templates {
     /// `/`), then the built-in copies of any shipped file it lacks, and the locale strings.
     pub fn load(dir: &Path) -> anyhow::Result<Self> {
         let mut env = Environment::new();
-        // minijinja's HTML escaping also turns '/' into "&#x2f;", which is correct but makes
-        // every link in a mail's source unreadable; the five characters below suffice.
-        env.set_formatter(|out, state, value| {
-            if *state.auto_escape() == AutoEscape::Html && !value.is_safe() {
-                let text = value.to_string();
-                out.write_str(&html_escape::encode_quoted_attribute(&text))
-                    .map_err(minijinja::Error::from)
-            } else {
-                minijinja::escape_formatter(out, state, value)
-            }
-        });
+        env.set_formatter(html_formatter);
         let mut found = Vec::new();
         if dir.is_dir() {
             collect(dir, dir, &mut found)?;
