@@ -200,7 +200,19 @@ on_both_backends! {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_failures_retry_permanent_ones_bounce_and_everyone_else_is_served() {
+    faults_are_retried_or_bounced(false).await;
+}
+
+/// The same faults when the server pipelines (RFC 2920): MAIL, RCPT and DATA go in one write,
+/// and a refused recipient is still told from a refused message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_pipelining_the_same_faults_are_retried_or_bounced() {
+    faults_are_retried_or_bounced(true).await;
+}
+
+async fn faults_are_retried_or_bounced(pipelining: bool) {
     let smtp = FaultSmtp::start(Faults {
+        pipelining,
         rcpt_replies: [(
             "bad@example.com".to_owned(),
             "550 5.1.1 no such user".to_owned(),
@@ -266,6 +278,15 @@ async fn transient_failures_retry_permanent_ones_bounce_and_everyone_else_is_ser
         recipients.contains(&"later@example.com".to_owned())
             && recipients.contains(&"dropped@example.com".to_owned())
     );
+    let pipelined = *smtp.pipelined.lock().unwrap();
+    if pipelining {
+        assert!(
+            pipelined >= 22,
+            "only {pipelined} transactions were pipelined"
+        );
+    } else {
+        assert_eq!(pipelined, 0, "pipelined to a server that did not offer it");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

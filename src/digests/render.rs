@@ -219,11 +219,29 @@ mod tests {
         let r = DigestRenderer::load(dir.path(), chrono_tz::Asia::Shanghai).unwrap();
         let when = DateTime::<Utc>::from_timestamp(1_772_323_200, 0).unwrap();
         let en = r
-            .render("en", "Site", "Daily", when, &[], &[], "https://m", "https://u")
+            .render(
+                "en",
+                "Site",
+                "Daily",
+                when,
+                &[],
+                &[],
+                "https://m",
+                "https://u",
+            )
             .unwrap();
         assert_eq!(en.subject, "Edited: Daily");
         let zh = r
-            .render("zh-CN", "站点", "每日摘要", when, &[], &[], "https://m", "https://u")
+            .render(
+                "zh-CN",
+                "站点",
+                "每日摘要",
+                when,
+                &[],
+                &[],
+                "https://m",
+                "https://u",
+            )
             .unwrap();
         assert!(zh.subject.contains("每日摘要"), "{}", zh.subject);
         assert!(zh.html.contains("https://u") && zh.text.contains("https://u"));

@@ -213,8 +213,14 @@ mod tests {
 
         let (m, _) = build(&from(), &email("s", None)).unwrap();
         let raw = String::from_utf8(m.formatted()).unwrap();
-        assert!(raw.contains("Content-Type: text/plain; charset=utf-8"), "{raw}");
-        assert!(raw.contains("Content-Type: text/html; charset=utf-8"), "{raw}");
+        assert!(
+            raw.contains("Content-Type: text/plain; charset=utf-8"),
+            "{raw}"
+        );
+        assert!(
+            raw.contains("Content-Type: text/html; charset=utf-8"),
+            "{raw}"
+        );
         assert!(raw.contains("Content-Transfer-Encoding: base64"), "{raw}");
     }
 

@@ -32,6 +32,8 @@ pub struct Faults {
     pub transient_times: HashMap<String, usize>,
     /// Accept TCP connections but never greet.
     pub never_greet: bool,
+    /// Announce PIPELINING (RFC 2920) in the EHLO reply.
+    pub pipelining: bool,
 }
 
 /// The server and what it received.
@@ -41,6 +43,8 @@ pub struct FaultSmtp {
     pub received: Arc<Mutex<Vec<Received>>>,
     faults: Arc<Mutex<Faults>>,
     pub connections: Arc<Mutex<usize>>,
+    /// Transactions whose RCPT and DATA had arrived together with MAIL (pipelined).
+    pub pipelined: Arc<Mutex<usize>>,
 }
 
 impl FaultSmtp {
@@ -52,6 +56,7 @@ impl FaultSmtp {
             received: Arc::default(),
             faults: Arc::new(Mutex::new(faults)),
             connections: Arc::default(),
+            pipelined: Arc::default(),
         };
         let s = server.clone();
         tokio::spawn(async move {
@@ -107,11 +112,20 @@ impl FaultSmtp {
             let cmd = line.trim_end().to_owned();
             let upper = cmd.to_ascii_uppercase();
             if upper.starts_with("EHLO") {
-                w.write_all(b"250-fault-smtp\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
-                    .await?;
+                let pipelining = self.faults.lock().unwrap().pipelining;
+                let reply: &[u8] = if pipelining {
+                    b"250-fault-smtp\r\n250-8BITMIME\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n"
+                } else {
+                    b"250-fault-smtp\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
+                };
+                w.write_all(reply).await?;
             } else if upper.starts_with("HELO") {
                 w.write_all(b"250 fault-smtp\r\n").await?;
             } else if upper.starts_with("MAIL FROM:") {
+                let rest = String::from_utf8_lossy(lines.buffer()).to_ascii_uppercase();
+                if rest.starts_with("RCPT TO:") && rest.ends_with("DATA\r\n") {
+                    *self.pipelined.lock().unwrap() += 1;
+                }
                 from = addr_of(&cmd[10..]);
                 to.clear();
                 w.write_all(b"250 2.1.0 ok\r\n").await?;
