@@ -64,6 +64,22 @@ EOF
 }
 
 rps() { awk '/Requests\/sec/ {print $2}'; }
+# load NAME URL [wrk options]: appends req/s to $WORK/NAME and wrk's CPU use (%) to NAME.cpu.
+load() {
+  local name="$1" url="$2"; shift 2
+  local secs="${DURATION%s}" t0 t1
+  wrk -t1 -c64 -d"$DURATION" "$@" "$url" >"$WORK/wrk.out" &
+  local pid=$!
+  # wrk's CPU time over the middle of its run (all but the first and last second).
+  sleep 1
+  t0="$(awk '{print $14 + $15}' "/proc/$pid/stat")"
+  sleep $((secs - 2))
+  t1="$(awk '{print $14 + $15}' "/proc/$pid/stat")"
+  wait "$pid"
+  rps <"$WORK/wrk.out" >>"$WORK/$name"
+  awk -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" -v w=$((secs - 2)) \
+    'BEGIN { printf "%.0f\n", (b - a) / hz / w * 100 }' >>"$WORK/$name.cpu"
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 mean() { awk '{ s += $1 } END { printf "%.0f", s / NR }'; }
 
@@ -107,18 +123,20 @@ EOF
 
   for f in n200 t200 b200 n304 t304 b304; do : >"$WORK/$f"; done
   for round in $(seq 1 "$ROUNDS"); do
-    wrk -t1 -c64 -d"$DURATION" "$n_url" | rps >>"$WORK/n200"
-    wrk -t1 -c64 -d"$DURATION" "$t_url" | rps >>"$WORK/t200"
-    wrk -t1 -c64 -d"$DURATION" "$b_url" | rps >>"$WORK/b200"
-    wrk -t1 -c64 -d"$DURATION" -H "If-None-Match: $n_etag" "$n_url" | rps >>"$WORK/n304"
-    wrk -t1 -c64 -d"$DURATION" -H "If-None-Match: $t_etag" "$t_url" | rps >>"$WORK/t304"
-    wrk -t1 -c64 -d"$DURATION" -H "If-None-Match: $t_etag" "$b_url" | rps >>"$WORK/b304"
+    load n200 "$n_url"
+    load t200 "$t_url"
+    load b200 "$b_url"
+    load n304 "$n_url" -H "If-None-Match: $n_etag"
+    load t304 "$t_url" -H "If-None-Match: $t_etag"
+    load b304 "$b_url" -H "If-None-Match: $t_etag"
     echo "round $round: 200: nginx $(tail -1 "$WORK/n200"), tidings $(tail -1 "$WORK/t200"), bare axum $(tail -1 "$WORK/b200") | 304: nginx $(tail -1 "$WORK/n304"), tidings $(tail -1 "$WORK/t304"), bare axum $(tail -1 "$WORK/b304") req/s"
+    echo "         wrk's own CPU (its one thread; 100% = the client is the limit): 200: $(tail -1 "$WORK/n200.cpu")% $(tail -1 "$WORK/t200.cpu")% $(tail -1 "$WORK/b200.cpu")% | 304: $(tail -1 "$WORK/n304.cpu")% $(tail -1 "$WORK/t304.cpu")% $(tail -1 "$WORK/b304.cpu")%"
   done
   local n2 t2 b2 n3 t3 b3
   n2="$(mean <"$WORK/n200")"; t2="$(mean <"$WORK/t200")"; b2="$(mean <"$WORK/b200")"
   n3="$(mean <"$WORK/n304")"; t3="$(mean <"$WORK/t304")"; b3="$(mean <"$WORK/b304")"
   echo "serving 200: nginx $n2 req/s, tidings $t2 req/s, ratio $(ratio "$t2" "$n2") (goal >= 1.2); bare axum $b2 req/s = $(ratio "$b2" "$n2") x nginx"
+  echo "  wrk's own CPU during the 200 runs: nginx $(mean <"$WORK/n200.cpu")%, tidings $(mean <"$WORK/t200.cpu")%, bare axum $(mean <"$WORK/b200.cpu")% of one core (near 100%: the client sets the pace)"
   echo "serving 304: nginx $n3 req/s, tidings $t3 req/s, ratio $(ratio "$t3" "$n3") (goal >= 1.0); bare axum $b3 req/s = $(ratio "$b3" "$n3") x nginx"
   kill "$(cat "$WORK/nginx.pid")"; rm -f "$WORK/nginx.pid"
 }

@@ -173,7 +173,7 @@ impl App {
         digests::spawn(&state, &mut tasks);
         articles::sources::spawn(&state, &mut tasks);
         let router = http::router(state.clone());
-        server::serve(self.listener, router, state.shutdown.clone()).await;
+        server::serve(self.listener, router, state.clone(), state.shutdown.clone()).await;
         state.shutdown.cancel();
         while tasks.join_next().await.is_some() {}
         state.store.close().await;

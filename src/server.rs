@@ -1,4 +1,5 @@
-//! The accept loop: hyper with a header-read timeout, a connection cap and graceful shutdown.
+//! The accept loop: the short path for cached feed documents (`feeds::fast`), then hyper with
+//! a header-read timeout, a connection cap and graceful shutdown.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -13,6 +14,8 @@ use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use crate::{AppState, feeds::fast};
+
 /// A client must send its request headers within this time.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Open connections beyond this are closed at once.
@@ -20,8 +23,14 @@ pub const MAX_CONNECTIONS: usize = 10_000;
 /// How long shutdown waits for open requests.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Serves `router` on `listener` until `shutdown` fires, then drains open connections.
-pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) {
+/// Serves `router` on `listener` until `shutdown` fires, then drains open connections. Each
+/// connection starts on the short path for `state`'s cached feed documents.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    shutdown: CancellationToken,
+) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -59,9 +68,15 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
         ));
         let builder = builder.clone();
         let watcher = graceful.watcher();
+        let state = state.clone();
+        let shutdown = shutdown.clone();
         tokio::spawn(async move {
+            let io = match fast::serve(stream, &state, &shutdown, HEADER_READ_TIMEOUT).await {
+                fast::Next::Closed => return,
+                fast::Next::HandOff(io) => io,
+            };
             let conn = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .serve_connection_with_upgrades(TokioIo::new(io), service)
                 .into_owned();
             if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");

@@ -8,6 +8,7 @@ mod atom;
 mod cache;
 mod conditional;
 pub mod doc;
+pub mod fast;
 mod index;
 mod json;
 mod opml;

@@ -10,7 +10,7 @@ use axum::{
 
 use super::{
     conditional::{negotiate, none_match, not_modified_since},
-    rendered::Rendered,
+    rendered::{Encoding, Rendered},
 };
 use crate::{AppState, error::AppError};
 
@@ -34,27 +34,36 @@ pub async fn method_not_allowed(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// The response to a request for `doc` carrying `headers`.
-pub fn respond(doc: &Rendered, headers: &HeaderMap, cache_control: &HeaderValue) -> Response {
-    let encoding = doc.available(negotiate(
-        headers
-            .get(header::ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok()),
-    ));
+/// What to answer a request for a document: 304 or the body, and in which coding.
+pub fn decide<'a>(
+    doc: &Rendered,
+    accept_encoding: Option<&str>,
+    if_none_match: impl IntoIterator<Item = &'a str>,
+    if_modified_since: Option<&str>,
+) -> (bool, Encoding) {
+    let encoding = doc.available(negotiate(accept_encoding));
     // If-None-Match, when present, decides alone (RFC 9110 §13.2.2).
-    let mut if_none_match = headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .peekable();
+    let mut if_none_match = if_none_match.into_iter().peekable();
     let not_modified = if if_none_match.peek().is_some() {
         if_none_match.any(|v| none_match(v, &doc.tag))
     } else {
-        headers
-            .get(header::IF_MODIFIED_SINCE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| not_modified_since(v, doc.last_modified_secs))
+        if_modified_since.is_some_and(|v| not_modified_since(v, doc.last_modified_secs))
     };
+    (not_modified, encoding)
+}
+
+/// The response to a request for `doc` carrying `headers`.
+pub fn respond(doc: &Rendered, headers: &HeaderMap, cache_control: &HeaderValue) -> Response {
+    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let (not_modified, encoding) = decide(
+        doc,
+        text(header::ACCEPT_ENCODING),
+        headers
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+        text(header::IF_MODIFIED_SINCE),
+    );
     let mut resp = if not_modified {
         let mut r = Response::new(Body::empty());
         *r.status_mut() = StatusCode::NOT_MODIFIED;
