@@ -223,7 +223,11 @@ fn write_head(out: &mut Vec<u8>, state: &AppState, answer: &Answer) -> u16 {
 }
 
 /// Writes `head` then `body`, in as few system calls as the socket allows.
-async fn write_all(stream: &mut TcpStream, mut head: &[u8], mut body: &[u8]) -> std::io::Result<()> {
+async fn write_all(
+    stream: &mut TcpStream,
+    mut head: &[u8],
+    mut body: &[u8],
+) -> std::io::Result<()> {
     while !head.is_empty() {
         let n = stream
             .write_vectored(&[IoSlice::new(head), IoSlice::new(body)])
@@ -288,10 +292,7 @@ impl AsyncWrite for Prefixed {
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

@@ -54,7 +54,11 @@ pub fn decide<'a>(
 
 /// The response to a request for `doc` carrying `headers`.
 pub fn respond(doc: &Rendered, headers: &HeaderMap, cache_control: &HeaderValue) -> Response {
-    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
     let (not_modified, encoding) = decide(
         doc,
         text(header::ACCEPT_ENCODING),
