@@ -41,7 +41,7 @@ need() {
 echo "== build (release)"
 cargo build --release --quiet --bin tidings
 BENCH_BIN="$(cargo bench --quiet --bench feeds --no-run --message-format=json 2>/dev/null |
-  python3 -c 'import json, sys; print([j["executable"] for j in map(json.loads, sys.stdin) if j.get("executable")][-1])')"
+  python3 -c 'import json, sys; print([j["executable"] for j in map(json.loads, sys.stdin) if j.get("executable") and j["target"]["name"] == "feeds"][-1])')"
 bench() { "$BENCH_BIN" "$@"; }
 
 start_tidings() {
