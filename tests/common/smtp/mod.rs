@@ -34,6 +34,9 @@ struct Capture {
     arrived: tokio::sync::watch::Sender<usize>,
     sessions: Arc<AtomicUsize>,
     rcpt_rule: RcptRule,
+    /// This session said EHLO/HELO already (each session has its own clone of the handler;
+    /// a client may say EHLO again, as ours does to read the extensions).
+    greeted: bool,
     from: String,
     to: Vec<String>,
     data: Vec<u8>,
@@ -41,7 +44,9 @@ struct Capture {
 
 impl Handler for Capture {
     fn helo(&mut self, _ip: std::net::IpAddr, _domain: &str) -> Response {
-        self.sessions.fetch_add(1, Ordering::SeqCst);
+        if !std::mem::replace(&mut self.greeted, true) {
+            self.sessions.fetch_add(1, Ordering::SeqCst);
+        }
         mailin_embedded::response::OK
     }
 
@@ -108,6 +113,7 @@ impl SmtpServer {
             arrived: tx,
             sessions: sessions.clone(),
             rcpt_rule: rule,
+            greeted: false,
             from: String::new(),
             to: Vec::new(),
             data: Vec::new(),
