@@ -6,7 +6,8 @@
 //! short path only ever answers requests whose meaning is beyond doubt.
 //!
 //! The answers are those of [`super::serve::respond`]: the same negotiation and preconditions,
-//! the same headers, plus `Date` and `Content-Length` as hyper would add.
+//! the same headers, plus `Date` and `Content-Length` as hyper would add. Bodies go out with
+//! sendfile from the document's memory file where there is one (see `memfile`).
 
 use std::{
     io::IoSlice,
@@ -98,7 +99,13 @@ pub async fn serve(
         } else {
             answer.doc.body(answer.encoding)
         };
-        if write_all(&mut stream, &head, body).await.is_err() {
+        let written = match answer.doc.file(answer.encoding) {
+            Some((file, offset)) if !body.is_empty() => {
+                file.send(&stream, &head, offset, body.len()).await
+            }
+            _ => write_all(&mut stream, &head, body).await,
+        };
+        if written.is_err() {
             return Next::Closed;
         }
         state.metrics.count_request(status);

@@ -11,6 +11,7 @@ pub mod doc;
 pub mod fast;
 mod index;
 mod json;
+mod memfile;
 mod opml;
 pub mod render;
 mod rendered;

@@ -12,6 +12,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use super::memfile::MemFile;
+
 /// Brotli quality: 5 compresses a 60 KB feed nearly as well as 11, in a few milliseconds.
 const BROTLI_QUALITY: u32 = 5;
 const BROTLI_WINDOW: u32 = 22;
@@ -46,6 +48,10 @@ pub struct Rendered {
     identity: Bytes,
     /// gzip and br bodies, once [`compress`](Self::compress) has run.
     compressed: OnceLock<[Bytes; 2]>,
+    /// Every encoding in one memory file, for sendfile: identity at 0, then gzip and br.
+    file: Option<MemFile>,
+    /// Where gzip and br start in `file`, once written there.
+    file_offsets: OnceLock<[u64; 2]>,
     /// Entity tags by encoding: the same content hash, marked per coding as RFC 9110 asks.
     etags: [HeaderValue; 3],
     /// The content hash (the opaque part of the identity ETag, without quotes).
@@ -75,6 +81,8 @@ impl Rendered {
         Self {
             content_type: HeaderValue::from_static(content_type),
             etags: [etag(""), etag("-gzip"), etag("-br")],
+            file: MemFile::new(&body),
+            file_offsets: OnceLock::new(),
             identity: Bytes::from(body),
             compressed: OnceLock::new(),
             last_modified: HeaderValue::from_str(&httpdate::fmt_http_date(lm.into()))
@@ -92,7 +100,24 @@ impl Rendered {
                 Bytes::from(gzip(&self.identity)),
                 Bytes::from(brotli(&self.identity)),
             ];
+            if let Some(file) = &self.file {
+                let gz_at = self.identity.len() as u64;
+                let br_at = gz_at + forms[0].len() as u64;
+                if file.write_at(&forms[0], gz_at) && file.write_at(&forms[1], br_at) {
+                    let _ = self.file_offsets.set([gz_at, br_at]);
+                }
+            }
             let _ = self.compressed.set(forms);
+        }
+    }
+
+    /// The memory file and offset holding the body in `encoding`, when there is one.
+    pub fn file(&self, encoding: Encoding) -> Option<(&MemFile, u64)> {
+        let file = self.file.as_ref()?;
+        match encoding {
+            Encoding::Identity => Some((file, 0)),
+            Encoding::Gzip => self.file_offsets.get().map(|o| (file, o[0])),
+            Encoding::Br => self.file_offsets.get().map(|o| (file, o[1])),
         }
     }
 
