@@ -178,6 +178,47 @@ on_both_backends! {
         assert!(mails.iter().all(|m| !m.text().contains("撤回")));
     }
 
+    async fn at_most_max_articles_newest_first_and_empty_digests_only_when_asked(_app) {
+        let smtp = SmtpServer::start();
+        let app = spawn_app_with_smtp(_app.backend, &smtp, |_| {}).await.unwrap();
+        let put = |send_when_empty: bool| {
+            let app = &app;
+            async move {
+                let r = app.client.put(app.url("/api/v1/schedules/daily")).bearer_auth(common::ADMIN_TOKEN)
+                    .json(&serde_json::json!({"name": "每日摘要", "cron": "0 8 * * *", "timezone": "Asia/Shanghai",
+                        "max_articles": 2, "send_when_empty": send_when_empty}))
+                    .send().await.unwrap();
+                assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+            }
+        };
+        put(true).await;
+        import(&app, "few@example.com,,daily\n").await;
+        for (i, title) in ["最早的文章", "中间的文章", "最新的文章"].iter().enumerate() {
+            app.clock.advance(chrono::Duration::minutes(1));
+            publish(&app, &format!("m{i}"), "news", title).await;
+        }
+        app.clock.advance(chrono::Duration::minutes(1));
+        wait_done(&app, run_now(&app, "daily").await).await;
+        let text = smtp.wait_for(1).await[0].text();
+        let (newest, middle) = (text.find("最新的文章"), text.find("中间的文章"));
+        assert!(newest.is_some() && middle.is_some() && !text.contains("最早的文章"), "{text}");
+        assert!(newest < middle, "not newest first: {text}");
+
+        // Nothing new: with send_when_empty a digest still goes out, without it nobody is mailed.
+        app.clock.advance(chrono::Duration::minutes(1));
+        let run = wait_done(&app, run_now(&app, "daily").await).await;
+        assert_eq!((run["sent"].as_i64(), run["skipped"].as_i64()), (Some(1), Some(0)), "{run}");
+        assert_eq!(smtp.wait_for(2).await.len(), 2);
+        let empty = smtp.messages()[1].text();
+        assert!(!empty.contains("最新的文章") && !empty.contains("中间的文章"), "an old article was sent again: {empty}");
+        put(false).await;
+        app.clock.advance(chrono::Duration::minutes(1));
+        let run = wait_done(&app, run_now(&app, "daily").await).await;
+        assert_eq!((run["sent"].as_i64(), run["skipped"].as_i64()), (Some(0), Some(1)), "{run}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(smtp.messages().len(), 2);
+    }
+
     async fn preview_shows_what_a_subscriber_would_get_now(_app) {
         let smtp = SmtpServer::start();
         let app = spawn_app_with_smtp(_app.backend, &smtp, |_| {}).await.unwrap();
