@@ -100,6 +100,9 @@ macro_rules! write_tx {
 }
 pub(crate) use write_tx;
 
+/// Longest [`Store::close`] waits for connections in use to come back.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Store {
     /// Opens the database named by `url`, creating a SQLite file (and its folder) if needed.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
@@ -192,13 +195,23 @@ impl Store {
     }
 
     /// Closes every pool, waiting for connections to be returned.
+    ///
+    /// New queries fail at once. Closing waits for connections still checked out (a PostgreSQL
+    /// LISTEN connection holds one for as long as it listens), so the wait is bounded.
     pub async fn close(&self) {
-        match &self.db {
-            Db::Sqlite { writer, reader } => {
-                reader.close().await;
-                writer.close().await;
+        let closing = async {
+            match &self.db {
+                Db::Sqlite { writer, reader } => {
+                    reader.close().await;
+                    writer.close().await;
+                }
+                Db::Postgres(p) => p.close().await,
             }
-            Db::Postgres(p) => p.close().await,
+        };
+        if tokio::time::timeout(CLOSE_TIMEOUT, closing).await.is_err() {
+            tracing::warn!(
+                "database connections still in use after {CLOSE_TIMEOUT:?}; closing anyway"
+            );
         }
     }
 }
