@@ -1,0 +1,112 @@
+//! The list entries of the configuration: `[[sections]]`, `[[schedules]]`, `[[sources]]`,
+//! and the sections and schedules a fresh install starts with.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// One `[[sections]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SectionConfig {
+    pub slug: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// One `[[schedules]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    pub slug: String,
+    pub name: String,
+    pub cron: String,
+    /// Defaults to `site.timezone`.
+    pub timezone: Option<String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub send_when_empty: bool,
+    #[serde(default = "default_max_articles")]
+    pub max_articles: u32,
+}
+
+/// One `[[sources]]` entry (SPEC §3).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SourceConfig {
+    Directory {
+        name: Option<String>,
+        path: PathBuf,
+    },
+    Web {
+        name: Option<String>,
+        section: String,
+        list_url: String,
+        item_selector: String,
+        title_selector: String,
+        date_selector: String,
+        content_selector: String,
+        author_selector: Option<String>,
+        #[serde(default = "default_interval")]
+        interval: String,
+        timezone: Option<String>,
+    },
+    Feed {
+        name: Option<String>,
+        section: String,
+        url: String,
+        #[serde(default = "default_interval")]
+        interval: String,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_max_articles() -> u32 {
+    20
+}
+fn default_interval() -> String {
+    "10m".into()
+}
+
+pub(super) fn default_sections() -> Vec<SectionConfig> {
+    [
+        ("news", "工会要闻", "全省工会工作要闻"),
+        ("notices", "通知公告", "省总工会通知与公告"),
+        ("grassroots", "基层动态", "基层工会工作动态"),
+        ("about", "工会简介", "关于省总工会"),
+    ]
+    .into_iter()
+    .map(|(slug, title, description)| SectionConfig {
+        slug: slug.into(),
+        title: title.into(),
+        description: description.into(),
+    })
+    .collect()
+}
+
+pub(super) fn default_schedules() -> Vec<ScheduleConfig> {
+    vec![
+        ScheduleConfig {
+            slug: "daily".into(),
+            name: "每日摘要".into(),
+            cron: "0 8 * * *".into(),
+            timezone: None,
+            enabled: true,
+            send_when_empty: false,
+            max_articles: 20,
+        },
+        ScheduleConfig {
+            slug: "weekly".into(),
+            name: "每周摘要".into(),
+            cron: "0 9 * * 1".into(),
+            timezone: None,
+            enabled: true,
+            send_when_empty: false,
+            max_articles: 50,
+        },
+    ]
+}
