@@ -9,10 +9,7 @@ use chrono_tz::Tz;
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
-use crate::{articles::Article, store::Section};
-
-/// Locales with digest templates.
-pub const LOCALES: [&str; 2] = ["zh-CN", "en"];
+use crate::{articles::Article, mail::templates::builtin, store::Section};
 
 /// A rendered digest.
 #[derive(Debug, Clone)]
@@ -68,13 +65,7 @@ pub fn human_date(t: DateTime<Utc>, tz: Tz, locale: &str, with_time: bool) -> St
     }
 }
 
-macro_rules! builtin {
-    ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../../config/templates/", $name)))),*]
-    };
-}
-
-/// The shipped digest templates of every locale in [`LOCALES`].
+/// The shipped digest templates of every locale in [`crate::mail::templates::LOCALES`].
 const BUILTIN: &[(&str, &str)] = builtin![
     "digest_articles.zh-CN.html",
     "digest_articles.zh-CN.txt",

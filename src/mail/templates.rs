@@ -13,11 +13,13 @@ use minijinja::{AutoEscape, Environment, Value};
 /// Languages pages and mails come in; the first is the fallback.
 pub const LOCALES: &[&str] = &["zh-CN", "en"];
 
+/// `(name, text)` pairs of files under `config/templates/`, built into the binary.
 macro_rules! builtin {
     ($($name:literal),* $(,)?) => {
         &[$(($name, include_str!(concat!("../../config/templates/", $name)))),*]
     };
 }
+pub(crate) use builtin;
 
 /// The shipped templates, used for any file the templates folder lacks.
 const BUILTIN: &[(&str, &str)] = builtin![
