@@ -73,25 +73,24 @@ mod tests {
         );
     }
 
-    #[test]
-    fn spring_forward_gap_fires_once() {
-        // 2026-03-08: New York clocks jump from 02:00 to 03:00; 02:30 does not exist.
-        let cron = CronSpec::parse("30 2 * * *").unwrap();
-        let got = fire_instants(
-            &cron,
-            chrono_tz::America::New_York,
-            utc("2026-03-07T12:00:00Z"),
-            utc("2026-03-09T12:00:00Z"),
-        );
-        let days: Vec<String> = got
+    /// New York fire instants of `cron` between two UTC instants, as local "date time zone".
+    fn new_york(cron: &str, from: &str, to: &str) -> Vec<String> {
+        let cron = CronSpec::parse(cron).unwrap();
+        fire_instants(&cron, chrono_tz::America::New_York, utc(from), utc(to))
             .iter()
             .map(|t| {
                 t.with_timezone(&chrono_tz::America::New_York)
                     .format("%F %T %Z")
                     .to_string()
             })
-            .collect();
-        assert_eq!(got.len(), 2, "{days:?}");
+            .collect()
+    }
+
+    #[test]
+    fn spring_forward_gap_fires_once() {
+        // 2026-03-08: New York clocks jump from 02:00 to 03:00; 02:30 does not exist.
+        let days = new_york("30 2 * * *", "2026-03-07T12:00:00Z", "2026-03-09T12:00:00Z");
+        assert_eq!(days.len(), 2, "{days:?}");
         assert!(days[0].starts_with("2026-03-08"), "{days:?}");
         assert!(days[1].starts_with("2026-03-09 02:30:00"), "{days:?}");
     }
@@ -99,33 +98,13 @@ mod tests {
     #[test]
     fn fall_back_overlap_fires_once() {
         // 2026-11-01: New York clocks go from 02:00 back to 01:00; 01:30 happens twice.
-        let cron = CronSpec::parse("30 1 * * *").unwrap();
-        let got = fire_instants(
-            &cron,
-            chrono_tz::America::New_York,
-            utc("2026-10-31T12:00:00Z"),
-            utc("2026-11-02T12:00:00Z"),
-        );
-        let days: Vec<String> = got
-            .iter()
-            .map(|t| {
-                t.with_timezone(&chrono_tz::America::New_York)
-                    .format("%F %T %Z")
-                    .to_string()
-            })
-            .collect();
+        let days = new_york("30 1 * * *", "2026-10-31T12:00:00Z", "2026-11-02T12:00:00Z");
         assert_eq!(days, ["2026-11-01 01:30:00 EDT", "2026-11-02 01:30:00 EST"]);
     }
 
     #[test]
     fn two_thirty_on_the_fall_back_day_fires_once() {
-        let cron = CronSpec::parse("30 2 * * *").unwrap();
-        let got = fire_instants(
-            &cron,
-            chrono_tz::America::New_York,
-            utc("2026-10-31T12:00:00Z"),
-            utc("2026-11-02T12:00:00Z"),
-        );
-        assert_eq!(got.len(), 2, "{got:?}");
+        let days = new_york("30 2 * * *", "2026-10-31T12:00:00Z", "2026-11-02T12:00:00Z");
+        assert_eq!(days.len(), 2, "{days:?}");
     }
 }
