@@ -12,25 +12,6 @@ use std::{
 use serde_json::Value;
 use tidings::{config::SourceConfig, events::Change};
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::common::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if super::common::postgres_url().is_none() {
-                    eprintln!("TIDINGS_TEST_POSTGRES_URL unset: PostgreSQL variant not run");
-                    return;
-                }
-                super::$name(super::common::Backend::Postgres).await;
-            }
-        }
-    )*};
-}
-
 on_both!(
     the_initial_scan_brings_in_the_fixture_articles,
     created_edited_renamed_and_deleted_files_are_followed,

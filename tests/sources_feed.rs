@@ -3,38 +3,15 @@
 
 mod common;
 
+use common::sources::{app_with, articles, fetcher, source};
+
 use std::time::Duration;
 
 use common::site::{
     Site,
     fixtures::{FixtureArticle, feed_source, fixture_articles},
 };
-use tidings::{
-    articles::{
-        Article,
-        sources::{Fetcher, Source, poll_once},
-    },
-    config::SourceConfig,
-};
-
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::common::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if super::common::postgres_url().is_none() {
-                    eprintln!("TIDINGS_TEST_POSTGRES_URL unset: PostgreSQL variant not run");
-                    return;
-                }
-                super::$name(super::common::Backend::Postgres).await;
-            }
-        }
-    )*};
-}
+use tidings::articles::{Article, sources::poll_once};
 
 on_both!(
     rss_entries_become_articles_and_an_unchanged_feed_costs_one_304,
@@ -42,35 +19,6 @@ on_both!(
     a_gbk_atom_feed_is_read_by_its_xml_declaration,
     an_empty_feed_is_reported_in_the_health_api,
 );
-
-async fn app_with(backend: common::Backend, sources: Vec<SourceConfig>) -> common::TestApp {
-    common::spawn_app_with(backend, |c| c.sources = sources)
-        .await
-        .expect("app")
-}
-
-fn source(app: &common::TestApp, name: &str) -> Source {
-    Source::all(&app.state.config)
-        .into_iter()
-        .find(|s| s.name == name)
-        .expect("configured source")
-}
-
-fn fetcher() -> Fetcher {
-    Fetcher::new(
-        "Mozilla/5.0 (compatible; tidings/test)",
-        Duration::from_secs(2),
-    )
-    .unwrap()
-}
-
-async fn articles(app: &common::TestApp, section: &str) -> Vec<Article> {
-    let page = app
-        .state
-        .store
-        .list_articles(Some(section), None, 100, None);
-    page.await.unwrap().items
-}
 
 fn rfc2822(rfc3339: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
@@ -116,7 +64,7 @@ async fn rss_entries_become_articles_and_an_unchanged_feed_costs_one_304(backend
         vec![feed_source("partner", "grassroots", &site.url("/rss.xml"))],
     )
     .await;
-    let (fetcher, src) = (fetcher(), source(&app, "partner"));
+    let (fetcher, src) = (fetcher(Duration::from_secs(2)), source(&app, "partner"));
 
     let first = poll_once(&app.state, &fetcher, &src).await;
     let second = poll_once(&app.state, &fetcher, &src).await;
@@ -156,7 +104,7 @@ async fn an_edited_entry_keeps_its_article_id(backend: common::Backend) {
         vec![feed_source("partner", "grassroots", &site.url("/rss.xml"))],
     )
     .await;
-    let (fetcher, src) = (fetcher(), source(&app, "partner"));
+    let (fetcher, src) = (fetcher(Duration::from_secs(2)), source(&app, "partner"));
     poll_once(&app.state, &fetcher, &src).await;
     let before = articles(&app, "grassroots").await;
     // Both entries get new titles: one is keyed by its guid, the other by its link.
@@ -206,7 +154,12 @@ async fn a_gbk_atom_feed_is_read_by_its_xml_declaration(backend: common::Backend
     )
     .await;
 
-    let report = poll_once(&app.state, &fetcher(), &source(&app, "gbk-feed")).await;
+    let report = poll_once(
+        &app.state,
+        &fetcher(Duration::from_secs(2)),
+        &source(&app, "gbk-feed"),
+    )
+    .await;
 
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     let stored = articles(&app, "grassroots").await;
@@ -224,7 +177,7 @@ async fn an_empty_feed_is_reported_in_the_health_api(backend: common::Backend) {
         vec![feed_source("partner", "grassroots", &site.url("/rss.xml"))],
     )
     .await;
-    let (fetcher, src) = (fetcher(), source(&app, "partner"));
+    let (fetcher, src) = (fetcher(Duration::from_secs(2)), source(&app, "partner"));
     poll_once(&app.state, &fetcher, &src).await;
     site.page("/rss.xml", "application/rss+xml", rss(&[]));
 

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::sources::{app_with, fetcher, source};
+
 use std::time::{Duration, Instant};
 
 use common::site::{
@@ -10,29 +12,7 @@ use common::site::{
     fixtures::{list_page, serve_utf8_site, web_source},
 };
 use serde_json::Value;
-use tidings::{
-    articles::sources::{Fetcher, Source, poll_once},
-    config::SourceConfig,
-};
-
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::common::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if super::common::postgres_url().is_none() {
-                    eprintln!("TIDINGS_TEST_POSTGRES_URL unset: PostgreSQL variant not run");
-                    return;
-                }
-                super::$name(super::common::Backend::Postgres).await;
-            }
-        }
-    )*};
-}
+use tidings::{articles::sources::poll_once, config::SourceConfig};
 
 on_both!(
     a_list_page_whose_layout_changed_shows_as_an_error_with_zero_items,
@@ -41,23 +21,6 @@ on_both!(
     one_host_is_asked_one_request_at_a_time,
     the_background_loop_polls_when_the_clock_reaches_the_interval,
 );
-
-async fn app_with(backend: common::Backend, sources: Vec<SourceConfig>) -> common::TestApp {
-    common::spawn_app_with(backend, |c| c.sources = sources)
-        .await
-        .expect("app")
-}
-
-fn source(app: &common::TestApp, name: &str) -> Source {
-    Source::all(&app.state.config)
-        .into_iter()
-        .find(|s| s.name == name)
-        .expect("configured source")
-}
-
-fn fetcher(timeout: Duration) -> Fetcher {
-    Fetcher::new("Mozilla/5.0 (compatible; tidings/test)", timeout).unwrap()
-}
 
 async fn health(app: &common::TestApp, name: &str) -> Value {
     let resp = app

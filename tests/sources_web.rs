@@ -3,39 +3,15 @@
 
 mod common;
 
+use common::sources::{app_with, articles, fetcher, source};
+
 use std::time::Duration;
 
 use common::site::{
     Site,
     fixtures::{self, serve_gbk_site, serve_utf8_site, web_source},
 };
-use tidings::{
-    articles::{
-        Article,
-        sources::{Fetcher, Source, poll_once},
-    },
-    config::SourceConfig,
-};
-
-/// Generates a `sqlite` and a `postgres` test calling `$name(backend)`.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::common::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if super::common::postgres_url().is_none() {
-                    eprintln!("TIDINGS_TEST_POSTGRES_URL unset: PostgreSQL variant not run");
-                    return;
-                }
-                super::$name(super::common::Backend::Postgres).await;
-            }
-        }
-    )*};
-}
+use tidings::articles::sources::poll_once;
 
 on_both!(
     utf8_site_articles_arrive_with_absolute_links_and_dates_read_in_the_source_zone,
@@ -44,35 +20,6 @@ on_both!(
     an_article_seen_again_with_changed_content_is_updated_not_duplicated,
     a_changed_list_page_rechecks_only_the_newest_known_articles,
 );
-
-async fn app_with(backend: common::Backend, sources: Vec<SourceConfig>) -> common::TestApp {
-    common::spawn_app_with(backend, |c| c.sources = sources)
-        .await
-        .expect("app")
-}
-
-fn source(app: &common::TestApp, name: &str) -> Source {
-    Source::all(&app.state.config)
-        .into_iter()
-        .find(|s| s.name == name)
-        .expect("configured source")
-}
-
-fn fetcher() -> Fetcher {
-    Fetcher::new(
-        "Mozilla/5.0 (compatible; tidings/test; +http://feeds.example.test)",
-        Duration::from_secs(2),
-    )
-    .unwrap()
-}
-
-async fn articles(app: &common::TestApp, section: &str) -> Vec<Article> {
-    let page = app
-        .state
-        .store
-        .list_articles(Some(section), None, 100, None);
-    page.await.unwrap().items
-}
 
 async fn utf8_site_articles_arrive_with_absolute_links_and_dates_read_in_the_source_zone(
     backend: common::Backend,
@@ -85,7 +32,12 @@ async fn utf8_site_articles_arrive_with_absolute_links_and_dates_read_in_the_sou
     )
     .await;
 
-    let report = poll_once(&app.state, &fetcher(), &source(&app, "site")).await;
+    let report = poll_once(
+        &app.state,
+        &fetcher(Duration::from_secs(2)),
+        &source(&app, "site"),
+    )
+    .await;
 
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!((report.items_found, report.created), (2, 2));
@@ -149,7 +101,12 @@ async fn gbk_pages_are_decoded_by_their_declared_charset(backend: common::Backen
     )
     .await;
 
-    let report = poll_once(&app.state, &fetcher(), &source(&app, "gbk")).await;
+    let report = poll_once(
+        &app.state,
+        &fetcher(Duration::from_secs(2)),
+        &source(&app, "gbk"),
+    )
+    .await;
 
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     let stored = articles(&app, "grassroots").await;
@@ -182,7 +139,7 @@ async fn an_unchanged_list_page_costs_one_conditional_request(backend: common::B
         vec![web_source("site", "news", &site.url("/news/index.html"))],
     )
     .await;
-    let (fetcher, src) = (fetcher(), source(&app, "site"));
+    let (fetcher, src) = (fetcher(Duration::from_secs(2)), source(&app, "site"));
     poll_once(&app.state, &fetcher, &src).await;
     let before = site.hit_count();
 
@@ -210,7 +167,7 @@ async fn an_article_seen_again_with_changed_content_is_updated_not_duplicated(
         vec![web_source("site", "news", &site.url("/news/index.html"))],
     )
     .await;
-    let (fetcher, src) = (fetcher(), source(&app, "site"));
+    let (fetcher, src) = (fetcher(Duration::from_secs(2)), source(&app, "site"));
     poll_once(&app.state, &fetcher, &src).await;
     let before = articles(&app, "news").await;
     // The site corrects one article and adds a line to its list page.
@@ -284,7 +241,7 @@ async fn a_changed_list_page_rechecks_only_the_newest_known_articles(backend: co
         vec![web_source("site", "news", &site.url("/list/index.html"))],
     )
     .await;
-    let (fetcher, src) = (fetcher(), source(&app, "site"));
+    let (fetcher, src) = (fetcher(Duration::from_secs(2)), source(&app, "site"));
     assert_eq!(poll_once(&app.state, &fetcher, &src).await.created, 25);
     publish(26);
     list(26);

@@ -7,6 +7,7 @@ pub mod feed_checks;
 pub mod feeds;
 pub mod site;
 pub mod smtp;
+pub mod sources;
 pub mod w3c;
 
 use std::{net::SocketAddr, path::PathBuf};
