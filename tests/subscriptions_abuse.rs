@@ -4,63 +4,12 @@
 
 mod common;
 
+use common::subscriptions::{status_of, subscribe_and_confirm, subscribe_form, subscribe_json};
+
 use reqwest::StatusCode;
 use serde_json::json;
-use tidings::store::SubscriberStatus;
 
 const LI: &str = "li.lei@example.org";
-
-async fn subscribe_json(app: &common::TestApp, body: serde_json::Value) -> reqwest::Response {
-    app.client
-        .post(app.url("/subscribe"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn subscribe_form(app: &common::TestApp, form: &[(&str, &str)]) -> reqwest::Response {
-    app.client
-        .post(app.url("/subscribe"))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn status_of(app: &common::TestApp, email: &str) -> Option<SubscriberStatus> {
-    app.state
-        .store
-        .subscriber_by_email(email)
-        .await
-        .unwrap()
-        .map(|s| s.status)
-}
-
-/// Subscribes `email` and confirms it through the mailed link.
-async fn subscribe_and_confirm(
-    app: &common::TestApp,
-    smtp: &common::smtp::SmtpServer,
-    email: &str,
-) {
-    let before = smtp.messages().len();
-    assert_eq!(
-        subscribe_json(app, json!({ "email": email }))
-            .await
-            .status(),
-        StatusCode::ACCEPTED
-    );
-    let mail = smtp.wait_for(before + 1).await.pop().unwrap();
-    let token = common::smtp::token_of(&mail.link_to("/subscriptions/confirm"));
-    let r = app
-        .client
-        .post(app.url("/subscriptions/confirm"))
-        .form(&[("token", &token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-}
 
 with_smtp_on_both_backends! {
     async fn new_pending_and_active_addresses_get_the_same_answer(app, smtp) {

@@ -3,66 +3,14 @@
 
 mod common;
 
-use common::smtp::{Captured, local, token_of};
+use common::subscriptions::{status_of, subscribe_and_confirm, subscribe_form, subscribe_json};
+
+use common::smtp::{local, token_of};
 use reqwest::StatusCode;
 use serde_json::json;
 use tidings::{clock::to_ms, store::SubscriberStatus, subscriptions::links};
 
 const LI: &str = "li.lei@example.org";
-
-async fn subscribe_json(app: &common::TestApp, body: serde_json::Value) -> reqwest::Response {
-    app.client
-        .post(app.url("/subscribe"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn subscribe_form(app: &common::TestApp, form: &[(&str, &str)]) -> reqwest::Response {
-    app.client
-        .post(app.url("/subscribe"))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn status_of(app: &common::TestApp, email: &str) -> Option<SubscriberStatus> {
-    app.state
-        .store
-        .subscriber_by_email(email)
-        .await
-        .unwrap()
-        .map(|s| s.status)
-}
-
-/// Subscribes `email`, confirms through the mailed link, and returns the confirmation mail.
-async fn subscribe_and_confirm(
-    app: &common::TestApp,
-    smtp: &common::smtp::SmtpServer,
-    email: &str,
-) -> Captured {
-    let before = smtp.messages().len();
-    assert_eq!(
-        subscribe_json(app, json!({ "email": email }))
-            .await
-            .status(),
-        StatusCode::ACCEPTED
-    );
-    let mail = smtp.wait_for(before + 1).await.pop().unwrap();
-    let token = token_of(&mail.link_to("/subscriptions/confirm"));
-    let r = app
-        .client
-        .post(app.url("/subscriptions/confirm"))
-        .form(&[("token", &token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(status_of(app, email).await, Some(SubscriberStatus::Active));
-    mail
-}
 
 /// Issues manage/unsubscribe links the way digests do.
 async fn digest_links(app: &common::TestApp, email: &str) -> links::SubscriberLinks {

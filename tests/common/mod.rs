@@ -8,6 +8,7 @@ pub mod feeds;
 pub mod site;
 pub mod smtp;
 pub mod sources;
+pub mod subscriptions;
 pub mod w3c;
 
 use std::{net::SocketAddr, path::PathBuf};
