@@ -7,7 +7,11 @@ use anyhow::{Context, anyhow};
 use chrono::{DateTime, Utc};
 use url::Url;
 
-use super::{Fetcher, PollReport, fetch::Fetched, health::Polled, input_hash, item_article_id};
+use super::{
+    Fetcher, PollReport,
+    health::{Polled, fetch_unless_unchanged},
+    input_hash, item_article_id,
+};
 use crate::{
     AppState,
     articles::{ArticleInput, excerpt, html_to_text},
@@ -54,24 +58,9 @@ pub(super) async fn poll(
     name: &str,
     src: &FeedSource,
 ) -> anyhow::Result<Polled> {
-    let known = state.store.source_state(name).await?;
-    let validators = known.as_ref().map(|s| Validators {
-        etag: s.etag.clone(),
-        last_modified: s.last_modified.clone(),
-    });
-    let page = match fetcher.get(&src.url, validators.as_ref()).await? {
-        Fetched::NotModified => {
-            return Ok(Polled {
-                report: PollReport {
-                    not_modified: true,
-                    items_found: known.map_or(0, |s| s.items_found.max(0) as usize),
-                    ..PollReport::default()
-                },
-                validators: None,
-                carried: Vec::new(),
-            });
-        }
-        Fetched::Page(p) => p,
+    let page = match fetch_unless_unchanged(state, fetcher, name, &src.url).await? {
+        Ok(page) => page,
+        Err(unchanged) => return Ok(unchanged),
     };
     // feed-rs reads the XML declaration's encoding itself, so it gets the raw bytes. An entry
     // without an id is keyed by its link alone: a title edit must not make it a new article.

@@ -3,7 +3,12 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::PollReport;
+use url::Url;
+
+use super::{
+    Fetcher, PollReport,
+    fetch::{Fetched, Page},
+};
 use crate::{AppState, clock::to_ms, store::Validators};
 
 /// Longest `last_error` kept, in characters.
@@ -18,6 +23,34 @@ pub(super) struct Polled {
     /// Failures reported by earlier polls that still hold (a directory's bad files): they
     /// keep the source in error without being counted or logged again.
     pub carried: Vec<String>,
+}
+
+/// Fetches `url` for source `name` with the validators of its last complete poll: the page,
+/// or (`Err`) the finished outcome of an unchanged one (its earlier item count, no new
+/// validators).
+pub(super) async fn fetch_unless_unchanged(
+    state: &AppState,
+    fetcher: &Fetcher,
+    name: &str,
+    url: &Url,
+) -> anyhow::Result<Result<Page, Polled>> {
+    let known = state.store.source_state(name).await?;
+    let validators = known.as_ref().map(|s| Validators {
+        etag: s.etag.clone(),
+        last_modified: s.last_modified.clone(),
+    });
+    Ok(match fetcher.get(url, validators.as_ref()).await? {
+        Fetched::Page(page) => Ok(page),
+        Fetched::NotModified => Err(Polled {
+            report: PollReport {
+                not_modified: true,
+                items_found: known.map_or(0, |s| s.items_found.max(0) as usize),
+                ..PollReport::default()
+            },
+            validators: None,
+            carried: Vec::new(),
+        }),
+    })
 }
 
 /// Records `result` for source `name` and hands the report back.

@@ -8,7 +8,12 @@ use anyhow::{Context, anyhow};
 use url::Url;
 
 use super::{
-    PollReport, charset::decode_html, dates::parse_date, extract, fetch::Fetched, health::Polled,
+    PollReport,
+    charset::decode_html,
+    dates::parse_date,
+    extract,
+    fetch::Fetched,
+    health::{Polled, fetch_unless_unchanged},
     input_hash, item_article_id,
 };
 use crate::{
@@ -87,24 +92,9 @@ pub(super) async fn poll(
     name: &str,
     src: &WebSource,
 ) -> anyhow::Result<Polled> {
-    let known = state.store.source_state(name).await?;
-    let validators = known.as_ref().map(|s| Validators {
-        etag: s.etag.clone(),
-        last_modified: s.last_modified.clone(),
-    });
-    let page = match fetcher.get(&src.list_url, validators.as_ref()).await? {
-        Fetched::NotModified => {
-            return Ok(Polled {
-                report: PollReport {
-                    not_modified: true,
-                    items_found: known.map_or(0, |s| s.items_found.max(0) as usize),
-                    ..PollReport::default()
-                },
-                validators: None,
-                carried: Vec::new(),
-            });
-        }
-        Fetched::Page(p) => p,
+    let page = match fetch_unless_unchanged(state, fetcher, name, &src.list_url).await? {
+        Ok(page) => page,
+        Err(unchanged) => return Ok(unchanged),
     };
     let html = decode_html(&page.body, page.content_type.as_deref());
     let links = extract::list_links(&html, &page.url, &src.selectors.item, MAX_ITEMS);
