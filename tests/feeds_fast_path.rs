@@ -275,3 +275,43 @@ async fn silent_and_half_sent_requests_are_cut_off_after_the_header_timeout() {
     assert!(a && b, "idle closed: {a}, half-sent closed: {b}");
     assert!(started.elapsed() >= tidings::server::HEADER_READ_TIMEOUT - Duration::from_secs(1));
 }
+
+/// Drives `feeds::fast::serve` directly on one socket: it answers feed requests itself, and
+/// returns the connection for hyper at the first other request, with that request's bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_short_path_itself_answers_feeds_and_returns_other_requests_unread() {
+    use tidings::feeds::fast::{Next, serve};
+    let app = app_with_articles().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut client = TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    let state = app.state.clone();
+    let short = tokio::spawn(async move {
+        let stop = tokio_util::sync::CancellationToken::new();
+        serve(server, &state, &stop, Duration::from_secs(5)).await
+    });
+    let other = "POST /api/v1/articles/x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
+    client
+        .write_all(format!("{}{other}", get("/feeds/news.rss", "")).as_bytes())
+        .await
+        .unwrap();
+    let mut c = Conn {
+        stream: client,
+        buf: Vec::new(),
+    };
+    let feed = c.reply(false).await;
+    assert_eq!(feed.status, 200);
+    assert!(String::from_utf8_lossy(&feed.body).contains("快速通道测试2"));
+    let Next::HandOff(mut rest) = short.await.unwrap() else {
+        panic!("the short path closed a connection it should have handed over");
+    };
+    let mut handed = vec![0u8; other.len()];
+    rest.read_exact(&mut handed).await.unwrap();
+    assert_eq!(
+        handed,
+        other.as_bytes(),
+        "the hand-over lost or changed bytes"
+    );
+}

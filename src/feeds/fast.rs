@@ -223,10 +223,27 @@ fn write_head(out: &mut Vec<u8>, state: &AppState, answer: &Answer) -> u16 {
     if let Some(link) = &doc.link {
         line(out, "link", link.as_bytes());
     }
-    let date = httpdate::fmt_http_date(SystemTime::now());
-    line(out, "date", date.as_bytes());
+    with_date(|date| line(out, "date", date.as_bytes()));
     out.extend_from_slice(b"\r\n");
     status
+}
+
+/// Calls `f` with the current `Date` header value, formatted once per second per thread.
+fn with_date<R>(f: impl FnOnce(&str) -> R) -> R {
+    thread_local! {
+        static DATE: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((0, String::new())) };
+    }
+    let now = SystemTime::now();
+    let second = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    DATE.with_borrow_mut(|(at, text)| {
+        if *at != second || text.is_empty() {
+            *at = second;
+            *text = httpdate::fmt_http_date(now);
+        }
+        f(text)
+    })
 }
 
 /// Writes `head` then `body`, in as few system calls as the socket allows.
