@@ -135,14 +135,19 @@ async fn app_with_articles() -> common::TestApp {
             .await;
         assert!(r.status().is_success());
     }
-    assert!(
-        common::feeds::eventually(Duration::from_secs(5), || common::feeds::feed_contains(
-            &app,
-            "/feeds/news.rss",
-            "快速通道测试2"
-        ))
-        .await
-    );
+    // Every document the tests compare must have caught up, or two fetches could see two
+    // versions of it.
+    for path in ["/feeds/news.rss", "/feeds/news.json", "/feeds/all.atom"] {
+        assert!(
+            common::feeds::eventually(Duration::from_secs(5), || common::feeds::feed_contains(
+                &app,
+                path,
+                "快速通道测试2"
+            ))
+            .await,
+            "{path} never showed the last article"
+        );
+    }
     app
 }
 
