@@ -7,6 +7,8 @@
 # serving   nginx (Debian package, worker_processes auto) serving the identical bytes of a
 #           50-item feed as a static file with its ETag, vs `tidings serve` (release build,
 #           default runtime), `wrk -t1 -c64 -d10s` against each, alternating; 200s and 304s.
+#           Also: a bare axum handler, and the client's ceiling (wrk alone on one core against one
+#           nginx worker alone on the other), with the CPU wrk and each server used.
 # freshness PUT -> first GET of the feed showing the change, over 1,000 updates.
 # scale     100,000 articles over 50 sections: cold build of every cache; one article changed.
 set -euo pipefail
@@ -18,6 +20,7 @@ DURATION="${DURATION:-10s}"
 UPDATES="${UPDATES:-1000}"
 TIDINGS_PORT="${TIDINGS_PORT:-18080}"
 NGINX_PORT="${NGINX_PORT:-18081}"
+PINNED_PORT="${PINNED_PORT:-18083}"
 BARE_PORT="${BARE_PORT:-18082}"
 TOKEN="bench-publisher-token-0123456789"
 WORK="$(mktemp -d /tmp/tidings-bench.XXXXXX)"
@@ -26,6 +29,7 @@ PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+  [ -f "$WORK/pinned.pid" ] && kill "$(cat "$WORK/pinned.pid")" 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -64,29 +68,38 @@ EOF
 }
 
 rps() { awk '/Requests\/sec/ {print $2}'; }
-# load NAME URL [wrk options]: appends req/s to $WORK/NAME and wrk's CPU use (%) to NAME.cpu.
+# CPU ticks (user + system, all threads) of the given processes.
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+# load NAME URL SERVER_PIDS [wrk options]: runs wrk (after $PIN, e.g. `taskset -c 0`, if set);
+# appends req/s to $WORK/NAME, wrk's CPU use (%) to NAME.cpu, the server's CPU use (%, all its
+# processes) to NAME.srv, and wrk's CPU time per answer (µs) to NAME.us.
 load() {
-  local name="$1" url="$2"; shift 2
-  local secs="${DURATION%s}" t0 t1
-  wrk -t1 -c64 -d"$DURATION" "$@" "$url" >"$WORK/wrk.out" &
+  local name="$1" url="$2" servers="$3"; shift 3
+  local secs="${DURATION%s}" t0 t1 s0 s1
+  ${PIN:-} wrk -t1 -c64 -d"$DURATION" "$@" "$url" >"$WORK/wrk.out" &
   local pid=$!
-  # wrk's CPU time over the middle of its run (all but the first and last second).
+  # CPU time over the middle of the run (all but the first and last second).
   sleep 1
-  t0="$(awk '{print $14 + $15}' "/proc/$pid/stat")"
+  t0="$(ticks "$pid")"; s0="$(ticks $servers)"
   sleep $((secs - 2))
-  t1="$(awk '{print $14 + $15}' "/proc/$pid/stat")"
+  t1="$(ticks "$pid")"; s1="$(ticks $servers)"
   wait "$pid"
-  rps <"$WORK/wrk.out" >>"$WORK/$name"
-  awk -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" -v w=$((secs - 2)) \
-    'BEGIN { printf "%.0f\n", (b - a) / hz / w * 100 }' >>"$WORK/$name.cpu"
+  local r; r="$(rps <"$WORK/wrk.out")"
+  echo "$r" >>"$WORK/$name"
+  local hz w=$((secs - 2)); hz="$(getconf CLK_TCK)"
+  awk -v a="$t0" -v b="$t1" -v hz="$hz" -v w="$w" 'BEGIN { printf "%.0f\n", (b - a) / hz / w * 100 }' >>"$WORK/$name.cpu"
+  awk -v a="$s0" -v b="$s1" -v hz="$hz" -v w="$w" 'BEGIN { printf "%.0f\n", (b - a) / hz / w * 100 }' >>"$WORK/$name.srv"
+  awk -v a="$t0" -v b="$t1" -v hz="$hz" -v w="$w" -v r="$r" 'BEGIN { printf "%.2f\n", (b - a) / hz / w / r * 1e6 }' >>"$WORK/$name.us"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 mean() { awk '{ s += $1 } END { printf "%.0f", s / NR }'; }
+mean2() { awk '{ s += $1 } END { printf "%.2f", s / NR }'; }
 
 serving() {
   need nginx nginx
   need wrk wrk
   start_tidings
+  local t_pid="${PIDS[-1]}"
   bench seed "http://127.0.0.1:$TIDINGS_PORT" "$TOKEN" 50
   sleep 0.5
   mkdir -p "$WORK/www/feeds"
@@ -107,38 +120,57 @@ server {
 }
 EOF
   nginx -c "$WORK/nginx.conf" -p "$WORK"
+  # The client's ceiling: one nginx worker pinned to the second core and wrk pinned to the
+  # first, so that no server ever competes with the client for its core. What wrk takes then
+  # is the most any server could get from it here.
+  sed -e "s|^worker_processes .*|worker_processes 1; worker_cpu_affinity 10;|" \
+      -e "s|^pid .*|pid $WORK/pinned.pid;|" -e "s|include $WORK/site.conf;|include $WORK/pinned.conf;|" \
+      "$WORK/nginx.conf" >"$WORK/nginx-pinned.conf"
+  sed -e "s|listen 127.0.0.1:$NGINX_PORT;|listen 127.0.0.1:$PINNED_PORT;|" "$WORK/site.conf" >"$WORK/pinned.conf"
+  nginx -c "$WORK/nginx-pinned.conf" -p "$WORK"
   sleep 0.3
   local n_url="http://127.0.0.1:$NGINX_PORT/feeds/news.rss" t_url="http://127.0.0.1:$TIDINGS_PORT/feeds/news.rss"
-  local b_url="http://127.0.0.1:$BARE_PORT/feeds/news.rss"
+  local b_url="http://127.0.0.1:$BARE_PORT/feeds/news.rss" p_url="http://127.0.0.1:$PINNED_PORT/feeds/news.rss"
   local n_etag t_etag
   n_etag="$(curl -fsSI "$n_url" | awk -F': ' 'tolower($1)=="etag" {print $2}' | tr -d '\r')"
   t_etag="$(curl -fsSI "$t_url" | awk -F': ' 'tolower($1)=="etag" {print $2}' | tr -d '\r')"
   "$BENCH_BIN" bare "$BARE_PORT" "$WORK/www/feeds/news.rss" "$t_etag" &
   PIDS+=($!)
+  local b_pid=$! n_pids
+  n_pids="$(pgrep -P "$(cat "$WORK/nginx.pid")" | tr '\n' ' ')"
+  local p_pids; p_pids="$(pgrep -P "$(cat "$WORK/pinned.pid")" | tr '\n' ' ')"
   sleep 0.5
   cmp <(curl -fsS "$n_url") <(curl -fsS "$t_url") && echo "identical bytes; ETags: nginx $n_etag, tidings $t_etag"
   for url in "$n_url|$n_etag" "$t_url|$t_etag" "$b_url|$t_etag"; do
     [ "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: ${url#*|}" "${url%|*}")" = 304 ]
   done
 
-  for f in n200 t200 b200 n304 t304 b304; do : >"$WORK/$f"; done
+  for f in n200 t200 b200 c200 n304 t304 b304; do : >"$WORK/$f"; done
   for round in $(seq 1 "$ROUNDS"); do
-    load n200 "$n_url"
-    load t200 "$t_url"
-    load b200 "$b_url"
-    load n304 "$n_url" -H "If-None-Match: $n_etag"
-    load t304 "$t_url" -H "If-None-Match: $t_etag"
-    load b304 "$b_url" -H "If-None-Match: $t_etag"
-    echo "round $round: 200: nginx $(tail -1 "$WORK/n200"), tidings $(tail -1 "$WORK/t200"), bare axum $(tail -1 "$WORK/b200") | 304: nginx $(tail -1 "$WORK/n304"), tidings $(tail -1 "$WORK/t304"), bare axum $(tail -1 "$WORK/b304") req/s"
-    echo "         wrk's own CPU (its one thread; 100% = the client is the limit): 200: $(tail -1 "$WORK/n200.cpu")% $(tail -1 "$WORK/t200.cpu")% $(tail -1 "$WORK/b200.cpu")% | 304: $(tail -1 "$WORK/n304.cpu")% $(tail -1 "$WORK/t304.cpu")% $(tail -1 "$WORK/b304.cpu")%"
+    load n200 "$n_url" "$n_pids"
+    load t200 "$t_url" "$t_pid"
+    load b200 "$b_url" "$b_pid"
+    PIN="taskset -c 0" load c200 "$p_url" "$p_pids"
+    load n304 "$n_url" "$n_pids" -H "If-None-Match: $n_etag"
+    load t304 "$t_url" "$t_pid" -H "If-None-Match: $t_etag"
+    load b304 "$b_url" "$b_pid" -H "If-None-Match: $t_etag"
+    echo "round $round: 200: nginx $(tail -1 "$WORK/n200"), tidings $(tail -1 "$WORK/t200"), bare axum $(tail -1 "$WORK/b200"), client ceiling $(tail -1 "$WORK/c200") | 304: nginx $(tail -1 "$WORK/n304"), tidings $(tail -1 "$WORK/t304"), bare axum $(tail -1 "$WORK/b304") req/s"
+    echo "         CPU, wrk / server (100% = one core; wrk has one thread): 200: nginx $(tail -1 "$WORK/n200.cpu")/$(tail -1 "$WORK/n200.srv")%, tidings $(tail -1 "$WORK/t200.cpu")/$(tail -1 "$WORK/t200.srv")%, bare axum $(tail -1 "$WORK/b200.cpu")/$(tail -1 "$WORK/b200.srv")% | 304: nginx $(tail -1 "$WORK/n304.cpu")/$(tail -1 "$WORK/n304.srv")%, tidings $(tail -1 "$WORK/t304.cpu")/$(tail -1 "$WORK/t304.srv")%, bare axum $(tail -1 "$WORK/b304.cpu")/$(tail -1 "$WORK/b304.srv")%"
   done
   local n2 t2 b2 n3 t3 b3
   n2="$(mean <"$WORK/n200")"; t2="$(mean <"$WORK/t200")"; b2="$(mean <"$WORK/b200")"
   n3="$(mean <"$WORK/n304")"; t3="$(mean <"$WORK/t304")"; b3="$(mean <"$WORK/b304")"
   echo "serving 200: nginx $n2 req/s, tidings $t2 req/s, ratio $(ratio "$t2" "$n2") (goal >= 1.2); bare axum $b2 req/s = $(ratio "$b2" "$n2") x nginx"
   echo "  wrk's own CPU during the 200 runs: nginx $(mean <"$WORK/n200.cpu")%, tidings $(mean <"$WORK/t200.cpu")%, bare axum $(mean <"$WORK/b200.cpu")% of one core (near 100%: the client sets the pace)"
+  echo "  server CPU during the 200 runs: nginx $(mean <"$WORK/n200.srv")%, tidings $(mean <"$WORK/t200.srv")%, bare axum $(mean <"$WORK/b200.srv")%"
+  local c2; c2="$(mean <"$WORK/c200")"
+  echo "  the client's ceiling (wrk alone on core 0, one nginx worker alone on core 1): $c2 req/s = $(ratio "$c2" "$n2") x nginx as configured;" \
+    "tidings reached $(awk -v t="$t2" -v c="$c2" 'BEGIN { printf "%.0f", t / c * 100 }')% of it"
+  local tu; tu="$(mean2 <"$WORK/t200.us")"
+  echo "  wrk's CPU per 200 answer: nginx $(mean2 <"$WORK/n200.us") us, tidings $tu us, bare axum $(mean2 <"$WORK/b200.us") us;" \
+    "one wrk thread can take at most ~$(awk -v u="$tu" 'BEGIN { printf "%.0f", 1e6 / u }') answers/s like tidings' = $(ratio "$(awk -v u="$tu" 'BEGIN { printf "%.0f", 1e6 / u }')" "$n2") x this run's nginx"
   echo "serving 304: nginx $n3 req/s, tidings $t3 req/s, ratio $(ratio "$t3" "$n3") (goal >= 1.0); bare axum $b3 req/s = $(ratio "$b3" "$n3") x nginx"
-  kill "$(cat "$WORK/nginx.pid")"; rm -f "$WORK/nginx.pid"
+  kill "$(cat "$WORK/nginx.pid")" "$(cat "$WORK/pinned.pid")"; rm -f "$WORK/nginx.pid" "$WORK/pinned.pid"
 }
 
 freshness() {
