@@ -164,7 +164,8 @@ EOF
   echo "  wrk's own CPU during the 200 runs: nginx $(mean <"$WORK/n200.cpu")%, tidings $(mean <"$WORK/t200.cpu")%, bare axum $(mean <"$WORK/b200.cpu")% of one core (near 100%: the client sets the pace)"
   echo "  server CPU during the 200 runs: nginx $(mean <"$WORK/n200.srv")%, tidings $(mean <"$WORK/t200.srv")%, bare axum $(mean <"$WORK/b200.srv")%"
   local c2; c2="$(mean <"$WORK/c200")"
-  echo "  the client's ceiling (wrk alone on core 0, one nginx worker alone on core 1): $c2 req/s = $(ratio "$c2" "$n2") x nginx as configured;" \
+  echo "  the client's ceiling (wrk alone on core 0, one nginx worker alone on core 1): $c2 req/s = $(ratio "$c2" "$n2") x nginx as configured" \
+    "(CPU: wrk $(mean <"$WORK/c200.cpu")%, the nginx worker $(mean <"$WORK/c200.srv")%);" \
     "tidings reached $(awk -v t="$t2" -v c="$c2" 'BEGIN { printf "%.0f", t / c * 100 }')% of it"
   local tu; tu="$(mean2 <"$WORK/t200.us")"
   echo "  wrk's CPU per 200 answer: nginx $(mean2 <"$WORK/n200.us") us, tidings $tu us, bare axum $(mean2 <"$WORK/b200.us") us;" \
