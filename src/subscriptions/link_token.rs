@@ -56,6 +56,45 @@ pub async fn resolve(
     })
 }
 
+/// A mailed link opened with `GET` whose token resolved.
+pub struct Opened<'a> {
+    /// The page, in the language of the query's `locale`, `Accept-Language`, then the
+    /// subscriber's; its `token` is the link's.
+    pub page: Page<'a>,
+    pub format: Format,
+    pub found: TokenMatch,
+}
+
+/// The opening every `GET` behind a mailed link shares: resolves the query's `token` as a
+/// current token of `kind` and picks the page. A missing or malformed token or locale, or an
+/// unknown token, is answered here (`Err`), the same way on every such page.
+pub async fn open<'a>(
+    state: &'a AppState,
+    query: &'a Fields,
+    headers: &HeaderMap,
+    kind: TokenKind,
+    path: &'a str,
+) -> Result<Result<Opened<'a>, Response>, AppError> {
+    let format = input::answer_format(headers);
+    let raw = query.one("token").unwrap_or(None);
+    let found = resolve(state, raw, kind).await?;
+    let fallback = found
+        .as_ref()
+        .map_or(state.config.site.language.as_str(), |m| m.locale.as_str());
+    let (page, locale_ok) = page_for(state, headers, query.one("locale"), fallback, path, raw);
+    if let Err(p) = query.one("token").and(locale_ok) {
+        return Ok(Err(page.problem(format, &p)));
+    }
+    Ok(match found {
+        Ok(found) => Ok(Opened {
+            page,
+            format,
+            found,
+        }),
+        Err(e) => Err(link_error(&page, format, &e)),
+    })
+}
+
 /// The token of a request: the body's `token` field, else the query's.
 pub fn token_field<'a>(body: &'a Fields, query: &'a Fields) -> Result<Option<&'a str>, Problem> {
     match body.one("token")? {

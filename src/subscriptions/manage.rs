@@ -12,7 +12,9 @@ use serde_json::json;
 use super::{
     choices::Catalog,
     input::{self, Fields, Format, Problem},
-    link_token::{LinkError, link_error, locale_field, page_for, resolve, token_field},
+    link_token::{
+        LinkError, Opened, link_error, locale_field, open, page_for, resolve, token_field,
+    },
     pages::{Link, Notice, Page, json_response, ser},
 };
 use crate::{
@@ -26,21 +28,16 @@ const PATH: &str = "/subscriptions/manage";
 /// `GET /subscriptions/manage?token=…`: the current choices in a form.
 pub async fn show(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
     let query = Fields::from_query(req.uri().query());
-    let headers = req.headers();
-    let format = input::answer_format(headers);
-    let raw = query.one("token").unwrap_or(None);
-    let found = resolve(&state, raw, TokenKind::Manage).await?;
-    let fallback = found
-        .as_ref()
-        .map_or(state.config.site.language.as_str(), |m| m.locale.as_str());
-    let (page, locale_ok) = page_for(&state, headers, query.one("locale"), fallback, PATH, raw);
-    if let Err(p) = query.one("token").and(locale_ok) {
-        return Ok(page.problem(format, &p));
-    }
-    let sub = match found {
-        Ok(m) => state.store.subscriber_by_email(&m.email).await?,
-        Err(e) => return Ok(link_error(&page, format, &e)),
+    let Opened {
+        page,
+        format,
+        found: m,
+    } = match open(&state, &query, req.headers(), TokenKind::Manage, PATH).await? {
+        Ok(opened) => opened,
+        Err(answer) => return Ok(answer),
     };
+    let raw = page.token;
+    let sub = state.store.subscriber_by_email(&m.email).await?;
     let Some(sub) = sub.filter(|s| s.status == SubscriberStatus::Active) else {
         return Ok(not_active(&page, format));
     };

@@ -12,7 +12,9 @@ use serde_json::json;
 
 use super::{
     input::{self, Fields, Format},
-    link_token::{LinkError, link_error, locale_field, page_for, resolve, token_field},
+    link_token::{
+        LinkError, Opened, link_error, locale_field, open, page_for, resolve, token_field,
+    },
     pages::{Link, Notice, Page, json_response},
 };
 use crate::{
@@ -27,21 +29,15 @@ const PATH: &str = "/unsubscribe";
 /// `GET /unsubscribe?token=…`: the question, with a button; never a change.
 pub async fn show(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
     let query = Fields::from_query(req.uri().query());
-    let headers = req.headers();
-    let format = input::answer_format(headers);
-    let raw = query.one("token").unwrap_or(None);
-    let found = resolve(&state, raw, TokenKind::Manage).await?;
-    let fallback = found
-        .as_ref()
-        .map_or(state.config.site.language.as_str(), |m| m.locale.as_str());
-    let (page, locale_ok) = page_for(&state, headers, query.one("locale"), fallback, PATH, raw);
-    if let Err(p) = query.one("token").and(locale_ok) {
-        return Ok(page.problem(format, &p));
-    }
-    let m = match found {
-        Ok(m) => m,
-        Err(e) => return Ok(link_error(&page, format, &e)),
+    let Opened {
+        page,
+        format,
+        found: m,
+    } = match open(&state, &query, req.headers(), TokenKind::Manage, PATH).await? {
+        Ok(opened) => opened,
+        Err(answer) => return Ok(answer),
     };
+    let raw = page.token;
     if m.status == SubscriberStatus::Unsubscribed.as_str() {
         return Ok(done(&page, format, &m.email));
     }
