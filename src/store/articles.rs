@@ -117,6 +117,32 @@ struct Existing {
     created_at: i64,
 }
 
+/// Binds `$1`…`$17` of the article insert and update: the article's fields, then
+/// `visible_at` (publication, but never before `first_seen`), content hash, source,
+/// `created_at = first_seen` and `modified_at = now`.
+macro_rules! bind_article {
+    ($query:expr, $a:expr, $tags:expr, $hash:expr, $first_seen:expr, $now:expr) => {
+        $query
+            .bind(&$a.id)
+            .bind(&$a.section)
+            .bind(&$a.title)
+            .bind(&$a.url)
+            .bind(&$a.content_html)
+            .bind(&$a.summary)
+            .bind(&$a.author)
+            .bind($a.image.as_ref().map(|i| i.url.as_str()))
+            .bind($a.image.as_ref().and_then(|i| i.caption.as_deref()))
+            .bind(&$tags)
+            .bind(to_ms($a.published_at))
+            .bind($a.updated_at.map(to_ms))
+            .bind(to_ms($a.published_at).max($first_seen))
+            .bind(&$hash)
+            .bind(&$a.source)
+            .bind($first_seen)
+            .bind($now)
+    };
+}
+
 impl Store {
     /// Stores `a`: created, updated, or left alone when its content hash is unchanged.
     /// A retracted article sent again comes back as created.
@@ -134,33 +160,18 @@ impl Store {
             Backend::Sqlite => "",
         };
         let (result, old_section) = write_tx!(self, |tx| {
-            let inserted = sqlx::query(
+            let insert = sqlx::query(
                 "INSERT INTO articles (id, section, title, url, content_html, summary, author,
                     image_url, image_caption, tags, published_at, updated_at, visible_at,
                     content_hash, source, created_at, modified_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
                  ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(&a.id)
-            .bind(&a.section)
-            .bind(&a.title)
-            .bind(&a.url)
-            .bind(&a.content_html)
-            .bind(&a.summary)
-            .bind(&a.author)
-            .bind(a.image.as_ref().map(|i| i.url.as_str()))
-            .bind(a.image.as_ref().and_then(|i| i.caption.as_deref()))
-            .bind(&tags)
-            .bind(to_ms(a.published_at))
-            .bind(a.updated_at.map(to_ms))
-            .bind(to_ms(a.published_at).max(now_ms))
-            .bind(&hash)
-            .bind(&a.source)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await
-            .context("insert article")?
-            .rows_affected()
+            );
+            let inserted = bind_article!(insert, a, tags, hash, now_ms, now_ms)
+                .execute(&mut *tx)
+                .await
+                .context("insert article")?
+                .rows_affected()
                 == 1;
             let outcome = if inserted {
                 (PutResult::Created, None)
@@ -179,33 +190,17 @@ impl Store {
                     // A revived article counts as new for digests; otherwise it keeps its
                     // first ingest time so that an edit is not mailed again.
                     let first_seen = if revived { now_ms } else { existing.created_at };
-                    sqlx::query(
+                    let update = sqlx::query(
                         "UPDATE articles SET section = $2, title = $3, url = $4, content_html = $5,
                             summary = $6, author = $7, image_url = $8, image_caption = $9, tags = $10,
                             published_at = $11, updated_at = $12, visible_at = $13, content_hash = $14,
                             source = $15, created_at = $16, modified_at = $17, retracted_at = NULL
                          WHERE id = $1",
-                    )
-                    .bind(&a.id)
-                    .bind(&a.section)
-                    .bind(&a.title)
-                    .bind(&a.url)
-                    .bind(&a.content_html)
-                    .bind(&a.summary)
-                    .bind(&a.author)
-                    .bind(a.image.as_ref().map(|i| i.url.as_str()))
-                    .bind(a.image.as_ref().and_then(|i| i.caption.as_deref()))
-                    .bind(&tags)
-                    .bind(to_ms(a.published_at))
-                    .bind(a.updated_at.map(to_ms))
-                    .bind(to_ms(a.published_at).max(first_seen))
-                    .bind(&hash)
-                    .bind(&a.source)
-                    .bind(first_seen)
-                    .bind(now_ms)
-                    .execute(&mut *tx)
-                    .await
-                    .context("update article")?;
+                    );
+                    bind_article!(update, a, tags, hash, first_seen, now_ms)
+                        .execute(&mut *tx)
+                        .await
+                        .context("update article")?;
                     let result = if revived {
                         PutResult::Created
                     } else {
