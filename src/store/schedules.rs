@@ -43,6 +43,21 @@ pub struct ScheduleChoice {
 const COLUMNS: &str =
     "slug, name, cron, timezone, enabled, send_when_empty, max_articles, created_at, checked_until";
 
+/// Binds `$1`…`$8` of the schedule insert and update: slug, fields, then `now`.
+macro_rules! bind_schedule {
+    ($query:expr, $slug:expr, $f:expr, $now:expr) => {
+        $query
+            .bind($slug)
+            .bind(&$f.name)
+            .bind(&$f.cron)
+            .bind(&$f.timezone)
+            .bind($f.enabled)
+            .bind($f.send_when_empty)
+            .bind($f.max_articles)
+            .bind($now)
+    };
+}
+
 impl Store {
     /// Inserts each configured schedule that does not exist yet (deleted ones stay deleted).
     #[tracing::instrument(skip_all)]
@@ -107,23 +122,16 @@ impl Store {
         now_ms: i64,
     ) -> anyhow::Result<bool> {
         write_tx!(self, |tx| {
-            let inserted = sqlx::query(
+            let insert = sqlx::query(
                 "INSERT INTO schedules (slug, name, cron, timezone, enabled, send_when_empty,
                     max_articles, created_at, updated_at, checked_until)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8) ON CONFLICT (slug) DO NOTHING",
-            )
-            .bind(slug)
-            .bind(&f.name)
-            .bind(&f.cron)
-            .bind(&f.timezone)
-            .bind(f.enabled)
-            .bind(f.send_when_empty)
-            .bind(f.max_articles)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await
-            .context("insert schedule")?
-            .rows_affected()
+            );
+            let inserted = bind_schedule!(insert, slug, f, now_ms)
+                .execute(&mut *tx)
+                .await
+                .context("insert schedule")?
+                .rows_affected()
                 == 1;
             let mut created = inserted;
             if !inserted {
@@ -140,25 +148,18 @@ impl Store {
                 .context("read schedule")?;
                 // A deleted schedule brought back starts afresh from now.
                 created = deleted_at.is_some();
-                sqlx::query(
+                let update = sqlx::query(
                     "UPDATE schedules SET name = $2, cron = $3, timezone = $4, enabled = $5,
                         send_when_empty = $6, max_articles = $7, updated_at = $8,
                         checked_until = CASE WHEN deleted_at IS NULL THEN checked_until ELSE $8 END,
                         created_at = CASE WHEN deleted_at IS NULL THEN created_at ELSE $8 END,
                         deleted_at = NULL
                      WHERE slug = $1",
-                )
-                .bind(slug)
-                .bind(&f.name)
-                .bind(&f.cron)
-                .bind(&f.timezone)
-                .bind(f.enabled)
-                .bind(f.send_when_empty)
-                .bind(f.max_articles)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await
-                .context("update schedule")?;
+                );
+                bind_schedule!(update, slug, f, now_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .context("update schedule")?;
             }
             tx.commit().await.context("commit schedule")?;
             Ok(created)
