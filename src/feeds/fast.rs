@@ -7,7 +7,7 @@
 //!
 //! The answers are those of [`super::serve::respond`]: the same negotiation and preconditions,
 //! the same headers, plus `Date` and `Content-Length` as hyper would add. Bodies go out with
-//! sendfile from the document's memory file where there is one (see `memfile`).
+//! sendfile from the document's file where there is one (see `docfile`).
 
 use std::{
     io::IoSlice,

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::memfile::MemFile;
+use super::docfile::DocFile;
 
 /// Brotli quality: 5 compresses a 60 KB feed nearly as well as 11, in a few milliseconds.
 const BROTLI_QUALITY: u32 = 5;
@@ -48,8 +48,8 @@ pub struct Rendered {
     identity: Bytes,
     /// gzip and br bodies, once [`compress`](Self::compress) has run.
     compressed: OnceLock<[Bytes; 2]>,
-    /// Every encoding in one memory file, for sendfile: identity at 0, then gzip and br.
-    file: Option<MemFile>,
+    /// Every encoding in one unnamed file, for sendfile: identity at 0, then gzip and br.
+    file: Option<DocFile>,
     /// Where gzip and br start in `file`, once written there.
     file_offsets: OnceLock<[u64; 2]>,
     /// Entity tags by encoding: the same content hash, marked per coding as RFC 9110 asks.
@@ -81,7 +81,7 @@ impl Rendered {
         Self {
             content_type: HeaderValue::from_static(content_type),
             etags: [etag(""), etag("-gzip"), etag("-br")],
-            file: MemFile::new(&body),
+            file: DocFile::new(&body),
             file_offsets: OnceLock::new(),
             identity: Bytes::from(body),
             compressed: OnceLock::new(),
@@ -111,8 +111,8 @@ impl Rendered {
         }
     }
 
-    /// The memory file and offset holding the body in `encoding`, when there is one.
-    pub fn file(&self, encoding: Encoding) -> Option<(&MemFile, u64)> {
+    /// The file and offset holding the body in `encoding`, when there is one.
+    pub fn file(&self, encoding: Encoding) -> Option<(&DocFile, u64)> {
         let file = self.file.as_ref()?;
         match encoding {
             Encoding::Identity => Some((file, 0)),

@@ -1,36 +1,58 @@
-//! Cached documents in memory files, sent with `sendfile(2)` on Linux.
+//! Cached documents in unnamed files, sent with `sendfile(2)` on Linux.
 //!
 //! Written from a buffer, a 60 KB feed is copied into fresh socket buffers for every request,
 //! which both costs the server a copy and hands the reader cold memory to copy out again.
-//! From a memory file (`memfd_create`), the kernel sends the same pages each time, as nginx
-//! does with a static file. Elsewhere (or if the file cannot be made) the short path writes
-//! from the buffer as before.
+//! From a file the kernel sends the same pages each time, as nginx does with a static file.
+//!
+//! The file is made with `O_TMPFILE` in the temporary directory (`$TMPDIR`, else `/tmp`): it
+//! has no name, so nothing is left behind by a crash, and it lives in the page cache like any
+//! file. On a disk file system that cache holds large folios, so a 60 KB answer leaves in a few
+//! large pieces; a memory file (`memfd_create`, the fallback when the directory refuses
+//! `O_TMPFILE`, as on tmpfs without huge pages) is made of 4 KB pages, and every reader then
+//! copies the answer out in 4 KB steps: measured with `wrk` on loopback, that costs the reader
+//! about 6 % more CPU per answer. Elsewhere (or if neither can be made) the short path writes
+//! from the buffer.
 
 use tokio::net::TcpStream;
 
-/// A document's bytes in an anonymous memory file.
+/// A document's bytes in an unnamed file.
 #[derive(Debug)]
-pub struct MemFile {
+pub struct DocFile {
     #[cfg(target_os = "linux")]
     file: std::fs::File,
 }
 
 #[cfg(target_os = "linux")]
-impl MemFile {
-    /// A memory file holding `bytes`; `None` if the system refuses one.
+impl DocFile {
+    /// An unnamed file holding `bytes`; `None` if the system refuses one.
     pub fn new(bytes: &[u8]) -> Option<Self> {
-        use std::{io::Write, os::fd::FromRawFd};
-        // SAFETY: the name is a valid C string; on success the descriptor is ours alone and
-        // `File` takes ownership of it (closing it on drop).
-        let file = unsafe {
-            let fd = libc::memfd_create(c"tidings-feed".as_ptr(), libc::MFD_CLOEXEC);
-            if fd < 0 {
-                return None;
-            }
-            std::fs::File::from_raw_fd(fd)
-        };
+        use std::io::Write;
+        let file = Self::unnamed(&std::env::temp_dir()).or_else(Self::memory)?;
         (&file).write_all(bytes).ok()?;
         Some(Self { file })
+    }
+
+    /// A file without a name in `dir` (`O_TMPFILE`), if its file system allows one.
+    fn unnamed(dir: &std::path::Path) -> Option<std::fs::File> {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_TMPFILE)
+            .open(dir)
+            .ok()
+    }
+
+    /// An anonymous memory file.
+    fn memory() -> Option<std::fs::File> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: the name is a valid C string; on success the descriptor is ours alone and
+        // `File` takes ownership of it (closing it on drop).
+        unsafe {
+            let fd = libc::memfd_create(c"tidings-feed".as_ptr(), libc::MFD_CLOEXEC);
+            (fd >= 0).then(|| std::fs::File::from_raw_fd(fd))
+        }
     }
 
     /// Writes `bytes` at `offset` (appending a further encoding of the document).
@@ -105,7 +127,7 @@ impl MemFile {
 }
 
 #[cfg(not(target_os = "linux"))]
-impl MemFile {
+impl DocFile {
     /// Not on this system: documents are written from memory.
     pub fn new(_bytes: &[u8]) -> Option<Self> {
         None
@@ -128,14 +150,34 @@ impl MemFile {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
+    use std::io::Write;
+
     use tokio::io::AsyncReadExt;
 
     use super::*;
 
     #[tokio::test]
     async fn the_head_then_the_chosen_range_arrives_intact() {
+        // Whichever kind of file the temporary directory gives, and the memory fallback.
+        for file in [DocFile::unnamed(&std::env::temp_dir()), DocFile::memory()] {
+            let file = DocFile {
+                file: file.expect("this system makes the file"),
+            };
+            sends_intact(file).await;
+        }
+    }
+
+    #[test]
+    fn the_file_has_no_name_in_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = DocFile::unnamed(dir.path()).expect("O_TMPFILE on this file system");
+        (&file).write_all(b"feed").unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    async fn sends_intact(file: DocFile) {
         let body = "工会要闻 ".repeat(30_000).into_bytes();
-        let file = MemFile::new(&body).unwrap();
+        (&file.file).write_all(&body).unwrap();
         assert!(file.write_at(b"-tail-", body.len() as u64));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
