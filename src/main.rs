@@ -200,6 +200,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => {
+            let open_files = tidings::server::raise_open_files_limit();
+            tracing::info!(open_files, "limit on open files");
             let app = App::build(config).await?;
             tracing::info!(addr = %app.local_addr(), "tidings listening");
             tokio::spawn(shutdown_signal(app.state().shutdown.clone()));

@@ -13,6 +13,9 @@
 //! about 6 % more CPU per answer. Elsewhere (or if neither can be made) the short path writes
 //! from the buffer.
 
+#[cfg(target_os = "linux")]
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use tokio::net::TcpStream;
 
 /// A document's bytes in an unnamed file.
@@ -22,14 +25,48 @@ pub struct DocFile {
     file: std::fs::File,
 }
 
+/// Document files open now.
+#[cfg(target_os = "linux")]
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// How many document files may be open at once: a quarter of the process's limit on open
+/// files, so that connections and the database always have the rest. Beyond it, documents
+/// are written from memory (the answers are the same).
+#[cfg(target_os = "linux")]
+fn budget() -> usize {
+    static BUDGET: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(|| budget_for(crate::server::open_files_limit()))
+}
+
+fn budget_for(open_files_limit: u64) -> usize {
+    usize::try_from(open_files_limit / 4).unwrap_or(usize::MAX)
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for DocFile {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 #[cfg(target_os = "linux")]
 impl DocFile {
     /// An unnamed file holding `bytes`; `None` if the system refuses one.
     pub fn new(bytes: &[u8]) -> Option<Self> {
         use std::io::Write;
-        let file = Self::unnamed(&std::env::temp_dir()).or_else(Self::memory)?;
-        (&file).write_all(bytes).ok()?;
-        Some(Self { file })
+        // Reserve a place first, so that concurrent builds cannot overshoot the budget.
+        if LIVE.fetch_add(1, Ordering::AcqRel) >= budget() {
+            LIVE.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        let Some(file) = Self::unnamed(&std::env::temp_dir()).or_else(Self::memory) else {
+            LIVE.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        };
+        // From here on, dropping `doc` gives the place back.
+        let doc = Self { file };
+        (&doc.file).write_all(bytes).ok()?;
+        Some(doc)
     }
 
     /// A file without a name in `dir` (`O_TMPFILE`), if its file system allows one.
@@ -160,11 +197,20 @@ mod tests {
     async fn the_head_then_the_chosen_range_arrives_intact() {
         // Whichever kind of file the temporary directory gives, and the memory fallback.
         for file in [DocFile::unnamed(&std::env::temp_dir()), DocFile::memory()] {
+            LIVE.fetch_add(1, Ordering::AcqRel); // given back when `file` drops
             let file = DocFile {
                 file: file.expect("this system makes the file"),
             };
             sends_intact(file).await;
         }
+    }
+
+    #[test]
+    fn documents_take_at_most_a_quarter_of_the_open_files() {
+        assert_eq!(budget_for(1024), 256);
+        assert_eq!(budget_for(20_000), 5_000);
+        assert_eq!(budget_for(0), 0);
+        assert!(budget() > 0);
     }
 
     #[test]

@@ -1,0 +1,93 @@
+//! Process limits: `tidings serve` raises its soft limit on open files to the hard one, so
+//! that connections and cached feed files are not capped at the usual 1024.
+
+use std::{
+    io::{BufRead, BufReader},
+    os::unix::process::CommandExt,
+    process::{Command, Stdio},
+};
+
+/// The soft and hard "Max open files" of a running process.
+fn open_files(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let mut fields = line["Max open files".len()..].split_whitespace();
+    (
+        fields.next().unwrap().to_owned(),
+        fields.next().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn serve_raises_the_soft_limit_on_open_files_to_the_hard_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tidings"));
+    command
+        .arg("serve")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env(
+            "TIDINGS_CONFIG",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/no-sources.toml"),
+        )
+        .env("TIDINGS_LOG", "json")
+        .env("RUST_LOG", "info")
+        .env("TIDINGS_SERVER__BIND", "127.0.0.1:0")
+        .env(
+            "TIDINGS_DATABASE__URL",
+            format!("sqlite://{}", dir.path().join("t.db").display()),
+        )
+        .env("TIDINGS_MAIL__OUTBOX_DIR", dir.path().join("outbox"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    // SAFETY: only setrlimit, which is async-signal-safe, runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            let mut lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            lim.rlim_cur = lim.rlim_max.min(256);
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().expect("start tidings");
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut logged = None;
+    for line in lines {
+        let line = line.unwrap();
+        if line.contains("limit on open files") {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            logged = Some(v["fields"]["open_files"].to_string());
+        }
+        if line.contains("tidings listening") {
+            break;
+        }
+    }
+    let (soft, hard) = open_files(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        hard == "unlimited" || hard.parse::<u64>().unwrap() > 256,
+        "hard limit {hard}: nothing to raise"
+    );
+    if hard == "unlimited" {
+        // Raised as far as the kernel allows a process (fs.nr_open).
+        assert!(soft.parse::<u64>().unwrap() > 256, "soft limit {soft}");
+    } else {
+        assert_eq!(soft, hard, "the soft limit is raised to the hard one");
+    }
+    assert_eq!(
+        logged.as_deref(),
+        Some(soft.as_str()),
+        "the limit in force is logged"
+    );
+}
