@@ -8,6 +8,7 @@ use common::subscriptions::{status_of, subscribe_and_confirm, subscribe_form, su
 
 use reqwest::StatusCode;
 use serde_json::json;
+use tidings::{App, clock::Clock};
 
 const LI: &str = "li.lei@example.org";
 
@@ -77,6 +78,47 @@ with_smtp_on_both_backends! {
         assert_eq!(status_of(&app, "c2@example.org").await, None);
         smtp.wait_for(2).await;
         assert_eq!(smtp.messages().len(), 2);
+    }
+
+    async fn replicas_on_one_database_share_the_hourly_cap_and_what_is_given_back(app, smtp) where |c| {
+        c.subscriptions.confirmations_per_hour = 2;
+    } {
+        // A second process on the same database, with the same limits.
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = common::test_config(dir.path(), &app.database_url);
+        config.mail = app.state.config.mail.clone();
+        config.subscriptions = app.state.config.subscriptions.clone();
+        let other = App::build_with_clock(config, Clock::manual(common::test_start())).await.unwrap();
+        let other_base = format!("http://{}", other.local_addr());
+        let other_state = other.state();
+        tokio::spawn(other.run());
+        let on_other = |email: &'static str| {
+            let r = app.client.post(format!("{other_base}/subscribe")).json(&json!({ "email": email }));
+            async move { r.send().await.unwrap() }
+        };
+
+        assert_eq!(subscribe_json(&app, json!({ "email": "c0@example.org" })).await.status(), StatusCode::ACCEPTED);
+        smtp.wait_for(1).await;
+        // The same address again within ten minutes takes a unit, sends nothing and gives the
+        // unit back (in the other process's outbox worker).
+        assert_eq!(on_other("c0@example.org").await.status(), StatusCode::ACCEPTED);
+        let mut accepted = false;
+        for _ in 0..250 {
+            if on_other("c1@example.org").await.status() == StatusCode::ACCEPTED {
+                accepted = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(accepted, "the unit given back by one process is usable by the other");
+        smtp.wait_for(2).await;
+        // Two mails taken out of two per hour, across both processes: the first one is full too.
+        let r = subscribe_json(&app, json!({ "email": "c2@example.org" })).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()["retry-after"], "1800");
+        assert_eq!(on_other("c3@example.org").await.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(smtp.messages().len(), 2);
+        other_state.shutdown.cancel();
     }
 
     async fn pages_speak_the_locale_field_then_accept_language_then_the_site_language(app, smtp) {

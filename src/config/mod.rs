@@ -257,7 +257,7 @@ impl Default for DigestsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SubscriptionsConfig {
-    /// Confirmation mails this process sends per hour, all addresses together.
+    /// Confirmation mails sent per hour, all addresses and all processes of the database together.
     pub confirmations_per_hour: u32,
     /// `POST /subscribe` requests one client address may make at once...
     pub ip_burst: u32,

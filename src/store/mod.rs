@@ -6,6 +6,7 @@
 //! `BEGIN IMMEDIATE`, so concurrent writers queue instead of failing with "database is locked".
 
 mod articles;
+mod budgets;
 mod digest_content;
 mod feeds;
 mod ledger;

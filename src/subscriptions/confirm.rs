@@ -142,7 +142,7 @@ pub async fn resend(State(state): State<AppState>, req: Request) -> Result<Respo
     let Ok(slot) = subs.outbox.sender.try_reserve() else {
         return Ok(page.problem(format, &too_many(60)));
     };
-    if let Err(wait) = subs.confirmations.take(now) {
+    if let Err(wait) = subs.confirmations.take(&state.store, now).await? {
         return Ok(page.problem(format, &too_many(wait)));
     }
     let fresh = token::generate();
@@ -164,7 +164,7 @@ pub async fn resend(State(state): State<AppState>, req: Request) -> Result<Respo
             token: fresh.text,
             schedule: m.schedule.clone(),
         })),
-        _ => subs.confirmations.give_back(now),
+        _ => subs.confirmations.give_back(&state.store, now).await?,
     }
     Ok(match format {
         Format::Json => json_response(StatusCode::ACCEPTED, json!({ "status": "pending" })),

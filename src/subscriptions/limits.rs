@@ -1,5 +1,5 @@
-//! Rate limits on what sends mail: per client address on `POST /subscribe`, and a global
-//! hourly budget of confirmation mails. Both are GCRA (a "theoretical arrival time" per key)
+//! Rate limits on what sends mail: per client address on `POST /subscribe` (per process), and
+//! a global hourly budget of confirmation mails (shared through the database). Both are GCRA (a "theoretical arrival time" per key)
 //! read from the injected clock, so tests move time instead of sleeping.
 
 use std::{
@@ -7,6 +7,8 @@ use std::{
     net::{IpAddr, Ipv6Addr},
     sync::Mutex,
 };
+
+use crate::store::Store;
 
 /// `burst` requests at once, then one per `interval_ms`.
 #[derive(Debug, Clone, Copy)]
@@ -95,31 +97,37 @@ impl ClientLimiter {
     }
 }
 
-/// One budget for the whole process, e.g. confirmation mails per hour.
+/// One budget for every process of the database, e.g. confirmation mails per hour: kept in
+/// the database ([`Store::take_budget`]), so several replicas share it instead of each having
+/// its own.
 pub struct Budget {
+    name: &'static str,
     gcra: Gcra,
-    tat: Mutex<i64>,
 }
 
 impl Budget {
     /// `per_hour` spread over the hour, all of it usable at once.
-    pub fn per_hour(per_hour: u32) -> Self {
+    pub fn per_hour(name: &'static str, per_hour: u32) -> Self {
         Self {
+            name,
             gcra: Gcra::per_hour(per_hour, per_hour),
-            tat: Mutex::new(i64::MIN / 2),
         }
     }
 
     /// Takes one unit at `now_ms`, or says how many seconds until one is free.
-    pub fn take(&self, now_ms: i64) -> Result<(), u64> {
-        let mut tat = self.tat.lock().expect("budget lock");
-        self.gcra.admit(&mut tat, now_ms).map_err(secs)
+    pub async fn take(&self, store: &Store, now_ms: i64) -> anyhow::Result<Result<(), u64>> {
+        let g = self.gcra;
+        Ok(store
+            .take_budget(self.name, now_ms, g.interval_ms, g.burst)
+            .await?
+            .map_err(secs))
     }
 
     /// Returns a unit taken for a mail that was not sent after all.
-    pub fn give_back(&self, now_ms: i64) {
-        let mut tat = self.tat.lock().expect("budget lock");
-        *tat = (*tat - self.gcra.interval_ms).max(now_ms);
+    pub async fn give_back(&self, store: &Store, now_ms: i64) -> anyhow::Result<()> {
+        store
+            .give_back_budget(self.name, now_ms, self.gcra.interval_ms)
+            .await
     }
 }
 
@@ -157,16 +165,5 @@ mod tests {
         assert_eq!(l.len(), 2);
         assert!(l.check(ip(3), 1_000).is_ok(), "lapsed entries were dropped");
         assert!(l.len() <= 2);
-    }
-
-    #[test]
-    fn a_budget_refills_over_the_hour_and_takes_back_unused_units() {
-        let b = Budget::per_hour(2);
-        assert!(b.take(0).is_ok());
-        assert!(b.take(0).is_ok());
-        assert_eq!(b.take(0), Err(1800));
-        b.give_back(0);
-        assert!(b.take(0).is_ok());
-        assert!(b.take(1_800_000).is_ok());
     }
 }

@@ -48,7 +48,7 @@ impl Subscriptions {
                 config.ip_per_hour,
                 config.ip_table_size,
             ),
-            confirmations: limits::Budget::per_hour(config.confirmations_per_hour),
+            confirmations: limits::Budget::per_hour("confirmations", config.confirmations_per_hour),
             outbox: outbox::Outbox::default(),
         }
     }

@@ -148,7 +148,7 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
         schedule,
         locale: page.locale.to_owned(),
     };
-    if let Err(p) = request(&state, &email, &prefs, now) {
+    if let Err(p) = request(&state, &email, &prefs, now).await? {
         return Ok(page.problem(format, &p));
     }
     Ok(match format {
@@ -160,22 +160,29 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
 /// Queues a valid sign-up. Every address goes through exactly these steps (a queue slot, a
 /// unit of the hourly budget), so neither the answer nor its timing depends on the
 /// address's state; the transaction that does depend on it runs in the outbox worker.
-fn request(state: &AppState, email: &Email, prefs: &Preferences, now: i64) -> Result<(), Problem> {
+async fn request(
+    state: &AppState,
+    email: &Email,
+    prefs: &Preferences,
+    now: i64,
+) -> Result<Result<(), Problem>, AppError> {
     let subs = &state.subscriptions;
     let Ok(slot) = subs.outbox.sender.try_reserve() else {
-        return Err(Problem {
+        return Ok(Err(Problem {
             status: StatusCode::SERVICE_UNAVAILABLE,
             field: None,
             code: "busy",
             value: "60".into(),
-        });
+        }));
     };
-    subs.confirmations.take(now).map_err(too_many)?;
+    if let Err(wait) = subs.confirmations.take(&state.store, now).await? {
+        return Ok(Err(too_many(wait)));
+    }
     slot.send(Job::SignUp {
         email: email.clone(),
         prefs: prefs.clone(),
     });
-    Ok(())
+    Ok(Ok(()))
 }
 
 /// Records a sign-up (in the outbox worker) and says which mail, if any, is due.
@@ -210,7 +217,14 @@ pub(super) async fn record(
         }),
         SubscribeOutcome::Throttled => {
             // No mail after all: the budget unit taken for it goes back.
-            state.subscriptions.confirmations.give_back(now);
+            if let Err(e) = state
+                .subscriptions
+                .confirmations
+                .give_back(&state.store, now)
+                .await
+            {
+                tracing::warn!(error = %e, "could not give back a confirmation budget unit");
+            }
             None
         }
     })

@@ -1,0 +1,5 @@
+-- Budgets every process of one database shares (GCRA: the theoretical arrival time, ms).
+CREATE TABLE rate_budgets (
+    name TEXT PRIMARY KEY,
+    tat INTEGER NOT NULL
+);
