@@ -38,6 +38,7 @@ fn budget() -> usize {
     *BUDGET.get_or_init(|| budget_for(crate::server::open_files_limit()))
 }
 
+#[cfg(target_os = "linux")]
 fn budget_for(open_files_limit: u64) -> usize {
     usize::try_from(open_files_limit / 4).unwrap_or(usize::MAX)
 }
