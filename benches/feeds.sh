@@ -3,10 +3,12 @@
 #
 #   bash benches/feeds.sh            # all three
 #   ROUNDS=3 DURATION=10s bash benches/feeds.sh serving
+#   WRK_THREADS=2 bash benches/feeds.sh serving     # a client with two threads
 #
 # serving   nginx (Debian package, worker_processes auto) serving the identical bytes of a
 #           50-item feed as a static file with its ETag, vs `tidings serve` (release build,
-#           default runtime), `wrk -t1 -c64 -d10s` against each, alternating; 200s and 304s.
+#           default runtime), `wrk -t1 -c64 -d10s` against each, alternating; 200s and 304s
+#           (-t from WRK_THREADS, default 1; the ceiling is measured for one thread only).
 #           Also: a bare axum handler, and the client's ceiling (wrk alone on one core against one
 #           nginx worker alone on the other), with the CPU wrk and each server used.
 # freshness PUT -> first GET of the feed showing the change, over 1,000 updates.
@@ -17,6 +19,8 @@ cd "$(dirname "$0")/.."
 WHAT="${1:-all}"
 ROUNDS="${ROUNDS:-2}"
 DURATION="${DURATION:-10s}"
+# The issue's client is one wrk thread (-t1); WRK_THREADS=2 shows the servers without that limit.
+WRK_THREADS="${WRK_THREADS:-1}"
 UPDATES="${UPDATES:-1000}"
 TIDINGS_PORT="${TIDINGS_PORT:-18080}"
 NGINX_PORT="${NGINX_PORT:-18081}"
@@ -76,7 +80,7 @@ ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/pr
 load() {
   local name="$1" url="$2" servers="$3"; shift 3
   local secs="${DURATION%s}" t0 t1 s0 s1
-  ${PIN:-} wrk -t1 -c64 -d"$DURATION" "$@" "$url" >"$WORK/wrk.out" &
+  ${PIN:-} wrk -t"$WRK_THREADS" -c64 -d"$DURATION" "$@" "$url" >"$WORK/wrk.out" &
   local pid=$!
   # CPU time over the middle of the run (all but the first and last second).
   sleep 1
@@ -150,7 +154,7 @@ EOF
     load n200 "$n_url" "$n_pids"
     load t200 "$t_url" "$t_pid"
     load b200 "$b_url" "$b_pid"
-    PIN="taskset -c 0" load c200 "$p_url" "$p_pids"
+    if [ "$WRK_THREADS" = 1 ]; then PIN="taskset -c 0" load c200 "$p_url" "$p_pids"; fi
     load n304 "$n_url" "$n_pids" -H "If-None-Match: $n_etag"
     load t304 "$t_url" "$t_pid" -H "If-None-Match: $t_etag"
     load b304 "$b_url" "$b_pid" -H "If-None-Match: $t_etag"
@@ -163,13 +167,15 @@ EOF
   echo "serving 200: nginx $n2 req/s, tidings $t2 req/s, ratio $(ratio "$t2" "$n2") (goal >= 1.2); bare axum $b2 req/s = $(ratio "$b2" "$n2") x nginx"
   echo "  wrk's own CPU during the 200 runs: nginx $(mean <"$WORK/n200.cpu")%, tidings $(mean <"$WORK/t200.cpu")%, bare axum $(mean <"$WORK/b200.cpu")% of one core (near 100%: the client sets the pace)"
   echo "  server CPU during the 200 runs: nginx $(mean <"$WORK/n200.srv")%, tidings $(mean <"$WORK/t200.srv")%, bare axum $(mean <"$WORK/b200.srv")%"
-  local c2; c2="$(mean <"$WORK/c200")"
-  echo "  the client's ceiling (wrk alone on core 0, one nginx worker alone on core 1): $c2 req/s = $(ratio "$c2" "$n2") x nginx as configured" \
-    "(CPU: wrk $(mean <"$WORK/c200.cpu")%, the nginx worker $(mean <"$WORK/c200.srv")%);" \
-    "tidings reached $(awk -v t="$t2" -v c="$c2" 'BEGIN { printf "%.0f", t / c * 100 }')% of it"
-  local tu; tu="$(mean2 <"$WORK/t200.us")"
-  echo "  wrk's CPU per 200 answer: nginx $(mean2 <"$WORK/n200.us") us, tidings $tu us, bare axum $(mean2 <"$WORK/b200.us") us;" \
-    "one wrk thread can take at most ~$(awk -v u="$tu" 'BEGIN { printf "%.0f", 1e6 / u }') answers/s like tidings' = $(ratio "$(awk -v u="$tu" 'BEGIN { printf "%.0f", 1e6 / u }')" "$n2") x this run's nginx"
+  if [ "$WRK_THREADS" = 1 ]; then
+    local c2; c2="$(mean <"$WORK/c200")"
+    echo "  the client's ceiling (wrk alone on core 0, one nginx worker alone on core 1): $c2 req/s = $(ratio "$c2" "$n2") x nginx as configured" \
+      "(CPU: wrk $(mean <"$WORK/c200.cpu")%, the nginx worker $(mean <"$WORK/c200.srv")%);" \
+      "tidings reached $(awk -v t="$t2" -v c="$c2" 'BEGIN { printf "%.0f", t / c * 100 }')% of it"
+    local tu; tu="$(mean2 <"$WORK/t200.us")"
+    echo "  wrk's CPU per 200 answer: nginx $(mean2 <"$WORK/n200.us") us, tidings $tu us, bare axum $(mean2 <"$WORK/b200.us") us;" \
+      "one wrk thread can take at most ~$(awk -v u="$tu" 'BEGIN { printf "%.0f", 1e6 / u }') answers/s like tidings' = $(ratio "$(awk -v u="$tu" 'BEGIN { printf "%.0f", 1e6 / u }')" "$n2") x this run's nginx"
+  fi
   echo "serving 304: nginx $n3 req/s, tidings $t3 req/s, ratio $(ratio "$t3" "$n3") (goal >= 1.0); bare axum $b3 req/s = $(ratio "$b3" "$n3") x nginx"
   kill "$(cat "$WORK/nginx.pid")" "$(cat "$WORK/pinned.pid")"; rm -f "$WORK/nginx.pid" "$WORK/pinned.pid"
 }
