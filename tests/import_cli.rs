@@ -6,25 +6,6 @@ use std::{path::Path, process::Command};
 
 use tidings::store::Store;
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::common::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if super::common::postgres_url().is_none() {
-                    eprintln!("TIDINGS_TEST_POSTGRES_URL unset: PostgreSQL variant not run");
-                    return;
-                }
-                super::$name(super::common::Backend::Postgres).await;
-            }
-        }
-    )*};
-}
-
 on_both!(
     import_brings_in_the_fixture_articles_and_repeating_it_changes_nothing,
     import_skips_a_bad_file_names_it_and_exits_non_zero,
