@@ -1,6 +1,7 @@
 //! Rate limits on what sends mail: per client address on `POST /subscribe` (per process), and
-//! a global hourly budget of confirmation mails (shared through the database). Both are GCRA (a "theoretical arrival time" per key)
-//! read from the injected clock, so tests move time instead of sleeping.
+//! a global hourly budget of confirmation mails (shared through the database). Both are GCRA
+//! (a "theoretical arrival time" per key) read from the injected clock, so tests move time
+//! instead of sleeping.
 
 use std::{
     collections::HashMap,
@@ -35,7 +36,15 @@ impl Gcra {
         *tat = start + self.interval_ms;
         Ok(())
     }
+
+    /// Undoes one admission made before `now`.
+    fn give_back(self, tat: &mut i64, now: i64) {
+        *tat = (*tat - self.interval_ms).max(now);
+    }
 }
+
+/// The arrival time of a key never seen: its whole burst is free.
+const FRESH_TAT: i64 = i64::MIN / 2;
 
 /// Whole seconds a client should wait, for `Retry-After` (at least 1).
 fn secs(ms: i64) -> u64 {
@@ -117,16 +126,17 @@ impl Budget {
     /// Takes one unit at `now_ms`, or says how many seconds until one is free.
     pub async fn take(&self, store: &Store, now_ms: i64) -> anyhow::Result<Result<(), u64>> {
         let g = self.gcra;
-        Ok(store
-            .take_budget(self.name, now_ms, g.interval_ms, g.burst)
-            .await?
-            .map_err(secs))
+        let taken = store
+            .update_budget(self.name, FRESH_TAT, |tat| g.admit(tat, now_ms))
+            .await?;
+        Ok(taken.map_err(secs))
     }
 
     /// Returns a unit taken for a mail that was not sent after all.
     pub async fn give_back(&self, store: &Store, now_ms: i64) -> anyhow::Result<()> {
+        let g = self.gcra;
         store
-            .give_back_budget(self.name, now_ms, self.gcra.interval_ms)
+            .update_budget(self.name, FRESH_TAT, |tat| g.give_back(tat, now_ms))
             .await
     }
 }
@@ -165,5 +175,19 @@ mod tests {
         assert_eq!(l.len(), 2);
         assert!(l.check(ip(3), 1_000).is_ok(), "lapsed entries were dropped");
         assert!(l.len() <= 2);
+    }
+
+    #[test]
+    fn a_budget_refills_over_the_hour_and_takes_back_unused_units() {
+        // The arithmetic of `Budget` (whose value lives in the database; the sharing itself is
+        // tested in tests/subscriptions_abuse.rs on both backends).
+        let b = Gcra::per_hour(2, 2);
+        let mut tat = FRESH_TAT;
+        assert!(b.admit(&mut tat, 0).is_ok());
+        assert!(b.admit(&mut tat, 0).is_ok());
+        assert_eq!(b.admit(&mut tat, 0).map_err(secs), Err(1800));
+        b.give_back(&mut tat, 0);
+        assert!(b.admit(&mut tat, 0).is_ok());
+        assert!(b.admit(&mut tat, 1_800_000).is_ok());
     }
 }
