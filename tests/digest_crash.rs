@@ -7,8 +7,7 @@ mod common;
 
 use std::{
     collections::HashMap,
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     time::{Duration, Instant},
 };
 
@@ -18,41 +17,16 @@ use serde_json::Value;
 const SUBSCRIBERS: usize = 1500;
 
 fn start(db_url: &str, smtp_url: &str, dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tidings"))
-        .arg("serve")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env(
-            "TIDINGS_CONFIG",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/no-sources.toml"),
-        )
-        .env("TIDINGS_LOG", "json")
-        .env("RUST_LOG", "info")
-        .env("TIDINGS_SERVER__BIND", "127.0.0.1:0")
-        .env("TIDINGS_DATABASE__URL", db_url)
+    let mut command = common::process::serve_command(db_url, &dir.join("outbox"));
+    command
         .env("TIDINGS_AUTH__ADMIN_TOKEN", common::ADMIN_TOKEN)
         .env("TIDINGS_MAIL__TRANSPORT", "smtp")
         .env("TIDINGS_MAIL__SMTP_URL", smtp_url)
         .env("TIDINGS_MAIL__RATE_PER_SECOND", "400")
-        .env("TIDINGS_MAIL__OUTBOX_DIR", dir.join("outbox"))
         .env("TIDINGS_SUBSCRIPTIONS__IP_BURST", "1000")
-        .env("TIDINGS_DIGESTS__LEASE_SECONDS", "5")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start tidings");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("tidings exited before listening")
-            .unwrap();
-        if line.contains("tidings listening") {
-            let v: Value = serde_json::from_str(&line).unwrap();
-            break v["fields"]["addr"].as_str().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, format!("http://{addr}"))
+        .env("TIDINGS_DIGESTS__LEASE_SECONDS", "5");
+    let (child, base, _) = common::process::start(command);
+    (child, base)
 }
 
 /// Imports the subscribers, publishes one article and starts a run of `daily`; its id.

@@ -3,8 +3,7 @@
 mod common;
 
 use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -94,38 +93,10 @@ on_both_backends! {
 
 /// A `tidings serve` child process on a SQLite file; returns it and its address.
 fn start_child(db_url: &str, outbox: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tidings"))
-        .arg("serve")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("TIDINGS_LOG", "json")
-        .env("RUST_LOG", "info")
-        .env("TIDINGS_SERVER__BIND", "127.0.0.1:0")
-        .env("TIDINGS_DATABASE__URL", db_url)
-        .env("TIDINGS_AUTH__PUBLISHER_TOKEN", common::PUBLISHER_TOKEN)
-        .env("TIDINGS_MAIL__OUTBOX_DIR", outbox)
-        .env(
-            "TIDINGS_CONFIG",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/no-sources.toml"),
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start tidings");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("tidings exited before listening")
-            .unwrap();
-        if line.contains("tidings listening") {
-            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-            break v["fields"]["addr"].as_str().unwrap().to_owned();
-        }
-    };
-    // Keep draining stdout so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, format!("http://{addr}"))
+    let mut command = common::process::serve_command(db_url, outbox);
+    command.env("TIDINGS_AUTH__PUBLISHER_TOKEN", common::PUBLISHER_TOKEN);
+    let (child, base, _) = common::process::start(command);
+    (child, base)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,11 +1,9 @@
 //! Process limits: `tidings serve` raises its soft limit on open files to the hard one, so
 //! that connections and cached feed files are not capped at the usual 1024.
 
-use std::{
-    io::{BufRead, BufReader},
-    os::unix::process::CommandExt,
-    process::{Command, Stdio},
-};
+mod common;
+
+use std::os::unix::process::CommandExt;
 
 /// The soft and hard "Max open files" of a running process.
 fn open_files(pid: u32) -> (String, String) {
@@ -24,24 +22,8 @@ fn open_files(pid: u32) -> (String, String) {
 #[test]
 fn serve_raises_the_soft_limit_on_open_files_to_the_hard_one() {
     let dir = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tidings"));
-    command
-        .arg("serve")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env(
-            "TIDINGS_CONFIG",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/no-sources.toml"),
-        )
-        .env("TIDINGS_LOG", "json")
-        .env("RUST_LOG", "info")
-        .env("TIDINGS_SERVER__BIND", "127.0.0.1:0")
-        .env(
-            "TIDINGS_DATABASE__URL",
-            format!("sqlite://{}", dir.path().join("t.db").display()),
-        )
-        .env("TIDINGS_MAIL__OUTBOX_DIR", dir.path().join("outbox"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+    let db_url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let mut command = common::process::serve_command(&db_url, &dir.path().join("outbox"));
     // SAFETY: only setrlimit, which is async-signal-safe, runs between fork and exec.
     unsafe {
         command.pre_exec(|| {
@@ -59,19 +41,14 @@ fn serve_raises_the_soft_limit_on_open_files_to_the_hard_one() {
             Ok(())
         });
     }
-    let mut child = command.spawn().expect("start tidings");
-    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut logged = None;
-    for line in lines {
-        let line = line.unwrap();
-        if line.contains("limit on open files") {
-            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-            logged = Some(v["fields"]["open_files"].to_string());
-        }
-        if line.contains("tidings listening") {
-            break;
-        }
-    }
+    let (mut child, _, early_log) = common::process::start(command);
+    let logged = early_log
+        .iter()
+        .find(|line| line.contains("limit on open files"))
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            v["fields"]["open_files"].to_string()
+        });
     let (soft, hard) = open_files(child.id());
     let _ = child.kill();
     let _ = child.wait();

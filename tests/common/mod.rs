@@ -5,6 +5,7 @@
 pub mod fault_smtp;
 pub mod feed_checks;
 pub mod feeds;
+pub mod process;
 pub mod site;
 pub mod smtp;
 pub mod sources;

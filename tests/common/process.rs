@@ -1,0 +1,50 @@
+//! `tidings serve` as a real child process (tests of crashes, signals and process limits).
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+};
+
+/// `tidings serve` on a free port of 127.0.0.1 against `db_url`, without sources, with mail
+/// files under `outbox` and JSON logs on stdout; callers add their own settings.
+pub fn serve_command(db_url: &str, outbox: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tidings"));
+    command
+        .arg("serve")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env(
+            "TIDINGS_CONFIG",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/no-sources.toml"),
+        )
+        .env("TIDINGS_LOG", "json")
+        .env("RUST_LOG", "info")
+        .env("TIDINGS_SERVER__BIND", "127.0.0.1:0")
+        .env("TIDINGS_DATABASE__URL", db_url)
+        .env("TIDINGS_MAIL__OUTBOX_DIR", outbox)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    command
+}
+
+/// Starts `command` (from [`serve_command`]) and reads its log until it listens. Returns the
+/// child, its base URL and the log lines before "tidings listening"; the rest of its stdout
+/// is drained so the child never blocks on a full pipe.
+pub fn start(mut command: Command) -> (Child, String, Vec<String>) {
+    let mut child = command.spawn().expect("start tidings");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut early = Vec::new();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("tidings exited before listening")
+            .unwrap();
+        if line.contains("tidings listening") {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            break v["fields"]["addr"].as_str().unwrap().to_owned();
+        }
+        early.push(line);
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, format!("http://{addr}"), early)
+}
