@@ -20,6 +20,8 @@ use crate::{AppState, feeds::fast};
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Open connections beyond this are closed at once.
 pub const MAX_CONNECTIONS: usize = 10_000;
+/// How long shutdown waits for open requests.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Raises the soft limit on open files to the hard one, as servers with many connections do
 /// (the usual soft limit, 1024, is far below `MAX_CONNECTIONS`). Returns the limit in force.
@@ -67,8 +69,6 @@ fn nofile() -> libc::rlimit {
 pub fn raise_open_files_limit() -> u64 {
     u64::MAX
 }
-/// How long shutdown waits for open requests.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves `router` on `listener` until `shutdown` fires, then drains open connections. Each
 /// connection starts on the short path for `state`'s cached feed documents.
