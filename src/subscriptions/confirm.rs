@@ -164,7 +164,7 @@ pub async fn resend(State(state): State<AppState>, req: Request) -> Result<Respo
             token: fresh.text,
             schedule: m.schedule.clone(),
         })),
-        _ => subs.confirmations.give_back(&state.store, now).await?,
+        _ => subs.confirmations.give_back(&state.store, now).await,
     }
     Ok(match format {
         Format::Json => json_response(StatusCode::ACCEPTED, json!({ "status": "pending" })),

@@ -132,12 +132,16 @@ impl Budget {
         Ok(taken.map_err(secs))
     }
 
-    /// Returns a unit taken for a mail that was not sent after all.
-    pub async fn give_back(&self, store: &Store, now_ms: i64) -> anyhow::Result<()> {
+    /// Returns a unit taken for a mail that was not sent after all. Best effort: if the
+    /// database refuses, the unit stays spent (the budget errs on the side of fewer mails).
+    pub async fn give_back(&self, store: &Store, now_ms: i64) {
         let g = self.gcra;
-        store
+        let given = store
             .update_budget(self.name, FRESH_TAT, |tat| g.give_back(tat, now_ms))
-            .await
+            .await;
+        if let Err(e) = given {
+            tracing::warn!(error = %e, budget = self.name, "could not give back a budget unit");
+        }
     }
 }
 

@@ -217,14 +217,11 @@ pub(super) async fn record(
         }),
         SubscribeOutcome::Throttled => {
             // No mail after all: the budget unit taken for it goes back.
-            if let Err(e) = state
+            state
                 .subscriptions
                 .confirmations
                 .give_back(&state.store, now)
-                .await
-            {
-                tracing::warn!(error = %e, "could not give back a confirmation budget unit");
-            }
+                .await;
             None
         }
     })
