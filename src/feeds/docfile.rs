@@ -93,6 +93,15 @@ impl DocFile {
         }
     }
 
+    /// `len` bytes from `offset`, as sendfile would send them.
+    #[cfg(test)]
+    pub fn read(&self, offset: u64, len: usize) -> Vec<u8> {
+        use std::os::unix::fs::FileExt;
+        let mut out = vec![0; len];
+        self.file.read_exact_at(&mut out, offset).unwrap();
+        out
+    }
+
     /// Writes `bytes` at `offset` (appending a further encoding of the document).
     pub fn write_at(&self, bytes: &[u8], offset: u64) -> bool {
         use std::os::unix::fs::FileExt;

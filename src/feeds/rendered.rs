@@ -205,4 +205,21 @@ mod tests {
         assert!(a.body(Encoding::Br).len() < body.len() / 4);
         assert_eq!(a.etag(Encoding::Gzip), &format!("\"{}-gzip\"", a.tag));
     }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_sendfile_file_holds_each_encoding_at_its_offset() {
+        let body = "基层动态 ".repeat(5000).into_bytes();
+        let doc = Rendered::new(body.clone(), "text/plain", Utc::now(), None);
+        let (file, at) = doc.file(Encoding::Identity).expect("a file for sendfile");
+        assert_eq!(at, 0);
+        assert_eq!(file.read(0, body.len()), body);
+        assert!(doc.file(Encoding::Gzip).is_none(), "not compressed yet");
+        doc.compress();
+        for encoding in [Encoding::Identity, Encoding::Gzip, Encoding::Br] {
+            let (file, at) = doc.file(encoding).unwrap();
+            let expected = doc.body(encoding);
+            assert_eq!(file.read(at, expected.len()), &expected[..], "{encoding:?}");
+        }
+    }
 }
