@@ -20,6 +20,10 @@ pub struct Metrics {
     pub deliveries_failed: AtomicU64,
     pub deliveries_bounced: AtomicU64,
     pub deliveries_skipped: AtomicU64,
+    /// No answer after the final ".".
+    pub deliveries_uncertain: AtomicU64,
+    /// Transient failures that will be retried.
+    pub deliveries_deferred: AtomicU64,
     pub delivery_queue_depth: AtomicU64,
     pub smtp_latency_micros_sum: AtomicU64,
     pub smtp_latency_count: AtomicU64,
@@ -86,6 +90,8 @@ impl Metrics {
                 ("{outcome=\"failed\"}", g(&self.deliveries_failed)),
                 ("{outcome=\"bounced\"}", g(&self.deliveries_bounced)),
                 ("{outcome=\"skipped\"}", g(&self.deliveries_skipped)),
+                ("{outcome=\"uncertain\"}", g(&self.deliveries_uncertain)),
+                ("{outcome=\"deferred\"}", g(&self.deliveries_deferred)),
             ],
         );
         let _ = writeln!(

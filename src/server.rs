@@ -21,7 +21,8 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Open connections beyond this are closed at once.
 pub const MAX_CONNECTIONS: usize = 10_000;
 /// How long shutdown waits for open requests.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Short enough that the whole exit fits a container runtime's 10 s stop timeout.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(6);
 
 /// Raises the soft limit on open files to the hard one, as servers with many connections do
 /// (the usual soft limit, 1024, is far below `MAX_CONNECTIONS`). Returns the limit in force.

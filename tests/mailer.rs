@@ -181,7 +181,7 @@ async fn a_4xx_to_rcpt_is_transient_a_5xx_is_permanent_and_the_connection_stays_
 #[tokio::test]
 async fn a_server_that_never_greets_fails_transiently_within_the_timeout() {
     let (url, ..) = scripted(|_| Script::NeverGreet).await;
-    let mailer = mailer_for(&url, |c| c.mail.timeout = "300ms".into());
+    let mailer = mailer_for(&url, |c| c.mail.timeout = Some("300ms".into()));
     let started = Instant::now();
     let r = mailer.send(&mail_to("li@example.org")).await;
     assert!(matches!(r, Err(SendError::Transient(_))), "{r:?}");
@@ -195,7 +195,7 @@ async fn a_server_that_never_greets_fails_transiently_within_the_timeout() {
 #[tokio::test]
 async fn a_connection_dropped_in_the_middle_of_data_fails_transiently() {
     let (url, ..) = scripted(|_| Script::DropMidData).await;
-    let r = mailer_for(&url, |c| c.mail.timeout = "2s".into())
+    let r = mailer_for(&url, |c| c.mail.timeout = Some("2s".into()))
         .send(&mail_to("li@example.org"))
         .await;
     assert!(matches!(r, Err(SendError::Transient(_))), "{r:?}");
@@ -215,7 +215,7 @@ async fn a_reply_that_never_comes_times_out_and_that_connection_is_never_reused(
     })
     .await;
     let mailer = mailer_for(&url, |c| {
-        c.mail.timeout = "300ms".into();
+        c.mail.timeout = Some("300ms".into());
         c.mail.concurrency = 1;
     });
     let started = Instant::now();

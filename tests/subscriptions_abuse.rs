@@ -153,7 +153,7 @@ async fn the_answer_never_waits_for_the_mail_server() {
     let app = common::spawn_app_with(common::Backend::Sqlite, |c| {
         c.mail.transport = tidings::config::MailTransport::Smtp;
         c.mail.smtp_url = Some(url);
-        c.mail.timeout = "20s".into();
+        c.mail.timeout = Some("20s".into());
     })
     .await
     .unwrap();

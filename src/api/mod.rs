@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/schedules/{slug}/preview", get(schedules::preview))
         .route("/runs", get(schedules::runs))
         .route("/runs/{id}", get(schedules::run))
+        .route("/runs/{id}/deliveries", get(schedules::run_deliveries))
         .route("/articles", get(articles::list))
         .route("/sources", get(sources::list))
         .route(

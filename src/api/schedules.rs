@@ -15,7 +15,7 @@ use crate::{
     clock::to_ms,
     domain::{CronSpec, SectionSlug, TimeZone, check_text},
     error::AppError,
-    store::{RunView, Schedule, ScheduleFields},
+    store::{DeliveryFilter, DeliveryView, RunView, Schedule, ScheduleFields},
 };
 
 /// A list answer.
@@ -202,6 +202,58 @@ pub async fn run(
         .await?
         .map(Json)
         .ok_or_else(|| AppError::NotFound(format!("no run {id}")))
+}
+
+/// `GET /api/v1/runs/{id}/deliveries?status=&limit=&cursor=`: the deliveries of a run, with
+/// their attempts, last SMTP reply and times; `status` is one of the run figures.
+pub async fn run_deliveries(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<List<DeliveryView>>, AppError> {
+    if let Some(k) = q
+        .keys()
+        .find(|k| !matches!(k.as_str(), "status" | "limit" | "cursor"))
+    {
+        return Err(AppError::bad_request(
+            Some(k),
+            format!("unknown query parameter {k:?}"),
+        ));
+    }
+    let id: i64 = id
+        .parse()
+        .map_err(|_| AppError::NotFound(format!("no run {id:?}")))?;
+    let filter = match q.get("status").filter(|s| !s.is_empty()) {
+        Some(s) => Some(DeliveryFilter::parse(s).ok_or_else(|| {
+            AppError::bad_request(
+                Some("status"),
+                format!("status must be one of {}", DeliveryFilter::NAMES.join(", ")),
+            )
+        })?),
+        None => None,
+    };
+    let limit = parse_limit(q.get("limit").map(String::as_str))?;
+    let after = match q.get("cursor") {
+        Some(c) => c.parse::<i64>().map_err(|_| {
+            AppError::bad_request(Some("cursor"), "cursor is not one this API gave out")
+        })?,
+        None => 0,
+    };
+    if state.store.run_info(id).await?.is_none() {
+        return Err(AppError::NotFound(format!("no run {id}")));
+    }
+    let mut items = state
+        .store
+        .run_deliveries(id, filter, after, limit + 1)
+        .await?;
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|d| d.id.to_string())
+    } else {
+        None
+    };
+    Ok(Json(List { items, next_cursor }))
 }
 
 /// `GET /api/v1/schedules/{slug}/preview?email=…`: the HTML that subscriber would get now.

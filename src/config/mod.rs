@@ -166,8 +166,11 @@ pub struct MailConfig {
     pub rate_per_second: u32,
     pub concurrency: u32,
     pub outbox_dir: PathBuf,
-    /// Bounds connecting (greeting, EHLO, TLS, AUTH included) and each SMTP command.
-    pub timeout: String,
+    /// A cap on every SMTP step below (for impatient setups and tests); unset = the
+    /// per-step values of `mail.timeouts`.
+    pub timeout: Option<String>,
+    /// Per-step SMTP timeouts, RFC 5321 §4.5.3.2 by default.
+    pub timeouts: SmtpTimeoutsConfig,
     /// DKIM signing: all three set, or none.
     pub dkim_domain: Option<String>,
     pub dkim_selector: Option<String>,
@@ -184,7 +187,8 @@ impl Default for MailConfig {
             rate_per_second: 50,
             concurrency: 4,
             outbox_dir: PathBuf::from("data/outbox"),
-            timeout: "30s".into(),
+            timeout: None,
+            timeouts: SmtpTimeoutsConfig::default(),
             dkim_domain: None,
             dkim_selector: None,
             dkim_key_file: None,
@@ -209,8 +213,54 @@ impl fmt::Debug for MailConfig {
             .field("concurrency", &self.concurrency)
             .field("outbox_dir", &self.outbox_dir)
             .field("timeout", &self.timeout)
+            .field("timeouts", &self.timeouts)
             .finish()
     }
+}
+
+/// `[mail.timeouts]`: how long each SMTP step may take (RFC 5321 §4.5.3.2). The reply to the
+/// final "." gets 10 minutes: giving up earlier risks sending the message twice (RFC 1047).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpTimeoutsConfig {
+    /// TCP connect (and the TLS handshake of `smtps://`).
+    pub connect: String,
+    /// The 220 greeting, and EHLO, STARTTLS and AUTH after it.
+    pub greeting: String,
+    pub mail: String,
+    pub rcpt: String,
+    /// The reply to DATA (354).
+    pub data: String,
+    /// Writing the message.
+    pub data_block: String,
+    /// The reply to the final ".".
+    pub data_end: String,
+}
+
+impl Default for SmtpTimeoutsConfig {
+    fn default() -> Self {
+        Self {
+            connect: "30s".into(),
+            greeting: "5m".into(),
+            mail: "5m".into(),
+            rcpt: "5m".into(),
+            data: "2m".into(),
+            data_block: "3m".into(),
+            data_end: "10m".into(),
+        }
+    }
+}
+
+/// [`SmtpTimeoutsConfig`] read, each step capped by `mail.timeout` when that is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SmtpTimeouts {
+    pub connect: Duration,
+    pub greeting: Duration,
+    pub mail: Duration,
+    pub rcpt: Duration,
+    pub data: Duration,
+    pub data_block: Duration,
+    pub data_end: Duration,
 }
 
 /// `[feeds]`: size and caching of the public feeds.
@@ -241,6 +291,9 @@ pub struct DigestsConfig {
     /// How long a worker holds the deliveries it claimed; after a crash, another process
     /// takes them over once this has passed.
     pub lease_seconds: u32,
+    /// A delivery with no answer after the final "." (or whose sender stopped in the middle of
+    /// the SMTP transaction) is retried once after this many seconds; 0 = never retried.
+    pub uncertain_retry_seconds: u32,
 }
 
 impl Default for DigestsConfig {
@@ -249,6 +302,7 @@ impl Default for DigestsConfig {
             catch_up_hours: 12,
             max_attempts: 5,
             lease_seconds: 120,
+            uncertain_retry_seconds: 600,
         }
     }
 }
@@ -340,14 +394,33 @@ impl Config {
         Ok(config)
     }
 
-    /// `mail.timeout` as a duration: 10 ms to 10 minutes.
-    pub fn mail_timeout(&self) -> anyhow::Result<Duration> {
-        let d = humantime::parse_duration(&self.mail.timeout)
-            .map_err(|e| anyhow::anyhow!("mail.timeout: {e}: {:?}", self.mail.timeout))?;
-        if !(Duration::from_millis(10)..=Duration::from_secs(600)).contains(&d) {
-            bail!("mail.timeout: must be between 10ms and 10m");
-        }
-        Ok(d)
+    /// The SMTP step timeouts: `mail.timeouts.*` (10 ms to 1 hour each), capped by
+    /// `mail.timeout` when set.
+    pub fn smtp_timeouts(&self) -> anyhow::Result<SmtpTimeouts> {
+        let read = |key: &str, v: &str| -> anyhow::Result<Duration> {
+            let d =
+                humantime::parse_duration(v).map_err(|e| anyhow::anyhow!("{key}: {e}: {v:?}"))?;
+            if !(Duration::from_millis(10)..=Duration::from_secs(3600)).contains(&d) {
+                bail!("{key}: must be between 10ms and 1h");
+            }
+            Ok(d)
+        };
+        let cap = match &self.mail.timeout {
+            Some(v) => read("mail.timeout", v)?,
+            None => Duration::MAX,
+        };
+        let t = &self.mail.timeouts;
+        let step =
+            |key: &str, v: &str| read(&format!("mail.timeouts.{key}"), v).map(|d| d.min(cap));
+        Ok(SmtpTimeouts {
+            connect: step("connect", &t.connect)?,
+            greeting: step("greeting", &t.greeting)?,
+            mail: step("mail", &t.mail)?,
+            rcpt: step("rcpt", &t.rcpt)?,
+            data: step("data", &t.data)?,
+            data_block: step("data_block", &t.data_block)?,
+            data_end: step("data_end", &t.data_end)?,
+        })
     }
 
     /// `site.timezone` as a zone (validated at load).

@@ -47,7 +47,7 @@ impl Config {
         if !(1..=64).contains(&self.mail.concurrency) {
             bail!("mail.concurrency: must be between 1 and 64");
         }
-        self.mail_timeout()?;
+        self.smtp_timeouts()?;
         let dkim = [
             self.mail.dkim_domain.is_some(),
             self.mail.dkim_selector.is_some(),

@@ -73,11 +73,20 @@ pub async fn run(state: &AppState, slug: &str) -> anyhow::Result<i64> {
         let handled = worker.process_batch().await?;
         let view = state.store.get_run(id).await?.context("run vanished")?;
         eprint!(
-            "\rrun {id}: {} sent, {} skipped, {} failed, {} pending   ",
-            view.sent, view.skipped, view.failed, view.pending
+            "\rrun {id}: {} sent, {} skipped, {} deferred, {} failed, {} bounced, {} uncertain, {} pending   ",
+            view.sent,
+            view.skipped,
+            view.deferred,
+            view.failed,
+            view.bounced,
+            view.uncertain,
+            view.pending
         );
-        if view.status == "done" {
+        if view.is_finished() {
             eprintln!();
+            if view.status != "done" {
+                eprintln!("run {id}: {}", view.status);
+            }
             return Ok(id);
         }
         if handled == 0 {

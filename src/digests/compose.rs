@@ -9,7 +9,7 @@ use super::render::DigestRenderer;
 use crate::{
     articles::Article,
     domain,
-    mail::{Email, Mailer, SendError},
+    mail::{Email, Gate, Mailer, SendError},
     store::{Recipient, RunInfo, Schedule, Section},
     subscriptions::links::{derived_manage_token, subscriber_links},
 };
@@ -97,8 +97,9 @@ impl Composer {
         })
     }
 
-    /// Hands a mail to the mailer (which applies `mail.rate_per_second`).
-    pub async fn send(&self, email: &Email) -> Result<(), SendError> {
-        self.mailer.send(email).await.map(drop)
+    /// Hands a mail to the mailer (which applies `mail.rate_per_second`); `gate` is asked
+    /// right before the message is written.
+    pub async fn send_gated(&self, email: &Email, gate: &dyn Gate) -> Result<(), SendError> {
+        self.mailer.send_gated(email, gate).await.map(drop)
     }
 }

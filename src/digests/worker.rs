@@ -1,28 +1,54 @@
-//! Delivery workers: claim pending deliveries with a lease, render, send, and record the
-//! outcomes of a batch in one transaction (sent deliveries advance the watermark there too).
+//! Delivery loops: claim due deliveries with a lease, render them, and send each one only
+//! after the ledger has granted its intent, checking the lease again right before the message
+//! is written. Outcomes go to the process's ledger writer (group commit) as each SMTP reply
+//! arrives.
+//!
+//! What this guards against: a slow server stretching a batch past its lease (leases are
+//! renewed while the batch is in flight, and a lost one stops its sends), a paused or killed
+//! process (a delivery whose sender stopped mid-transaction is uncertain, never re-sent at
+//! once), a relay outage (the queue pauses without spending attempts), an unsubscribe after
+//! the claim (the intent checks the subscriber), and SIGTERM (unsent claims are given back at
+//! once; replies already due are awaited for a few seconds).
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     sync::{Arc, atomic::Ordering::Relaxed},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
-use chrono::Utc;
 use tokio::{sync::Semaphore, task::JoinSet};
+use tokio_util::sync::CancellationToken;
 
 use super::compose::Composer;
 
+mod breaker;
+mod lease;
 mod prepare;
-use crate::{AppState, clock::to_ms, mail::SendError, store::Outcome};
+mod recorder;
+
+use crate::{
+    AppState,
+    clock::to_ms,
+    mail::SendError,
+    store::{Claim, IntentAnswer, Outcome, RetryPolicy},
+};
+use breaker::Breaker;
+use lease::{Lease, SendGate};
 use prepare::{ContentCache, Prepared};
+pub use recorder::Recorder;
 
 /// Most deliveries claimed per batch: each batch costs a few transactions whatever its size,
 /// and holds its rendered mails in memory until they are sent (about 20 MB for 500 of 20 KB).
 pub const BATCH: i64 = 500;
 
-/// Deliveries per claim: small enough that a batch is sent well within its lease
-/// (`digests.lease_seconds`) at `mail.rate_per_second`, so that no other worker takes over
-/// deliveries still being sent.
+/// How long replies already due are awaited after SIGTERM before the process gives up on
+/// them (recording them as uncertain): the whole exit must fit a container runtime's 10 s.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Deliveries per claim: small enough that a batch is normally sent well within its lease
+/// (`digests.lease_seconds`) at `mail.rate_per_second`. A slow server can still stretch it:
+/// the lease is renewed meanwhile, and sends stop starting once a batch is older than the
+/// lease (the rest is given back for any loop to take).
 pub fn batch_size(rate_per_second: u32, lease_seconds: u32) -> i64 {
     (i64::from(rate_per_second) * i64::from(lease_seconds) / 3).clamp(1, BATCH)
 }
@@ -38,47 +64,73 @@ pub fn backoff(attempt: i64) -> chrono::Duration {
 /// the `mail.concurrency` connections.
 pub const LOOPS: usize = 2;
 
-/// One delivery loop of a process.
-pub struct Worker {
+/// What the loops of a process share.
+struct Shared {
     state: AppState,
-    owner: String,
     composer: Arc<Composer>,
     sends: Arc<Semaphore>,
-    /// When this loop last counted the pending deliveries (the queue-depth gauge).
-    depth_counted: std::sync::Mutex<Option<std::time::Instant>>,
+    recorder: Recorder,
+    breaker: Breaker,
+    policy: RetryPolicy,
+    /// Fires [`SHUTDOWN_GRACE`] after shutdown: replies still awaited are given up.
+    hard_stop: CancellationToken,
+    /// When a loop last counted the pending deliveries (the queue-depth gauge).
+    depth_counted: std::sync::Mutex<Option<Instant>>,
+}
+
+/// One delivery loop of a process.
+pub struct Worker {
+    shared: Arc<Shared>,
+    owner: String,
     lease: chrono::Duration,
     batch: i64,
 }
 
 impl Worker {
-    /// A worker identified by a unique `owner` name (leases are taken in that name).
+    /// A worker identified by a unique `owner` name (leases are taken in that name), with
+    /// its own ledger writer.
     pub fn new(state: AppState, composer: Arc<Composer>) -> Self {
         let concurrency = state.config.mail.concurrency as usize;
-        Self {
-            owner: format!("{}-{:016x}", hostname(), rand::random::<u64>()),
+        let digests = &state.config.digests;
+        let policy = RetryPolicy {
+            max_attempts: i64::from(digests.max_attempts),
+            uncertain_retry_ms: i64::from(digests.uncertain_retry_seconds) * 1000,
+        };
+        let hard_stop = CancellationToken::new();
+        {
+            let (shutdown, hard_stop) = (state.shutdown.clone(), hard_stop.clone());
+            tokio::spawn(async move {
+                shutdown.cancelled().await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+                hard_stop.cancel();
+            });
+        }
+        let shared = Shared {
             // Twice the connections: a send builds its message before it needs a connection,
             // so while `concurrency` sends talk SMTP the others get their mail ready.
             sends: Arc::new(Semaphore::new(2 * concurrency)),
-            lease: chrono::Duration::seconds(i64::from(state.config.digests.lease_seconds)),
-            batch: batch_size(
-                state.config.mail.rate_per_second,
-                state.config.digests.lease_seconds,
-            ),
-            state,
-            composer,
+            recorder: Recorder::spawn(state.clone(), policy),
+            breaker: Breaker::new(state.clock.clone()),
+            policy,
+            hard_stop,
             depth_counted: std::sync::Mutex::new(None),
+            composer,
+            state: state.clone(),
+        };
+        Self {
+            shared: Arc::new(shared),
+            owner: new_owner(),
+            lease: chrono::Duration::seconds(i64::from(digests.lease_seconds)),
+            batch: batch_size(state.config.mail.rate_per_second, digests.lease_seconds),
         }
     }
 
-    /// Another loop of this process: its own lease owner name, the same send slots (the
-    /// mailer's pool still holds the connections to `mail.concurrency`).
+    /// Another loop of this process: its own lease owner name; the same send slots, ledger
+    /// writer and relay breaker.
     pub fn sibling(&self) -> Self {
         Self {
-            owner: format!("{}-{:016x}", hostname(), rand::random::<u64>()),
-            sends: self.sends.clone(),
-            state: self.state.clone(),
-            composer: self.composer.clone(),
-            depth_counted: std::sync::Mutex::new(None),
+            shared: self.shared.clone(),
+            owner: new_owner(),
             lease: self.lease,
             batch: self.batch,
         }
@@ -89,26 +141,149 @@ impl Worker {
         &self.owner
     }
 
-    /// Claims and processes one batch; returns how many deliveries it handled.
+    fn state(&self) -> &AppState {
+        &self.shared.state
+    }
+
+    /// Waits until every outcome handed over so far is committed.
+    pub async fn flush(&self) {
+        self.shared.recorder.flush().await;
+    }
+
+    /// Claims and processes one batch; returns how many deliveries it claimed.
     pub async fn process_batch(&self) -> anyhow::Result<usize> {
-        let now = self.state.clock.now();
-        let claims = self
-            .state
+        let state = self.state().clone();
+        if state.shutdown.is_cancelled() || self.shared.breaker.paused_until().is_some() {
+            return Ok(0);
+        }
+        let now = state.clock.now();
+        let claimed = state
             .store
-            .claim_deliveries(&self.owner, to_ms(now), to_ms(now + self.lease), self.batch)
+            .claim_deliveries(
+                &self.owner,
+                to_ms(now),
+                to_ms(now + self.lease),
+                self.batch,
+                &self.shared.policy,
+            )
             .await?;
+        if !claimed.orphans.is_empty() {
+            let runs: Vec<i64> = by_run(claimed.orphans.iter().copied())
+                .into_keys()
+                .collect();
+            tracing::warn!(
+                deliveries = claimed.orphans.len(),
+                ?runs,
+                "deliveries whose sender stopped mid-transaction are uncertain (retried once, later)"
+            );
+            state
+                .metrics
+                .deliveries_uncertain
+                .fetch_add(claimed.orphans.len() as u64, Relaxed);
+        }
+        let claims = claimed.claims;
         if claims.is_empty() {
             self.finish_runs().await?;
             return Ok(0);
         }
-        let ctx = self.load_context(&claims).await?;
-        let mut content_cache: ContentCache = HashMap::new();
-        let mut tasks: JoinSet<Outcome> = JoinSet::new();
         let n = claims.len();
-        let mut prepared = Vec::with_capacity(n);
+        let started = Instant::now();
+        let lease = Arc::new(Lease::new(
+            self.owner.clone(),
+            state.clock.clone(),
+            to_ms(now + self.lease),
+            self.lease.num_milliseconds(),
+        ));
+        let renewed = CancellationToken::new();
+        let keeper = {
+            let (lease, state, done) = (lease.clone(), state.clone(), renewed.clone());
+            let ids: Vec<i64> = claims.iter().map(|c| c.id).collect();
+            let every = self.lease;
+            tokio::spawn(async move { lease.keep(&state, &ids, every, done).await })
+        };
+        let result = self.send_batch(&state, &lease, claims, started).await;
+        renewed.cancel();
+        let _ = keeper.await;
+        result?;
+        self.finish_runs().await?;
+        Ok(n)
+    }
+
+    async fn send_batch(
+        &self,
+        state: &AppState,
+        lease: &Arc<Lease>,
+        claims: Vec<Claim>,
+        started: Instant,
+    ) -> anyhow::Result<()> {
+        let shared = &self.shared;
+        let prepared = self.prepare_batch(&claims).await;
+        let prepared = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                // Nothing was sent: give the whole batch back rather than wait for the lease.
+                for claim in claims {
+                    self.give_back(claim, None, None).await;
+                }
+                shared.recorder.flush().await;
+                return Err(e);
+            }
+        };
+        let mut tasks: JoinSet<()> = JoinSet::new();
+        let budget = self.lease.to_std().unwrap_or(Duration::from_secs(60));
+        let mut stopped = false;
+        for (claim, p) in prepared {
+            let (composed, schedule, cutoff) = match p {
+                Prepared::Done(o) => {
+                    shared.recorder.report(&self.owner, o).await;
+                    continue;
+                }
+                Prepared::Send(c, schedule, cutoff) => (c, schedule, cutoff),
+            };
+            if !stopped {
+                stopped = state.shutdown.is_cancelled()
+                    || shared.breaker.paused_until().is_some()
+                    || started.elapsed() > budget
+                    || !lease.holds(claim.id);
+            }
+            let permit = if stopped {
+                None
+            } else {
+                tokio::select! {
+                    p = shared.sends.clone().acquire_owned() => Some(p?),
+                    _ = state.shutdown.cancelled() => None,
+                }
+            };
+            let Some(permit) = permit else {
+                stopped = true;
+                let retry_at = shared.breaker.paused_until();
+                self.give_back(claim, None, retry_at).await;
+                continue;
+            };
+            let shared = self.shared.clone();
+            let lease = lease.clone();
+            tasks.spawn(async move {
+                deliver(&shared, &lease, claim, composed, schedule, cutoff).await;
+                drop(permit);
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            r?;
+        }
+        // The batch counts as handled once its outcomes are committed.
+        shared.recorder.flush().await;
+        Ok(())
+    }
+
+    /// Loads and renders a batch; each claim with its mail, or its decided outcome.
+    async fn prepare_batch(&self, claims: &[Claim]) -> anyhow::Result<Vec<(Claim, Prepared)>> {
+        let state = self.state();
+        let ctx = self.load_context(claims).await?;
+        let mut content_cache: ContentCache = HashMap::new();
+        let mut prepared = Vec::with_capacity(claims.len());
         let mut tokens = Vec::new();
         for claim in claims {
-            let p = self.prepare(&ctx, &claim, &mut content_cache).await?;
+            let p = self.prepare(&ctx, claim, &mut content_cache).await?;
             if let Prepared::Send(c, ..) = &p {
                 tokens.push((
                     claim.subscriber_id,
@@ -116,106 +291,161 @@ impl Worker {
                     c.token_hash.clone(),
                 ));
             }
-            prepared.push((claim, p));
+            prepared.push((claim.clone(), p));
         }
         // The links in the mails must work before the mails exist.
-        self.state
+        state
             .store
-            .ensure_manage_tokens(&tokens, to_ms(now))
+            .ensure_manage_tokens(&tokens, to_ms(state.clock.now()))
             .await?;
-        for (claim, p) in prepared {
-            match p {
-                Prepared::Done(o) => {
-                    tasks.spawn(async move { o });
-                }
-                Prepared::Send(message, schedule, cutoff) => {
-                    let permit = self.sends.clone().acquire_owned().await?;
-                    let composer = self.composer.clone();
-                    let clock = self.state.clock.clone();
-                    tasks.spawn(async move {
-                        let message_id = message.message_id.clone();
-                        let result = composer.send(&message.email).await;
-                        drop(permit);
-                        match result {
-                            Ok(()) => Outcome::Sent {
-                                claim,
-                                message_id,
-                                schedule,
-                                cutoff,
-                            },
-                            Err(e @ SendError::Permanent { .. }) => Outcome::Permanent {
-                                claim,
-                                error: e.to_string(),
-                            },
-                            // Transient, and also an invalid message: retried, then failed.
-                            Err(e) => {
-                                let error = e.to_string();
-                                let retry_at = to_ms(clock.now() + backoff(claim.attempts + 1));
-                                Outcome::Transient {
-                                    claim,
-                                    error,
-                                    retry_at,
-                                }
-                            }
-                        }
-                    });
-                }
-            }
-        }
-        let mut outcomes = Vec::with_capacity(n);
-        while let Some(o) = tasks.join_next().await {
-            outcomes.push(o?);
-        }
-        let max_attempts = i64::from(self.state.config.digests.max_attempts);
-        let r = self
-            .state
-            .store
-            .record_outcomes(
-                &self.owner,
-                to_ms(self.state.clock.now()),
-                max_attempts,
-                &outcomes,
-            )
-            .await?;
-        let m = &self.state.metrics;
-        m.deliveries_sent.fetch_add(r.sent, Relaxed);
-        m.deliveries_skipped.fetch_add(r.skipped, Relaxed);
-        m.deliveries_failed.fetch_add(r.failed, Relaxed);
-        m.deliveries_bounced.fetch_add(r.bounced, Relaxed);
-        if r.stale > 0 {
-            tracing::warn!(
-                stale = r.stale,
-                "lease lost before recording; another worker owns those deliveries"
-            );
-        }
-        self.finish_runs().await?;
-        Ok(n)
+        Ok(prepared)
+    }
+
+    async fn give_back(&self, claim: Claim, error: Option<String>, retry_at: Option<i64>) {
+        let o = Outcome::GiveBack {
+            claim,
+            error,
+            retry_at,
+        };
+        self.shared.recorder.report(&self.owner, o).await;
     }
 
     async fn finish_runs(&self) -> anyhow::Result<()> {
-        for id in self
-            .state
-            .store
-            .finish_runs(to_ms(self.state.clock.now()))
-            .await?
-        {
-            tracing::info!(run = id, "digest run done");
+        let state = self.state();
+        for (id, status) in state.store.finish_runs(to_ms(state.clock.now())).await? {
+            match state.store.get_run(id).await? {
+                Some(v) => tracing::info!(
+                    run = id, schedule = %v.schedule, status = %status, total = v.total,
+                    sent = v.sent, skipped = v.skipped, failed = v.failed, bounced = v.bounced,
+                    uncertain = v.uncertain, "digest run done"
+                ),
+                None => tracing::info!(run = id, status = %status, "digest run done"),
+            }
         }
         // Counting the queue scans every pending delivery: at most once a second.
         {
-            let mut counted = self.depth_counted.lock().expect("depth lock");
+            let mut counted = self.shared.depth_counted.lock().expect("depth lock");
             if counted.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
                 return Ok(());
             }
-            *counted = Some(std::time::Instant::now());
+            *counted = Some(Instant::now());
         }
-        let depth = self.state.store.pending_deliveries().await?;
-        self.state
+        let depth = state.store.pending_deliveries().await?;
+        state
             .metrics
             .delivery_queue_depth
             .store(depth.max(0) as u64, Relaxed);
         Ok(())
     }
+}
+
+/// Sends one delivery: intent, gated send, outcome.
+async fn deliver(
+    shared: &Shared,
+    lease: &Lease,
+    claim: Claim,
+    composed: super::compose::Composed,
+    schedule: String,
+    cutoff: i64,
+) {
+    let state = &shared.state;
+    let owner = lease.owner.as_str();
+    match shared.recorder.intent(claim.id, owner).await {
+        IntentAnswer::Go => {}
+        IntentAnswer::Inactive => return, // recorded as skipped with the intent
+        IntentAnswer::Lost => {
+            tracing::warn!(
+                run = claim.run_id,
+                delivery = claim.id,
+                owner,
+                "lease lost before sending; another worker holds this delivery"
+            );
+            return;
+        }
+    }
+    let gate = SendGate {
+        lease,
+        delivery: claim.id,
+        shutdown: &state.shutdown,
+        written: false.into(),
+    };
+    let result = tokio::select! {
+        r = shared.composer.send_gated(&composed.email, &gate) => r,
+        _ = shared.hard_stop.cancelled() => Err(SendError::NotSent),
+    };
+    let written = gate.written.load(std::sync::atomic::Ordering::SeqCst);
+    let outcome = match result {
+        Ok(()) => {
+            shared.breaker.success();
+            Outcome::Sent {
+                claim,
+                message_id: composed.message_id,
+                schedule,
+                cutoff,
+            }
+        }
+        Err(SendError::NotSent) if written => Outcome::Uncertain {
+            claim,
+            error: "the process stopped before the reply to the final \".\"".into(),
+        },
+        Err(SendError::NotSent) => {
+            if !state.shutdown.is_cancelled() {
+                tracing::warn!(
+                    run = claim.run_id,
+                    delivery = claim.id,
+                    owner,
+                    "lease lost during the send; the message was not written"
+                );
+            }
+            Outcome::GiveBack {
+                claim,
+                error: None,
+                retry_at: None,
+            }
+        }
+        Err(SendError::RelayDown(why)) => {
+            let retry_at = shared.breaker.trip(&why);
+            Outcome::GiveBack {
+                claim,
+                error: Some(format!("mail relay unavailable: {why}")),
+                retry_at: Some(retry_at),
+            }
+        }
+        Err(SendError::Uncertain(why)) => {
+            shared.breaker.success();
+            Outcome::Uncertain { claim, error: why }
+        }
+        Err(e @ SendError::Permanent { .. }) => {
+            shared.breaker.success();
+            Outcome::Permanent {
+                claim,
+                error: e.to_string(),
+            }
+        }
+        // Transient, and also an invalid message: retried, then failed.
+        Err(e) => {
+            let retry_at = to_ms(state.clock.now() + backoff(claim.attempts + 1));
+            Outcome::Transient {
+                claim,
+                error: e.to_string(),
+                retry_at,
+            }
+        }
+    };
+    shared.recorder.report(owner, outcome).await;
+}
+
+/// Groups `(delivery, run)` pairs by run.
+fn by_run(pairs: impl Iterator<Item = (i64, i64)>) -> BTreeMap<i64, Vec<i64>> {
+    let mut m: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for (delivery, run) in pairs {
+        m.entry(run).or_default().push(delivery);
+    }
+    m
+}
+
+fn new_owner() -> String {
+    format!("{}-{:016x}", hostname(), rand::random::<u64>())
 }
 
 fn hostname() -> String {
@@ -225,8 +455,8 @@ fn hostname() -> String {
         .unwrap_or_else(|| "tidings".into())
 }
 
-/// Runs the worker until shutdown: after shutdown fires it claims nothing new, and the batch in
-/// flight finishes (each send is bounded by the mail timeout).
+/// Runs the worker until shutdown: after shutdown fires it claims nothing new, sends that had
+/// not written their message are given back, and the outcomes are committed before it returns.
 pub async fn run(
     worker: Worker,
     wakeup: Arc<tokio::sync::Notify>,
@@ -240,7 +470,7 @@ pub async fn run(
         let handled = match worker.process_batch().await {
             Ok(n) => n,
             Err(e) => {
-                tracing::error!(error = ?e, "delivery batch failed");
+                tracing::error!(owner = worker.owner(), error = ?e, "delivery batch failed");
                 0
             }
         };
@@ -252,5 +482,6 @@ pub async fn run(
             }
         }
     }
-    tracing::info!(at = %Utc::now(), "delivery worker stopped");
+    worker.flush().await;
+    tracing::info!(owner = worker.owner(), "delivery worker stopped");
 }

@@ -60,6 +60,32 @@ pub enum SendError {
     /// The message itself is malformed (a reserved or invalid extra header); do not retry.
     #[error("invalid message: {0}")]
     Invalid(String),
+    /// The relay could not be reached or refused service (connecting failed, no greeting, a
+    /// 421, the session broke before the message): nothing was said about this message.
+    #[error("mail relay unavailable: {0}")]
+    RelayDown(String),
+    /// The whole message was written but no reply to the final "." came (timeout or dropped
+    /// connection): it may have been delivered.
+    #[error("no answer after the end of data: {0}")]
+    Uncertain(String),
+    /// The [`Gate`] said no before the message was written: nothing was delivered.
+    #[error("not sent: stopped before the message was written")]
+    NotSent,
+}
+
+/// Asked by the transport right before it writes the message (and, for SMTP, its final "."):
+/// the last moment a send can be called off with nothing delivered.
+pub trait Gate: Sync {
+    fn before_data(&self) -> bool;
+}
+
+/// A gate that always lets the message through.
+pub struct Open;
+
+impl Gate for Open {
+    fn before_data(&self) -> bool {
+        true
+    }
 }
 
 enum Transport {
@@ -98,7 +124,7 @@ impl Mailer {
                 Transport::Smtp(smtp::SmtpPool::new(
                     url,
                     mail.concurrency,
-                    config.mail_timeout()?,
+                    config.smtp_timeouts()?,
                 )?)
             }
             MailTransport::File => {
@@ -123,11 +149,16 @@ impl Mailer {
         &self.0.from
     }
 
-    /// Builds, throttles and sends one message. With `smtp`, connecting and each SMTP
-    /// command are bounded by `mail.timeout`; a sender waits for a free connection when all
+    /// Builds, throttles and sends one message. With `smtp`, each step is bounded by its
+    /// `mail.timeouts` value; a sender waits for a free connection when all
     /// `mail.concurrency` are busy.
-    #[tracing::instrument(skip_all, fields(to = %email.to))]
     pub async fn send(&self, email: &Email) -> Result<Sent, SendError> {
+        self.send_gated(email, &Open).await
+    }
+
+    /// [`Mailer::send`], asking `gate` right before the message is written.
+    #[tracing::instrument(skip_all, fields(to = %email.to))]
+    pub async fn send_gated(&self, email: &Email, gate: &dyn Gate) -> Result<Sent, SendError> {
         let (mut message, message_id) = message::build(&self.0.from, email)?;
         if let Some(dkim) = &self.0.dkim {
             message.sign(dkim);
@@ -136,10 +167,13 @@ impl Mailer {
         let started = Instant::now();
         let result = match &self.0.transport {
             Transport::Smtp(pool) => {
-                let r = pool.send(message.envelope(), &message.formatted()).await;
+                let r = pool
+                    .send(message.envelope(), &message.formatted(), gate)
+                    .await;
                 self.0.metrics.observe_smtp(started.elapsed());
                 r
             }
+            Transport::File(_) | Transport::Log if !gate.before_data() => Err(SendError::NotSent),
             Transport::File(t) => t
                 .send(message)
                 .await
@@ -158,7 +192,9 @@ impl Mailer {
         };
         match &result {
             Ok(()) => tracing::debug!(%message_id, "mail sent"),
-            Err(e) => tracing::warn!(error = %e, "mail not sent"),
+            // The caller decides what a failure means and logs it once (a relay outage must
+            // not become one warning per message).
+            Err(e) => tracing::debug!(error = %e, "mail not sent"),
         }
         result.map(|()| Sent { message_id })
     }

@@ -3,9 +3,15 @@
 //! lettre's pooled transport bounds only the TCP connect; and if a send future is dropped by
 //! an outer timeout, lettre puts the half-used connection back in its pool, where the next
 //! message reads the previous message's late reply. So this pool owns the connections: every
-//! step (connect with greeting, EHLO, STARTTLS and AUTH; MAIL; RCPT; DATA; the message) runs
-//! under its own timeout, and a connection goes back to the pool only after a complete
-//! exchange (or a clean `RSET` after a refusal).
+//! step (connect with greeting, EHLO, STARTTLS and AUTH; MAIL; RCPT; DATA; the message and the
+//! reply to its final ".") runs under its own timeout (RFC 5321 §4.5.3.2 by default), and a
+//! connection goes back to the pool only after a complete exchange (or a clean `RSET` after a
+//! refusal).
+//!
+//! Failures are told apart the way a delivery ledger needs: the relay being unreachable says
+//! nothing about the message ([`SendError::RelayDown`]); silence after the final "." means
+//! the message may have arrived ([`SendError::Uncertain`]); only replies about the message
+//! are transient or permanent failures.
 //!
 //! When the server offers PIPELINING (RFC 2920), a message to one recipient goes out in two
 //! round trips instead of four: MAIL, RCPT and DATA in one write, then the message.
@@ -29,7 +35,8 @@ use lettre::{
 };
 use tokio::{sync::Semaphore, time::timeout};
 
-use super::{SendError, smtp_data::DataPayload};
+use super::{Gate, SendError, smtp_data::DataPayload};
+use crate::config::SmtpTimeouts;
 
 /// A parked connection older than this is closed rather than reused: servers commonly drop
 /// idle clients after a minute.
@@ -61,6 +68,8 @@ enum Failure {
     Reply { code: u16, text: String },
     /// The connection broke or a step timed out: the connection is unusable.
     Broken(String),
+    /// The gate called the send off before the message was written.
+    Called,
 }
 
 /// One SMTP session and what we know of it.
@@ -79,7 +88,7 @@ pub struct SmtpPool {
     security: Security,
     hello: ClientId,
     credentials: Option<Credentials>,
-    timeout: Duration,
+    timeouts: SmtpTimeouts,
     permits: Semaphore,
     idle: Mutex<Vec<(Conn, Instant)>>,
 }
@@ -87,7 +96,7 @@ pub struct SmtpPool {
 impl SmtpPool {
     /// Reads a `smtp://[user:pass@]host[:port][/ehlo-name][?tls=required|opportunistic]` or
     /// `smtps://…` URL.
-    pub fn new(url: &str, concurrency: u32, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(url: &str, concurrency: u32, timeouts: SmtpTimeouts) -> anyhow::Result<Self> {
         let u = url::Url::parse(url).context("mail.smtp_url")?;
         let tls = u
             .query_pairs()
@@ -121,29 +130,36 @@ impl SmtpPool {
             security,
             hello,
             credentials,
-            timeout,
+            timeouts,
             permits: Semaphore::new(concurrency as usize),
             idle: Mutex::new(Vec::with_capacity(concurrency as usize)),
         })
     }
 
-    /// Sends `body` to the envelope's recipients over a pooled connection.
-    pub async fn send(&self, envelope: &Envelope, body: &[u8]) -> Result<(), SendError> {
+    /// Sends `body` to the envelope's recipients over a pooled connection; `gate` is asked
+    /// right before the message is written.
+    pub async fn send(
+        &self,
+        envelope: &Envelope,
+        body: &[u8],
+        gate: &dyn Gate,
+    ) -> Result<(), SendError> {
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|_| SendError::Transient("mailer closed".into()))?;
-        let (mut conn, reused) = match self.take_idle() {
+        let (mut conn, mut reused) = match self.take_idle() {
             Some(c) => (c, true),
             None => (self.connect().await?, false),
         };
-        let mut result = self.transact(&mut conn, envelope, body).await;
+        let mut result = self.transact(&mut conn, envelope, body, gate).await;
         // A parked connection the server has since closed fails at MAIL; nothing of the
         // message went out, so one retry on a new connection is safe.
-        if reused && matches!(result, Err((Stage::Mail, _))) {
+        if reused && matches!(result, Err((Stage::Mail, Failure::Broken(_)))) {
             conn = self.connect().await?;
-            result = self.transact(&mut conn, envelope, body).await;
+            reused = false;
+            result = self.transact(&mut conn, envelope, body, gate).await;
         }
         match result {
             Ok(()) => {
@@ -151,16 +167,17 @@ impl SmtpPool {
                 Ok(())
             }
             Err((stage, failure)) => {
-                if let Failure::Reply { .. } = failure
+                if let Failure::Reply { code, .. } = failure
+                    && code != 421
                     && !conn.poisoned
                     && matches!(
-                        timeout(self.timeout, conn.smtp.command(Rset)).await,
+                        timeout(self.timeouts.mail, conn.smtp.command(Rset)).await,
                         Ok(Ok(_))
                     )
                 {
                     self.park(conn);
                 }
-                Err(classify(stage, failure))
+                Err(classify(stage, failure, reused))
             }
         }
     }
@@ -169,7 +186,7 @@ impl SmtpPool {
     pub async fn close(&self) {
         let conns: Vec<_> = std::mem::take(&mut *self.idle.lock().expect("pool lock"));
         for (mut c, _) in conns {
-            let _ = timeout(self.timeout, c.smtp.quit()).await;
+            let _ = timeout(self.timeouts.mail, c.smtp.quit()).await;
         }
     }
 
@@ -192,7 +209,8 @@ impl SmtpPool {
         }
     }
 
-    /// Opens a connection: TCP (and TLS), greeting, EHLO, STARTTLS, AUTH, all in one bound.
+    /// Opens a connection: TCP (and TLS) within `connect`, then greeting, EHLO, STARTTLS and
+    /// AUTH within `greeting`. Any failure here is the relay's, not a message's.
     async fn connect(&self) -> Result<Conn, SendError> {
         let steps = async {
             let params = || TlsParameters::new(self.host.clone()).map_err(|e| e.to_string());
@@ -202,7 +220,7 @@ impl SmtpPool {
             };
             let mut conn = AsyncSmtpConnection::connect_tokio1(
                 (self.host.as_str(), self.port),
-                Some(self.timeout),
+                Some(self.timeouts.connect),
                 &self.hello,
                 wrapper,
                 None,
@@ -245,25 +263,29 @@ impl SmtpPool {
                 poisoned: false,
             })
         };
-        match timeout(self.timeout, steps).await {
+        let bound = self.timeouts.connect + self.timeouts.greeting;
+        match timeout(bound, steps).await {
             Ok(Ok(conn)) => Ok(conn),
-            Ok(Err(e)) => Err(SendError::Transient(format!(
+            Ok(Err(e)) => Err(SendError::RelayDown(format!(
                 "cannot open an SMTP session with {}:{}: {e}",
                 self.host, self.port
             ))),
-            Err(_) => Err(SendError::Transient(format!(
-                "no SMTP session with {}:{} within {:?}",
-                self.host, self.port, self.timeout
+            Err(_) => Err(SendError::RelayDown(format!(
+                "no SMTP session with {}:{} within {bound:?}",
+                self.host, self.port
             ))),
         }
     }
 
-    /// MAIL, RCPT for each recipient, DATA, the message: each step under the timeout.
+    /// MAIL, RCPT for each recipient, DATA, the message: each step under its timeout. When
+    /// `gate` refuses after DATA, the connection is dropped without the final ".", so the
+    /// server discards what it has.
     async fn transact(
         &self,
         conn: &mut Conn,
         envelope: &Envelope,
         body: &[u8],
+        gate: &dyn Gate,
     ) -> Result<(), (Stage, Failure)> {
         let mut params = Vec::new();
         if !body.is_ascii()
@@ -288,6 +310,10 @@ impl SmtpPool {
                 }
                 self.step(Stage::Data, conn.smtp.command(Data)).await?;
             }
+        }
+        if !gate.before_data() {
+            conn.poisoned = true;
+            return Err((Stage::Data, Failure::Called));
         }
         match DataPayload::new(body) {
             // One write: see `smtp_data` for the stall the two writes of `message` cause.
@@ -333,7 +359,15 @@ impl SmtpPool {
         stage: Stage,
         fut: impl Future<Output = Result<T, smtp::Error>>,
     ) -> Result<T, (Stage, Failure)> {
-        match timeout(self.timeout, fut).await {
+        let t = &self.timeouts;
+        let limit = match stage {
+            Stage::Mail => t.mail,
+            Stage::Rcpt => t.rcpt,
+            Stage::Data => t.data,
+            // lettre writes the message and reads the reply in one call.
+            Stage::Message => t.data_block + t.data_end,
+        };
+        match timeout(limit, fut).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err((
                 stage,
@@ -347,18 +381,31 @@ impl SmtpPool {
             )),
             Err(_) => Err((
                 stage,
-                Failure::Broken(format!("no answer within {:?}", self.timeout)),
+                Failure::Broken(format!("no answer within {limit:?}")),
             )),
         }
     }
 }
 
-/// 4xx, broken connections and timeouts are worth retrying; a 5xx is permanent only when it
-/// concerns the recipient or this message (RCPT, DATA, end of data). A 5xx to MAIL FROM says
-/// nothing about the recipient, so it is reported as transient: retries run out and the
-/// delivery fails, instead of every subscriber being marked bounced.
-fn classify(stage: Stage, failure: Failure) -> SendError {
+/// What a failure means for the delivery:
+/// - a 421 anywhere (the service is closing), or a fresh session breaking at MAIL: the relay's
+///   trouble, not the message's ([`SendError::RelayDown`], no attempt spent);
+/// - silence or a broken connection once the message was written: it may have arrived
+///   ([`SendError::Uncertain`], RFC 1047);
+/// - a 5xx is permanent only when it concerns the recipient or this message (RCPT, DATA, end
+///   of data). A 5xx to MAIL FROM says nothing about the recipient, so it is transient:
+///   retries run out and the delivery fails, instead of every subscriber being marked bounced;
+/// - other 4xx and a session breaking at RCPT or DATA are worth retrying.
+fn classify(stage: Stage, failure: Failure, reused: bool) -> SendError {
     match failure {
+        Failure::Called => SendError::NotSent,
+        Failure::Reply { code: 421, text } => SendError::RelayDown(format!("{stage:?}: {text}")),
+        Failure::Broken(why) if stage == Stage::Message => {
+            SendError::Uncertain(format!("{stage:?}: {why}"))
+        }
+        Failure::Broken(why) if stage == Stage::Mail && !reused => {
+            SendError::RelayDown(format!("{stage:?}: {why}"))
+        }
         Failure::Broken(why) => SendError::Transient(format!("{stage:?}: {why}")),
         Failure::Reply { code, text } if (500..600).contains(&code) && stage != Stage::Mail => {
             SendError::Permanent {

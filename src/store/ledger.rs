@@ -1,5 +1,12 @@
 //! The delivery ledger: one run per (schedule, fire instant), one delivery per (run,
-//! subscriber), claimed with leases and completed in batches.
+//! subscriber), claimed with leases that the holder renews while it works.
+//!
+//! A delivery's life: `pending` (never tried, or deferred: waiting for a retry or for the
+//! relay) → claimed (a lease) → an intent to send committed (`sending_at`) → an outcome:
+//! `sent`, `skipped`, `failed` (gave up), `bounced`, `uncertain` (no answer after the final
+//! "." twice), or back to `pending`. A lease that expires while `sending_at` is set means the
+//! holder stopped in the middle of the SMTP transaction: the message may have arrived, so the
+//! delivery is treated as uncertain (retried once, later), never re-sent at once.
 
 use anyhow::Context;
 
@@ -17,20 +24,21 @@ pub struct Claim {
 /// What happened to one claimed delivery.
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    /// The SMTP server accepted the message.
+    /// The SMTP server accepted the message. Recorded whoever holds the lease now: it is a
+    /// fact, and recording it keeps anyone from sending the message again.
     Sent {
         claim: Claim,
         message_id: String,
         schedule: String,
         cutoff: i64,
     },
-    /// Nothing new for this subscriber (or no longer active): nothing sent.
+    /// Nothing new for this subscriber: nothing sent.
     Skipped {
         claim: Claim,
         schedule: String,
         cutoff: i64,
     },
-    /// A temporary failure: retry at `retry_at` unless attempts are used up.
+    /// A temporary failure about this message: retry at `retry_at` unless attempts are used up.
     Transient {
         claim: Claim,
         error: String,
@@ -38,19 +46,77 @@ pub enum Outcome {
     },
     /// The server refused the recipient for good: the subscriber bounced.
     Permanent { claim: Claim, error: String },
+    /// The message was written but its final "." got no answer: it may have arrived.
+    Uncertain { claim: Claim, error: String },
+    /// Not sent and no attempt spent (shutdown, the batch's time budget, a relay outage):
+    /// back to the queue, at `retry_at` when set, with `error` as the reason when set.
+    GiveBack {
+        claim: Claim,
+        error: Option<String>,
+        retry_at: Option<i64>,
+    },
 }
 
-/// Counts of the final states of a batch, for metrics.
-#[derive(Debug, Default, Clone, Copy)]
+impl Outcome {
+    /// The delivery this outcome is about.
+    pub fn claim(&self) -> &Claim {
+        match self {
+            Outcome::Sent { claim, .. }
+            | Outcome::Skipped { claim, .. }
+            | Outcome::Transient { claim, .. }
+            | Outcome::Permanent { claim, .. }
+            | Outcome::Uncertain { claim, .. }
+            | Outcome::GiveBack { claim, .. } => claim,
+        }
+    }
+}
+
+/// How failures are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts (answers about the message) before a delivery is `failed`.
+    pub max_attempts: i64,
+    /// Delay before the one retry of an uncertain delivery; 0 = no retry.
+    pub uncertain_retry_ms: i64,
+}
+
+impl RetryPolicy {
+    /// Uncertain outcomes a delivery may have before it stays `uncertain`.
+    pub fn uncertain_limit(&self) -> i64 {
+        if self.uncertain_retry_ms > 0 { 2 } else { 1 }
+    }
+}
+
+/// Counts of what a commit window recorded, for metrics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Recorded {
     pub sent: u64,
     pub skipped: u64,
+    /// Transient failures that will be retried.
     pub retried: u64,
+    /// Gave up: attempts used up (or an invalid message).
     pub failed: u64,
     pub bounced: u64,
+    /// No answer after the final "." (retried once, or final).
+    pub uncertain: u64,
+    /// Given back without an attempt.
+    pub returned: u64,
     /// Outcomes refused because the lease had passed to another worker.
     pub stale: u64,
 }
+
+/// A claim, and the deliveries found orphaned (their holder stopped mid-transaction).
+#[derive(Debug, Default)]
+pub struct Claimed {
+    pub claims: Vec<Claim>,
+    /// `(delivery, run)` of deliveries whose holder stopped after committing its intent to
+    /// send: now uncertain.
+    pub orphans: Vec<(i64, i64)>,
+}
+
+/// Why an orphaned delivery became uncertain.
+pub const ORPHAN_ERROR: &str =
+    "the sending process stopped during the SMTP transaction; the message may have arrived";
 
 impl Store {
     /// Creates the run for `(schedule, fire_at)` and plans a pending delivery for every active
@@ -133,14 +199,16 @@ impl Store {
     }
 
     /// Leases up to `limit` due deliveries to `owner` until `lease_until`. Expired leases of
-    /// other workers are taken over.
+    /// other workers are taken over; first, deliveries whose holder stopped after its intent
+    /// to send (lease expired with `sending_at` set) become uncertain instead of claimable.
     pub async fn claim_deliveries(
         &self,
         owner: &str,
         now_ms: i64,
         lease_until: i64,
         limit: i64,
-    ) -> anyhow::Result<Vec<Claim>> {
+        policy: &RetryPolicy,
+    ) -> anyhow::Result<Claimed> {
         let skip_locked = match self.backend() {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -152,10 +220,26 @@ impl Store {
              WHERE id IN (SELECT id FROM deliveries
                           WHERE status = 'pending' AND next_attempt_at <= $3
                             AND (lease_until IS NULL OR lease_until < $3)
+                            AND sending_at IS NULL
                           ORDER BY next_attempt_at, id LIMIT $4{skip_locked})
              RETURNING id, run_id, subscriber_id, attempts"
         );
         write_tx!(self, |tx| {
+            let orphans: Vec<(i64, i64)> = sqlx::query_as(
+                "UPDATE deliveries SET attempts = attempts + 1, uncertain = uncertain + 1,
+                    status = CASE WHEN uncertain + 1 >= $3 THEN 'uncertain' ELSE 'pending' END,
+                    next_attempt_at = $1 + $2, last_attempt_at = $1, last_error = $4,
+                    sending_at = NULL, lease_owner = NULL, lease_until = NULL
+                 WHERE sending_at IS NOT NULL AND lease_until < $1 AND status = 'pending'
+                 RETURNING id, run_id",
+            )
+            .bind(now_ms)
+            .bind(policy.uncertain_retry_ms)
+            .bind(policy.uncertain_limit())
+            .bind(ORPHAN_ERROR)
+            .fetch_all(&mut *tx)
+            .await
+            .context("mark orphaned deliveries uncertain")?;
             let claims: Vec<Claim> = sqlx::query_as(&sql)
                 .bind(owner)
                 .bind(lease_until)
@@ -165,18 +249,40 @@ impl Store {
                 .await
                 .context("claim deliveries")?;
             tx.commit().await.context("commit claims")?;
-            Ok(claims)
+            Ok(Claimed { claims, orphans })
         })
     }
 
-    /// Marks `done` every running run with no pending delivery left; returns their ids.
-    pub async fn finish_runs(&self, now_ms: i64) -> anyhow::Result<Vec<i64>> {
+    /// Extends the lease of every delivery `owner` still holds; returns their ids (a claimed
+    /// delivery missing from the answer was taken over by another worker).
+    pub async fn renew_leases(&self, owner: &str, lease_until: i64) -> anyhow::Result<Vec<i64>> {
         write_tx!(self, |tx| {
             let ids: Vec<i64> = sqlx::query_scalar(
-                "UPDATE runs SET status = 'done', finished_at = $1
+                "UPDATE deliveries SET lease_until = $2
+                 WHERE lease_owner = $1 AND status = 'pending' RETURNING id",
+            )
+            .bind(owner)
+            .bind(lease_until)
+            .fetch_all(&mut *tx)
+            .await
+            .context("renew leases")?;
+            tx.commit().await.context("commit lease renewal")?;
+            Ok(ids)
+        })
+    }
+
+    /// Marks finished every running run with no pending delivery left: `done`, or
+    /// `done_with_failures` when a delivery failed or stayed uncertain. Returns `(id, status)`.
+    pub async fn finish_runs(&self, now_ms: i64) -> anyhow::Result<Vec<(i64, String)>> {
+        write_tx!(self, |tx| {
+            let ids: Vec<(i64, String)> = sqlx::query_as(
+                "UPDATE runs SET finished_at = $1, status = CASE WHEN EXISTS
+                   (SELECT 1 FROM deliveries d WHERE d.run_id = runs.id
+                      AND d.status IN ('failed', 'uncertain'))
+                   THEN 'done_with_failures' ELSE 'done' END
                  WHERE status = 'running' AND NOT EXISTS
                    (SELECT 1 FROM deliveries d WHERE d.run_id = runs.id AND d.status = 'pending')
-                 RETURNING id",
+                 RETURNING id, status",
             )
             .bind(now_ms)
             .fetch_all(&mut *tx)

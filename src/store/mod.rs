@@ -35,8 +35,9 @@ use sqlx::{
 pub use articles::{ArticleCursor, ArticlePage, PutOutcome, PutResult};
 pub use digest_content::{Recipient, RunInfo};
 pub use feeds::FeedSection;
-pub use ledger::{Claim, Outcome, Recorded};
-pub use run_views::RunView;
+pub use ledger::{Claim, Claimed, ORPHAN_ERROR, Outcome, Recorded, RetryPolicy};
+pub use ledger_outcomes::{Intent, IntentAnswer, Reported, Window};
+pub use run_views::{DeliveryFilter, DeliveryView, RunView};
 pub use schedules::ScheduleChoice;
 pub use schedules::{Schedule, ScheduleFields};
 pub use sections::Section;
@@ -102,7 +103,7 @@ macro_rules! write_tx {
 pub(crate) use write_tx;
 
 /// Longest [`Store::close`] waits for connections in use to come back.
-const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Store {
     /// Opens the database named by `url`, creating a SQLite file (and its folder) if needed.

@@ -140,7 +140,7 @@ async fn deliver(state: &AppState, job: Job) {
     loop {
         match state.mailer.send(&email).await {
             Ok(_) => return,
-            Err(SendError::Transient(why)) => {
+            Err(SendError::Transient(why) | SendError::RelayDown(why)) => {
                 let Some(delay) = delays.next() else {
                     tracing::warn!(%why, "subscription mail not sent; giving up");
                     return;

@@ -71,6 +71,11 @@ impl FaultSmtp {
         server
     }
 
+    /// Changes how the server behaves from now on.
+    pub fn set_faults(&self, faults: Faults) {
+        *self.faults.lock().unwrap() = faults;
+    }
+
     /// `smtp://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("smtp://{}", self.addr)

@@ -30,7 +30,7 @@ pub(super) enum Prepared {
 
 impl Worker {
     pub(super) async fn load_context(&self, claims: &[Claim]) -> anyhow::Result<BatchContext> {
-        let store = &self.state.store;
+        let store = &self.state().store;
         let mut runs = HashMap::new();
         for c in claims {
             if runs.contains_key(&c.run_id) {
@@ -102,13 +102,13 @@ impl Worker {
             Some(a) => a.clone(),
             None => {
                 let a = Arc::new(
-                    self.state
+                    self.state()
                         .store
                         .digest_articles(
                             r.sections.as_deref(),
                             after,
                             run.cutoff,
-                            to_ms(self.state.clock.now()),
+                            to_ms(self.state().clock.now()),
                             schedule.max_articles,
                         )
                         .await?,
@@ -124,9 +124,10 @@ impl Worker {
             .fire_at
             .map(from_ms)
             .unwrap_or_else(|| from_ms(run.cutoff));
-        let message = self
-            .composer
-            .compose(&ctx.sections, r, run, schedule, &articles, when)?;
+        let message =
+            self.shared
+                .composer
+                .compose(&ctx.sections, r, run, schedule, &articles, when)?;
         Ok(Prepared::Send(message, run.schedule.clone(), run.cutoff))
     }
 }

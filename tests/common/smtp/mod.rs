@@ -184,7 +184,7 @@ pub async fn spawn_app_with_smtp(
     super::spawn_app_with(backend, move |c| {
         c.mail.transport = MailTransport::Smtp;
         c.mail.smtp_url = Some(url);
-        c.mail.timeout = "5s".into();
+        c.mail.timeout = Some("5s".into());
         c.mail.rate_per_second = 1000;
         // Every request of a test comes from 127.0.0.1; tests of the limit set their own.
         c.subscriptions.ip_burst = 1000;
