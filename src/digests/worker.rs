@@ -232,6 +232,8 @@ impl Worker {
         let mut tasks: JoinSet<()> = JoinSet::new();
         let budget = self.lease.to_std().unwrap_or(Duration::from_secs(60));
         let mut stopped = false;
+        // Deliveries left unsent because this loop's lease on them ran out, by run.
+        let mut lost: Vec<(i64, i64)> = Vec::new();
         for (claim, p) in prepared {
             let (composed, schedule, cutoff) = match p {
                 Prepared::Done(o) => {
@@ -256,6 +258,9 @@ impl Worker {
             };
             let Some(permit) = permit else {
                 stopped = true;
+                if !lease.holds(claim.id) {
+                    lost.push((claim.id, claim.run_id));
+                }
                 let retry_at = shared.breaker.paused_until();
                 self.give_back(claim, None, retry_at).await;
                 continue;
@@ -266,6 +271,12 @@ impl Worker {
                 deliver(&shared, &lease, claim, composed, schedule, cutoff).await;
                 drop(permit);
             });
+        }
+        if !lost.is_empty() {
+            for (run, deliveries) in by_run(lost.into_iter()) {
+                tracing::warn!(owner = %self.owner, run, ?deliveries,
+                    "lease lost before sending; these deliveries are left to their new holder");
+            }
         }
         while let Some(r) = tasks.join_next().await {
             r?;

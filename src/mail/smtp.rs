@@ -364,8 +364,9 @@ impl SmtpPool {
             Stage::Mail => t.mail,
             Stage::Rcpt => t.rcpt,
             Stage::Data => t.data,
-            // lettre writes the message and reads the reply in one call.
-            Stage::Message => t.data_block + t.data_end,
+            // lettre writes the message and reads the reply to its "." in one call; the write
+            // of a healthy connection is quick, so the reply's limit bounds the whole.
+            Stage::Message => t.data_block.max(t.data_end),
         };
         match timeout(limit, fut).await {
             Ok(Ok(v)) => Ok(v),
