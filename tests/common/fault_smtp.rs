@@ -1,11 +1,13 @@
 //! A scriptable SMTP server in the test process: accepts mail like a real server, and can
-//! answer 4xx or 5xx to chosen recipients, drop the connection in the middle of DATA, or never
-//! send its greeting.
+//! answer 4xx or 5xx to chosen recipients, drop the connection in the middle of DATA, never
+//! send its greeting or greet with a refusal, be slow (or silent) after the final ".", or hang
+//! up after it.
 
 use std::{
     collections::{HashMap, HashSet},
     net::SocketAddr,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use tokio::{
@@ -34,6 +36,20 @@ pub struct Faults {
     pub never_greet: bool,
     /// Announce PIPELINING (RFC 2920) in the EHLO reply.
     pub pipelining: bool,
+    /// Greet every connection with this reply instead of 220 (e.g. "421 4.3.2 busy"), then
+    /// hang up.
+    pub greeting: Option<String>,
+    /// Recipient → how long the reply to the final "." waits. The message counts as received
+    /// as soon as the "." arrives (whether or not the client is still there for the reply).
+    pub dot_delay: HashMap<String, Duration>,
+    /// The wait before the reply to the final "." for recipients not in `dot_delay`.
+    pub dot_delay_all: Option<Duration>,
+    /// While set, every reply to a final "." waits (the messages count as received); each goes
+    /// out once it is cleared with [`FaultSmtp::set_faults`].
+    pub hold_dot_replies: bool,
+    /// Recipients whose first N transactions end with the server hanging up right after the
+    /// final ".", without a reply: the message counts as received (the reply was lost).
+    pub hang_up_after_dot: HashMap<String, usize>,
 }
 
 /// The server and what it received.
@@ -50,7 +66,12 @@ pub struct FaultSmtp {
 impl FaultSmtp {
     /// Starts the server on a free local port.
     pub async fn start(faults: Faults) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_at("127.0.0.1:0".parse().unwrap(), faults).await
+    }
+
+    /// Starts the server on `addr` (e.g. the port of a relay that was down and comes back).
+    pub async fn start_at(addr: SocketAddr, faults: Faults) -> Self {
+        let listener = TcpListener::bind(addr).await.unwrap();
         let server = FaultSmtp {
             addr: listener.local_addr().unwrap(),
             received: Arc::default(),
@@ -91,6 +112,11 @@ impl FaultSmtp {
         self.messages().into_iter().flat_map(|m| m.to).collect()
     }
 
+    /// How many messages to `rcpt` were received so far.
+    pub fn count_to(&self, rcpt: &str) -> usize {
+        self.recipients().iter().filter(|r| *r == rcpt).count()
+    }
+
     async fn session(&self, stream: TcpStream) -> std::io::Result<()> {
         if self.faults.lock().unwrap().never_greet {
             // Hold the connection open and silent until the client gives up.
@@ -105,6 +131,12 @@ impl FaultSmtp {
         }
         let (r, mut w) = stream.into_split();
         let mut lines = BufReader::new(r);
+        let greeting = self.faults.lock().unwrap().greeting.clone();
+        if let Some(refusal) = greeting {
+            w.write_all(format!("{refusal}\r\n").as_bytes()).await?;
+            w.shutdown().await?;
+            return Ok(());
+        }
         w.write_all(b"220 fault-smtp ready\r\n").await?;
         let mut from = String::new();
         let mut to: Vec<String> = Vec::new();
@@ -187,11 +219,37 @@ impl FaultSmtp {
                             .unwrap_or(&line),
                     );
                 }
+                let (hang_up, delay) = {
+                    let mut f = self.faults.lock().unwrap();
+                    let hang_up = to.iter().any(|t| match f.hang_up_after_dot.get_mut(t) {
+                        Some(n) if *n > 0 => {
+                            *n -= 1;
+                            true
+                        }
+                        _ => false,
+                    });
+                    let delay = to
+                        .iter()
+                        .filter_map(|t| f.dot_delay.get(t).copied())
+                        .max()
+                        .or(f.dot_delay_all);
+                    (hang_up, delay)
+                };
                 self.received.lock().unwrap().push(Received {
                     from: from.clone(),
                     to: std::mem::take(&mut to),
                     data,
                 });
+                if hang_up {
+                    // The message arrived; the reply is lost with the connection.
+                    return Ok(());
+                }
+                if let Some(delay) = delay {
+                    tokio::time::sleep(delay).await;
+                }
+                while self.faults.lock().unwrap().hold_dot_replies {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
                 w.write_all(b"250 2.0.0 queued\r\n").await?;
             } else if upper == "RSET" {
                 to.clear();
