@@ -361,10 +361,22 @@ async fn deliver(
 ) {
     let state = &shared.state;
     let owner = lease.owner.as_str();
-    match shared.recorder.intent(claim.id, owner).await {
-        IntentAnswer::Go => {}
-        IntentAnswer::Inactive => return, // recorded as skipped with the intent
-        IntentAnswer::Lost => {
+    let gate = SendGate {
+        lease,
+        recorder: &shared.recorder,
+        delivery: claim.id,
+        shutdown: &state.shutdown,
+        answer: Default::default(),
+        written: false.into(),
+    };
+    let result = tokio::select! {
+        r = shared.composer.send_gated(&composed.email, &gate) => r,
+        _ = shared.hard_stop.cancelled() => Err(SendError::NotSent),
+    };
+    let written = gate.written();
+    match gate.answer() {
+        Some(IntentAnswer::Inactive) => return, // recorded as skipped with the intent
+        Some(IntentAnswer::Lost) => {
             tracing::warn!(
                 run = claim.run_id,
                 delivery = claim.id,
@@ -373,18 +385,8 @@ async fn deliver(
             );
             return;
         }
+        _ => {}
     }
-    let gate = SendGate {
-        lease,
-        delivery: claim.id,
-        shutdown: &state.shutdown,
-        written: false.into(),
-    };
-    let result = tokio::select! {
-        r = shared.composer.send_gated(&composed.email, &gate) => r,
-        _ = shared.hard_stop.cancelled() => Err(SendError::NotSent),
-    };
-    let written = gate.written.load(std::sync::atomic::Ordering::SeqCst);
     let outcome = match result {
         Ok(()) => {
             shared.breaker.success();

@@ -12,6 +12,7 @@ mod throttle;
 use std::{sync::Arc, time::Instant};
 
 use anyhow::Context;
+use futures_util::future::BoxFuture;
 use lettre::{AsyncFileTransport, AsyncTransport, Tokio1Executor, message::Mailbox};
 
 use crate::{
@@ -73,9 +74,18 @@ pub enum SendError {
     NotSent,
 }
 
-/// Asked by the transport right before it writes the message (and, for SMTP, its final "."):
-/// the last moment a send can be called off with nothing delivered.
+/// Lets the caller of [`Mailer::send_gated`] call a send off at two moments.
 pub trait Gate: Sync {
+    /// Once the message may go (after the rate limit), before the transport is used: the
+    /// moment to take the decision to send (the delivery ledger commits its intent here, so
+    /// that a send waiting for its turn is never taken for one on the wire). `false` calls
+    /// the send off ([`SendError::NotSent`]).
+    fn ready(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async { true })
+    }
+
+    /// Right before the transport writes the message (and, for SMTP, its final "."): the
+    /// last moment a send can be called off with nothing delivered.
     fn before_data(&self) -> bool;
 }
 
@@ -164,6 +174,9 @@ impl Mailer {
             message.sign(dkim);
         }
         self.0.throttle.wait().await;
+        if !gate.ready().await {
+            return Err(SendError::NotSent);
+        }
         let started = Instant::now();
         let result = match &self.0.transport {
             Transport::Smtp(pool) => {

@@ -12,10 +12,14 @@ use std::{
 
 use tokio_util::sync::CancellationToken;
 
+use futures_util::future::BoxFuture;
+
+use super::Recorder;
 use crate::{
     AppState,
     clock::{Clock, to_ms},
     mail::Gate,
+    store::IntentAnswer,
 };
 
 /// What a loop knows of its leases.
@@ -81,16 +85,42 @@ impl Lease {
     }
 }
 
-/// The check right before one message is written: the lease is still held and the process is
-/// not stopping. Remembers whether the message was let through (then it may have arrived).
+/// The two checks of one send. When the mailer is ready to use the transport (after the rate
+/// limit), the ledger is asked to commit the intent to send (still held, subscriber still
+/// active); right before the message is written, the lease is checked again. Remembers the
+/// ledger's answer and whether the message was let through (then it may have arrived).
 pub struct SendGate<'a> {
     pub lease: &'a Lease,
+    pub recorder: &'a Recorder,
     pub delivery: i64,
     pub shutdown: &'a CancellationToken,
+    pub answer: Mutex<Option<IntentAnswer>>,
     pub written: AtomicBool,
 }
 
+impl SendGate<'_> {
+    /// The ledger's answer to the intent, if it was asked.
+    pub fn answer(&self) -> Option<IntentAnswer> {
+        *self.answer.lock().expect("gate lock")
+    }
+
+    pub fn written(&self) -> bool {
+        self.written.load(SeqCst)
+    }
+}
+
 impl Gate for SendGate<'_> {
+    fn ready(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            if self.shutdown.is_cancelled() || !self.lease.holds(self.delivery) {
+                return false;
+            }
+            let answer = self.recorder.intent(self.delivery, &self.lease.owner).await;
+            *self.answer.lock().expect("gate lock") = Some(answer);
+            answer == IntentAnswer::Go
+        })
+    }
+
     fn before_data(&self) -> bool {
         if self.shutdown.is_cancelled() || !self.lease.holds(self.delivery) {
             return false;
