@@ -190,7 +190,7 @@ async fn run(db: &str, smtp: &str, concurrency: u32) -> anyhow::Result<()> {
             .bind(id)
             .fetch_one(&watch)
             .await?;
-        if status == "done" {
+        if status != "running" {
             break;
         }
         if t0.elapsed() > Duration::from_secs(1800) {
