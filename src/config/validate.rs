@@ -82,6 +82,9 @@ impl Config {
         if self.digests.max_attempts == 0 {
             bail!("digests.max_attempts: must be at least 1");
         }
+        if self.digests.uncertain_retry_seconds > 7 * 24 * 3600 {
+            bail!("digests.uncertain_retry_seconds: must be at most 604800 (7 days)");
+        }
         self.validate_sections()?;
         self.validate_schedules()?;
         self.validate_sources()

@@ -261,8 +261,10 @@ impl Worker {
                 if !lease.holds(claim.id) {
                     lost.push((claim.id, claim.run_id));
                 }
+                // Waiting for the relay counts as deferred, with the reason.
                 let retry_at = shared.breaker.paused_until();
-                self.give_back(claim, None, retry_at).await;
+                let why = retry_at.map(|_| "mail relay unavailable; waiting for it".to_owned());
+                self.give_back(claim, why, retry_at).await;
                 continue;
             };
             let shared = self.shared.clone();
@@ -369,9 +371,23 @@ async fn deliver(
         answer: Default::default(),
         written: false.into(),
     };
-    let result = tokio::select! {
-        r = shared.composer.send_gated(&composed.email, &gate) => r,
-        _ = shared.hard_stop.cancelled() => Err(SendError::NotSent),
+    // On shutdown a send whose message is not written yet is called off at once (dropping it
+    // drops its connection before the final "."; nothing is delivered); one whose message is
+    // written waits for its reply until the hard stop.
+    let send = shared.composer.send_gated(&composed.email, &gate);
+    tokio::pin!(send);
+    let mut stopping = false;
+    let result = loop {
+        tokio::select! {
+            r = &mut send => break r,
+            _ = state.shutdown.cancelled(), if !stopping => {
+                if !gate.written() {
+                    break Err(SendError::NotSent);
+                }
+                stopping = true;
+            }
+            _ = shared.hard_stop.cancelled() => break Err(SendError::NotSent),
+        }
     };
     let written = gate.written();
     match gate.answer() {

@@ -99,7 +99,7 @@ impl Gate for Open {
 }
 
 enum Transport {
-    Smtp(smtp::SmtpPool),
+    Smtp(Box<smtp::SmtpPool>),
     File(AsyncFileTransport<Tokio1Executor>),
     Log,
 }
@@ -131,11 +131,11 @@ impl Mailer {
                     .smtp_url
                     .as_deref()
                     .context("mail.smtp_url is required")?;
-                Transport::Smtp(smtp::SmtpPool::new(
+                Transport::Smtp(Box::new(smtp::SmtpPool::new(
                     url,
                     mail.concurrency,
                     config.smtp_timeouts()?,
-                )?)
+                )?))
             }
             MailTransport::File => {
                 std::fs::create_dir_all(&mail.outbox_dir).with_context(|| {

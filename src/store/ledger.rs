@@ -213,6 +213,17 @@ impl Store {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
+        // A row locked by a process stopped inside its transaction is skipped, not waited for.
+        let orphans_sql = format!(
+            "UPDATE deliveries SET attempts = attempts + 1, uncertain = uncertain + 1,
+                status = CASE WHEN uncertain + 1 >= $3 THEN 'uncertain' ELSE 'pending' END,
+                next_attempt_at = $1 + $2, last_attempt_at = $1, last_error = $4,
+                sending_at = NULL, lease_owner = NULL, lease_until = NULL
+             WHERE id IN (SELECT id FROM deliveries
+                          WHERE sending_at IS NOT NULL AND lease_until < $1
+                            AND status = 'pending'{skip_locked})
+             RETURNING id, run_id"
+        );
         // In (next_attempt_at, id) order the claim walks the deliveries_claim index and stops
         // after `limit` rows; ordering by id alone sorted every pending delivery at each claim.
         let sql = format!(
@@ -225,21 +236,14 @@ impl Store {
              RETURNING id, run_id, subscriber_id, attempts"
         );
         write_tx!(self, |tx| {
-            let orphans: Vec<(i64, i64)> = sqlx::query_as(
-                "UPDATE deliveries SET attempts = attempts + 1, uncertain = uncertain + 1,
-                    status = CASE WHEN uncertain + 1 >= $3 THEN 'uncertain' ELSE 'pending' END,
-                    next_attempt_at = $1 + $2, last_attempt_at = $1, last_error = $4,
-                    sending_at = NULL, lease_owner = NULL, lease_until = NULL
-                 WHERE sending_at IS NOT NULL AND lease_until < $1 AND status = 'pending'
-                 RETURNING id, run_id",
-            )
-            .bind(now_ms)
-            .bind(policy.uncertain_retry_ms)
-            .bind(policy.uncertain_limit())
-            .bind(ORPHAN_ERROR)
-            .fetch_all(&mut *tx)
-            .await
-            .context("mark orphaned deliveries uncertain")?;
+            let orphans: Vec<(i64, i64)> = sqlx::query_as(&orphans_sql)
+                .bind(now_ms)
+                .bind(policy.uncertain_retry_ms)
+                .bind(policy.uncertain_limit())
+                .bind(ORPHAN_ERROR)
+                .fetch_all(&mut *tx)
+                .await
+                .context("mark orphaned deliveries uncertain")?;
             let claims: Vec<Claim> = sqlx::query_as(&sql)
                 .bind(owner)
                 .bind(lease_until)

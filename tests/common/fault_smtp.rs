@@ -50,6 +50,8 @@ pub struct Faults {
     /// Recipients whose first N transactions end with the server hanging up right after the
     /// final ".", without a reply: the message counts as received (the reply was lost).
     pub hang_up_after_dot: HashMap<String, usize>,
+    /// How long the 354 reply to DATA waits (every transaction that starts while it is set).
+    pub data_delay: Option<Duration>,
 }
 
 /// The server and what it received.
@@ -61,6 +63,8 @@ pub struct FaultSmtp {
     pub connections: Arc<Mutex<usize>>,
     /// Transactions whose RCPT and DATA had arrived together with MAIL (pipelined).
     pub pipelined: Arc<Mutex<usize>>,
+    /// Sessions waiting out `data_delay` right now (DATA received, 354 not yet sent).
+    pub in_data_delay: Arc<Mutex<usize>>,
 }
 
 impl FaultSmtp {
@@ -78,6 +82,7 @@ impl FaultSmtp {
             faults: Arc::new(Mutex::new(faults)),
             connections: Arc::default(),
             pipelined: Arc::default(),
+            in_data_delay: Arc::default(),
         };
         let s = server.clone();
         tokio::spawn(async move {
@@ -188,6 +193,12 @@ impl FaultSmtp {
                 if to.is_empty() {
                     w.write_all(b"554 5.5.1 no valid recipients\r\n").await?;
                     continue;
+                }
+                let data_delay = self.faults.lock().unwrap().data_delay;
+                if let Some(delay) = data_delay {
+                    *self.in_data_delay.lock().unwrap() += 1;
+                    tokio::time::sleep(delay).await;
+                    *self.in_data_delay.lock().unwrap() -= 1;
                 }
                 w.write_all(b"354 go ahead\r\n").await?;
                 let drop_now = {
