@@ -28,7 +28,7 @@ use std::{path::Path, str::FromStr, time::Duration};
 use anyhow::Context;
 use sqlx::{
     PgPool, SqlitePool,
-    postgres::PgPoolOptions,
+    postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
@@ -114,10 +114,17 @@ impl Store {
     /// Opens the database with at most `max_connections` connections per pool.
     pub async fn connect_with(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // A process stopped (SIGSTOP, a frozen VM) in the middle of a transaction keeps
+            // its row locks; the other processes' claims skip those deliveries for as long as
+            // it holds them. Every transaction here is a few quick statements, so a session idle
+            // inside one for this long is stalled: the server ends it and the locks go.
+            let opts = PgConnectOptions::from_str(url)
+                .context("parse database.url")?
+                .options([("idle_in_transaction_session_timeout", "10s")]);
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
+                .connect_with(opts)
                 .await
                 .context("connect to PostgreSQL")?;
             return Ok(Self {
