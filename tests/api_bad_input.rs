@@ -161,4 +161,39 @@ on_both_backends! {
         // A title is plain text: kept as written, escaped wherever it is shown.
         assert_eq!(got["title"], "<script>alert(1)</script>标题");
     }
+
+    async fn the_deliveries_of_a_run_refuse_what_they_do_not_understand(app) {
+        let get = |path: String| {
+            let app = &app;
+            async move {
+                app.client.get(app.url(&path)).bearer_auth(common::ADMIN_TOKEN).send().await.unwrap()
+            }
+        };
+        let r = app.client.post(app.url("/api/v1/schedules/daily/run")).bearer_auth(common::ADMIN_TOKEN).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        let id = r.json::<Value>().await.unwrap()["run_id"].as_i64().unwrap();
+        let ok = get(format!("/api/v1/runs/{id}/deliveries?status=deferred&limit=5")).await;
+        assert_eq!(ok.status(), StatusCode::OK);
+        let body: Value = ok.json().await.unwrap();
+        assert!(body["items"].as_array().unwrap().is_empty(), "{body}");
+        assert!(body["next_cursor"].is_null(), "{body}");
+        for (path, status, field) in [
+            (format!("/api/v1/runs/{id}/deliveries?status=lost"), StatusCode::BAD_REQUEST, "status"),
+            (format!("/api/v1/runs/{id}/deliveries?cursor=abc"), StatusCode::BAD_REQUEST, "cursor"),
+            (format!("/api/v1/runs/{id}/deliveries?limit=0"), StatusCode::BAD_REQUEST, "limit"),
+            (format!("/api/v1/runs/{id}/deliveries?colour=red"), StatusCode::BAD_REQUEST, "colour"),
+            ("/api/v1/runs/999999/deliveries".to_owned(), StatusCode::NOT_FOUND, ""),
+            ("/api/v1/runs/x/deliveries".to_owned(), StatusCode::NOT_FOUND, ""),
+        ] {
+            let r = get(path.clone()).await;
+            assert_eq!(r.status(), status, "{path}");
+            let v: Value = r.json().await.unwrap();
+            assert!(v["error"].is_string(), "{path}: {v}");
+            if !field.is_empty() {
+                assert_eq!(v["field"], field, "{path}: {v}");
+            }
+        }
+        let r = app.client.get(app.url(&format!("/api/v1/runs/{id}/deliveries"))).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
 }
