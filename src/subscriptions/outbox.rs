@@ -22,8 +22,8 @@ use crate::{
 pub const QUEUE_CAPACITY: usize = 256;
 /// Mails being sent at once.
 const PARALLEL: usize = 4;
-/// How long shutdown waits for mails being sent.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long shutdown waits for mails being sent (the whole exit must fit 10 s).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Waits before the 2nd and 3rd attempts of a mail that failed transiently.
 const RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(5), Duration::from_secs(60)];
 
