@@ -113,6 +113,24 @@ on_both_backends! {
         assert_eq!((li.sections, li.schedule), (vec!["grassroots".to_owned(), "news".to_owned()], "weekly".to_owned()));
     }
 
+    async fn an_address_that_looks_like_a_formula_is_exported_as_text_and_imports_again(app) {
+        // Legal addresses (RFC 5322 atext) that a spreadsheet would run as formulas.
+        let (status, report) = import(&app, "email,sections,schedule\n=1+2@example.org,,daily\n-x@example.org,,daily\n+y@example.org,,daily\n").await;
+        assert_eq!((status, report["created"].clone()), (StatusCode::OK, json!(3)), "{report}");
+        let csv = get(&app, "/api/v1/subscribers/export").await.text().await.unwrap();
+        let firsts: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+        assert_eq!(firsts.len(), 3, "{csv}");
+        for cell in &firsts {
+            assert!(cell.starts_with('\''), "a cell a spreadsheet would run: {cell}\n{csv}");
+        }
+        let other = common::try_spawn_app(app.backend).await.unwrap();
+        let (status, report) = import(&other, &csv).await;
+        assert_eq!((status, report["created"].clone()), (StatusCode::OK, json!(3)), "{report}");
+        for e in ["=1+2@example.org", "-x@example.org", "+y@example.org"] {
+            assert!(other.state.store.subscriber_by_email(e).await.unwrap().is_some(), "{e} did not come back as itself");
+        }
+    }
+
     async fn erasing_a_subscriber_removes_the_person_and_every_token(app) {
         import(&app, "email,sections,schedule\nLi@Example.org,news,daily\n").await;
         let s = app.state.store.subscriber_by_email("Li@example.org").await.unwrap().unwrap();

@@ -177,7 +177,7 @@ fn csv_rows(items: &[Subscriber]) -> Bytes {
         .from_writer(Vec::new());
     for s in items {
         let _ = w.write_record([
-            s.email.as_str(),
+            crate::subscriptions::import::neutralise_cell(&s.email).as_ref(),
             &s.sections.join(" "),
             &s.schedule,
             s.status.as_str(),

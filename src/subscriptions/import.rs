@@ -192,13 +192,36 @@ async fn store_batch(
     Ok(())
 }
 
+/// Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+const FORMULA_STARTS: &[char] = &['=', '+', '-', '@', '\t', '\r'];
+
+/// A cell of an export: one that a spreadsheet would run as a formula gets a leading `'`, which
+/// spreadsheets show as text. An address may legally start with `=`, `+` or `-`, so anyone could
+/// subscribe one that runs a command on the admin's machine when the export is opened.
+pub fn neutralise_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(FORMULA_STARTS) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
+/// The inverse of [`neutralise_cell`], so that an export imports again unchanged.
+fn restore_cell(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => cell,
+    }
+}
+
 fn parse_row(
     record: &csv::ByteRecord,
     cols: &Columns,
     rules: &ImportRules,
 ) -> Result<ImportRow, (&'static str, String)> {
     let field = |i: usize| record.get(i).map(decode).unwrap_or_default();
-    let email = Email::parse(&field(cols.email)).map_err(|e| ("email", e.to_string()))?;
+    let email =
+        Email::parse(restore_cell(&field(cols.email))).map_err(|e| ("email", e.to_string()))?;
     let given: Vec<String> = field(cols.sections)
         .split_whitespace()
         .map(str::to_owned)

@@ -71,11 +71,16 @@ impl Drop for PgDatabase {
     }
 }
 
-/// The PostgreSQL server tests may use, if any.
+/// The PostgreSQL server tests may use, if any. With `TIDINGS_TEST_REQUIRE_POSTGRES=1` (CI) a
+/// missing server is a failure, not a skipped variant.
 pub fn postgres_url() -> Option<String> {
-    std::env::var("TIDINGS_TEST_POSTGRES_URL")
+    let url = std::env::var("TIDINGS_TEST_POSTGRES_URL")
         .ok()
-        .filter(|s| !s.is_empty())
+        .filter(|s| !s.is_empty());
+    if url.is_none() && std::env::var("TIDINGS_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+        panic!("TIDINGS_TEST_REQUIRE_POSTGRES=1 but TIDINGS_TEST_POSTGRES_URL is unset");
+    }
+    url
 }
 
 /// Creates a fresh, uniquely named PostgreSQL database; returns its URL and its guard.
