@@ -85,6 +85,17 @@ on_both_backends! {
             let body = resp.bytes().await.unwrap();
             assert_eq!(body.is_empty(), want == StatusCode::NOT_MODIFIED, "{headers:?}");
         }
+        // An If-None-Match that cannot be read (non-ASCII) is still present: it matches
+        // nothing, and If-Modified-Since is not consulted (RFC 9110 §13.1.3).
+        let resp = app
+            .client
+            .get(app.url("/feeds/news.atom"))
+            .header("if-none-match", header::HeaderValue::from_bytes("\"标签\"".as_bytes()).unwrap())
+            .header("if-modified-since", later.as_str())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
     }
 
     async fn a_changed_feed_gets_a_new_etag_and_no_longer_matches(app) {

@@ -160,9 +160,9 @@ fn parse(buf: &[u8], state: &AppState) -> Parsed {
             }
             accept_encoding = Some(text(h.value));
         } else if is("if-none-match") {
-            if let Some(v) = text(h.value) {
-                if_none_match.push(v);
-            }
+            // Present but unreadable (non-ASCII): matches nothing, and If-Modified-Since is
+            // still ignored (RFC 9110 §13.1.3).
+            if_none_match.push(text(h.value).unwrap_or(""));
         } else if is("if-modified-since") && if_modified_since.is_none() {
             if_modified_since = Some(text(h.value));
         }

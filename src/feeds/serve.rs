@@ -62,10 +62,12 @@ pub fn respond(doc: &Rendered, headers: &HeaderMap, cache_control: &HeaderValue)
     let (not_modified, encoding) = decide(
         doc,
         text(header::ACCEPT_ENCODING),
+        // Present but unreadable (non-ASCII): matches nothing, and If-Modified-Since is still
+        // ignored (RFC 9110 §13.1.3).
         headers
             .get_all(header::IF_NONE_MATCH)
             .iter()
-            .filter_map(|v| v.to_str().ok()),
+            .map(|v| v.to_str().unwrap_or("")),
         text(header::IF_MODIFIED_SINCE),
     );
     let mut resp = if not_modified {
