@@ -176,6 +176,25 @@ on_both_backends! {
         assert_eq!(urls.len(), 15);
     }
 
+    async fn the_index_page_cannot_be_framed_by_another_site(app) {
+        // Its subscribe form must not be clickjackable: the same protections as the
+        // subscription pages, on a 200 and on a 304 alike.
+        let resp = get(&app, "/", &[]).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let etag = resp.headers()[header::ETAG].to_str().unwrap().to_owned();
+        let again = get(&app, "/", &[("if-none-match", etag.as_str())]).await;
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        for r in [&resp, &again] {
+            let h = r.headers();
+            assert_eq!(h["x-frame-options"], "DENY");
+            assert_eq!(h["x-content-type-options"], "nosniff");
+            assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+        }
+        // Feeds are not pages: readers and aggregators may embed them as they like.
+        let feed = get(&app, "/feeds/news.atom", &[]).await;
+        assert!(feed.headers().get("x-frame-options").is_none());
+    }
+
     async fn the_index_page_lists_sections_with_autodiscovery_links_and_the_subscribe_form(app) {
         let html = get(&app, "/", &[]).await.text().await.unwrap();
         let page = scraper::Html::parse_document(&html);

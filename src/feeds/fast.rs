@@ -223,6 +223,11 @@ fn write_head(out: &mut Vec<u8>, state: &AppState, answer: &Answer) -> u16 {
     if let Some(link) = &doc.link {
         line(out, "link", link.as_bytes());
     }
+    if doc.is_html() {
+        for (name, value) in super::rendered::HTML_SECURITY_HEADERS {
+            line(out, name, value.as_bytes());
+        }
+    }
     with_date(|date| line(out, "date", date.as_bytes()));
     out.extend_from_slice(b"\r\n");
     status

@@ -223,3 +223,23 @@ mod tests {
         }
     }
 }
+
+/// Headers every HTML page gets (the index page here, like the subscription pages): no
+/// framing by another site (its subscribe form could be clickjacked), no type sniffing, and a
+/// policy that lets only its own styles and its form post to this site.
+pub const HTML_SECURITY_HEADERS: [(&str, &str); 3] = [
+    ("x-frame-options", "DENY"),
+    ("x-content-type-options", "nosniff"),
+    (
+        "content-security-policy",
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+];
+
+impl Rendered {
+    /// Whether this document is an HTML page (then [`HTML_SECURITY_HEADERS`] apply).
+    pub fn is_html(&self) -> bool {
+        self.content_type.as_bytes().starts_with(b"text/html")
+    }
+}

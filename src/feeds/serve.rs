@@ -91,5 +91,10 @@ pub fn respond(doc: &Rendered, headers: &HeaderMap, cache_control: &HeaderValue)
     if let Some(link) = &doc.link {
         h.insert(header::LINK, link.clone());
     }
+    if doc.is_html() {
+        for (name, value) in super::rendered::HTML_SECURITY_HEADERS {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    }
     resp
 }
