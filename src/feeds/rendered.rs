@@ -164,6 +164,26 @@ fn brotli(body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Headers every HTML page gets (the index page here, like the subscription pages): no
+/// framing by another site (its subscribe form could be clickjacked), no type sniffing, and a
+/// policy that lets only its own styles and its form post to this site.
+pub const HTML_SECURITY_HEADERS: [(&str, &str); 3] = [
+    ("x-frame-options", "DENY"),
+    ("x-content-type-options", "nosniff"),
+    (
+        "content-security-policy",
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+];
+
+impl Rendered {
+    /// Whether this document is an HTML page (then [`HTML_SECURITY_HEADERS`] apply).
+    pub fn is_html(&self) -> bool {
+        self.content_type.as_bytes().starts_with(b"text/html")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Read;
@@ -221,25 +241,5 @@ mod tests {
             let expected = doc.body(encoding);
             assert_eq!(file.read(at, expected.len()), &expected[..], "{encoding:?}");
         }
-    }
-}
-
-/// Headers every HTML page gets (the index page here, like the subscription pages): no
-/// framing by another site (its subscribe form could be clickjacked), no type sniffing, and a
-/// policy that lets only its own styles and its form post to this site.
-pub const HTML_SECURITY_HEADERS: [(&str, &str); 3] = [
-    ("x-frame-options", "DENY"),
-    ("x-content-type-options", "nosniff"),
-    (
-        "content-security-policy",
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
-         form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    ),
-];
-
-impl Rendered {
-    /// Whether this document is an HTML page (then [`HTML_SECURITY_HEADERS`] apply).
-    pub fn is_html(&self) -> bool {
-        self.content_type.as_bytes().starts_with(b"text/html")
     }
 }
