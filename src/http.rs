@@ -34,6 +34,9 @@ pub fn router(state: AppState) -> Router {
         // Each `layer` call wraps everything above it; the last one added runs first.
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        // The limit layer refuses a too-long Content-Length in plain text; every error of
+        // this service is the JSON shape.
+        .layer(middleware::map_response(json_payload_too_large))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
@@ -57,6 +60,17 @@ pub fn router(state: AppState) -> Router {
 async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     state.metrics.count_request(resp.status().as_u16());
+    resp
+}
+
+async fn json_payload_too_large(resp: Response) -> Response {
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
+        return AppError::PayloadTooLarge.into_response();
+    }
     resp
 }
 

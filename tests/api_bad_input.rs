@@ -102,6 +102,11 @@ on_both_backends! {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut answer)).await;
         let answer = String::from_utf8_lossy(&answer);
         assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        // The same JSON error shape as every other refusal.
+        assert!(answer.to_ascii_lowercase().contains("content-type: application/json"), "{answer}");
+        let json_body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(json_body.trim()).unwrap_or_else(|e| panic!("{e}: {answer}"));
+        assert!(v["error"].is_string(), "{answer}");
         assert_eq!(app.state.store.count_articles().await.unwrap(), 0);
         // A chunked body that grows past the limit is refused too, and nothing is stored.
         let mut body = common::article("news", "大");
