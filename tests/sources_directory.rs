@@ -17,6 +17,7 @@ on_both!(
     created_edited_renamed_and_deleted_files_are_followed,
     a_bad_file_is_reported_with_path_and_line_and_the_others_still_arrive,
     a_renamed_file_that_keeps_its_id_is_not_retracted,
+    a_link_to_a_file_outside_the_folder_is_refused_by_the_scan_and_the_watcher,
 );
 
 async fn app_on(backend: common::Backend, content: &Path) -> common::TestApp {
@@ -234,6 +235,71 @@ async fn a_bad_file_is_reported_with_path_and_line_and_the_others_still_arrive(
         h["status"] == "ok" && h["items_found"] == 3
     })
     .await;
+}
+
+async fn a_link_to_a_file_outside_the_folder_is_refused_by_the_scan_and_the_watcher(
+    backend: common::Backend,
+) {
+    // Files outside the source folder that would make valid articles if they were read.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(
+        outside.path().join("secret.md"),
+        article_md("机密：不应发布"),
+    )
+    .unwrap();
+    std::fs::write(
+        outside.path().join("later.md"),
+        article_md("机密二：不应发布"),
+    )
+    .unwrap();
+    let content = tempfile::tempdir().unwrap();
+    let news = content.path().join("news");
+    std::fs::create_dir(&news).unwrap();
+    std::fs::write(news.join("real.md"), article_md("真文章")).unwrap();
+    std::fs::write(news.join("inside-target.txt"), article_md("链接到内部")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret.md"), news.join("leak.md")).unwrap();
+    // A link that stays inside the folder is fine.
+    std::os::unix::fs::symlink(news.join("inside-target.txt"), news.join("inside.md")).unwrap();
+
+    let app = app_on(backend, content.path()).await;
+    eventually("the real file and the inside link stored", || async {
+        title_of(&app, "news/real").await.is_some() && title_of(&app, "news/inside").await.is_some()
+    })
+    .await;
+    eventually("the link reported", || async {
+        health(&app).await["status"] == "error"
+    })
+    .await;
+    assert!(
+        title_of(&app, "news/leak").await.is_none(),
+        "the scan published a file outside the folder"
+    );
+    let err = health(&app).await["last_error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        err.contains("leak.md") && err.contains("outside the source folder"),
+        "{err}"
+    );
+
+    // The watcher refuses a new link the same way.
+    std::os::unix::fs::symlink(outside.path().join("later.md"), news.join("leak2.md")).unwrap();
+    std::fs::write(news.join("after.md"), article_md("之后的文章")).unwrap();
+    eventually("a later file stored", || async {
+        title_of(&app, "news/after").await.is_some()
+    })
+    .await;
+    eventually("the new link reported", || async {
+        health(&app).await["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("leak2.md"))
+    })
+    .await;
+    assert!(
+        title_of(&app, "news/leak2").await.is_none(),
+        "the watcher published a file outside the folder"
+    );
 }
 
 async fn a_renamed_file_that_keeps_its_id_is_not_retracted(backend: common::Backend) {

@@ -65,7 +65,10 @@ pub fn list_files(root: &Path) -> std::io::Result<Vec<ArticlePath>> {
         }
         for file in std::fs::read_dir(section.path())? {
             let file = file?;
-            if !file.file_type()?.is_file() {
+            // A link is listed like a file: `read_file` decides, the same way as for a link
+            // the watcher reports (refused when it leads outside the folder).
+            let kind = file.file_type()?;
+            if !kind.is_file() && !kind.is_symlink() {
                 continue;
             }
             let rel = Path::new(&section.file_name()).join(file.file_name());
@@ -89,14 +92,30 @@ pub async fn read_file(
         line: None,
         message: format!("cannot be read: {e}"),
     };
-    let meta = tokio::fs::metadata(&abs).await.map_err(unreadable)?;
+    // Never read outside the source folder: a link (of the file or of its section folder)
+    // that resolves elsewhere (another folder, /etc/passwd, /proc/self/environ) is refused.
+    let real_root = tokio::fs::canonicalize(root).await.map_err(unreadable)?;
+    let real = tokio::fs::canonicalize(&abs).await.map_err(unreadable)?;
+    if !real.starts_with(&real_root) {
+        return Err(FileError {
+            line: None,
+            message: "is a link to a file outside the source folder; refused".into(),
+        });
+    }
+    let meta = tokio::fs::metadata(&real).await.map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(FileError {
+            line: None,
+            message: "is not a regular file".into(),
+        });
+    }
     if meta.len() > MAX_FILE_BYTES {
         return Err(FileError {
             line: None,
             message: format!("is larger than {MAX_FILE_BYTES} bytes"),
         });
     }
-    let bytes = tokio::fs::read(&abs).await.map_err(unreadable)?;
+    let bytes = tokio::fs::read(&real).await.map_err(unreadable)?;
     let hash = hex::encode(Sha256::digest(&bytes));
     let text = String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
