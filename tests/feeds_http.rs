@@ -125,6 +125,24 @@ on_both_backends! {
         }
         assert_eq!(head.headers()[header::CONTENT_LENGTH], len.to_string().as_str());
         assert!(head.bytes().await.unwrap().is_empty());
+        // A 304 carries no Content-Length, or the 200's (RFC 9110 §8.6), never 0: over HTTP/1.1
+        // (the short path) and HTTP/1.0 (the full stack), HEAD and GET alike.
+        let etag = headers[header::ETAG].to_str().unwrap().to_owned();
+        for method in ["HEAD", "GET"] {
+            for version in ["HTTP/1.1", "HTTP/1.0"] {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+                let req = format!("{method} /feeds/news.json {version}\r\nHost: x\r\nIf-None-Match: {etag}\r\nConnection: close\r\n\r\n");
+                s.write_all(req.as_bytes()).await.unwrap();
+                let mut answer = Vec::new();
+                tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut answer)).await.unwrap().unwrap();
+                let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+                assert!(answer.starts_with(&format!("{} 304", version.to_ascii_lowercase())), "{answer}");
+                if let Some(line) = answer.lines().find(|l| l.starts_with("content-length:")) {
+                    assert_eq!(line.trim(), format!("content-length: {len}"), "{method} {version}: {answer}");
+                }
+            }
+        }
     }
 
     async fn gzip_and_br_follow_accept_encoding_and_decode_to_the_same_feed(app) {

@@ -73,6 +73,12 @@ pub fn respond(doc: &Rendered, headers: &HeaderMap, cache_control: &HeaderValue)
     let mut resp = if not_modified {
         let mut r = Response::new(Body::empty());
         *r.status_mut() = StatusCode::NOT_MODIFIED;
+        // hyper would write `content-length: 0` for the empty body; RFC 9110 §8.6 allows a
+        // Content-Length on a 304 only when it is the 200's.
+        r.headers_mut().insert(
+            header::CONTENT_LENGTH,
+            HeaderValue::from(doc.body(encoding).len()),
+        );
         r
     } else {
         let mut r = Response::new(Body::from(doc.body(encoding).clone()));
