@@ -13,6 +13,7 @@ pub mod feeds;
 pub mod http;
 pub mod mail;
 pub mod metrics;
+pub mod os;
 pub mod server;
 pub mod store;
 pub mod subscriptions;

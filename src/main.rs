@@ -200,7 +200,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => {
-            let open_files = tidings::server::raise_open_files_limit();
+            let open_files = tidings::os::raise_open_files_limit();
             tracing::info!(open_files, "limit on open files");
             let app = App::build(config).await?;
             tracing::info!(addr = %app.local_addr(), "tidings listening");

@@ -35,7 +35,7 @@ static LIVE: AtomicUsize = AtomicUsize::new(0);
 #[cfg(target_os = "linux")]
 fn budget() -> usize {
     static BUDGET: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *BUDGET.get_or_init(|| budget_for(crate::server::open_files_limit()))
+    *BUDGET.get_or_init(|| budget_for(crate::os::open_files_limit()))
 }
 
 #[cfg(target_os = "linux")]
