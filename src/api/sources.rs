@@ -5,13 +5,7 @@ use chrono::SecondsFormat;
 use serde::Serialize;
 
 use super::auth::Admin;
-use crate::{
-    AppState,
-    articles::sources::{kind_name, source_name},
-    clock::from_ms,
-    config::SourceConfig,
-    error::AppError,
-};
+use crate::{AppState, clock::from_ms, config::SourceConfig, error::AppError};
 
 /// One configured source and how its last polls went.
 #[derive(Serialize)]
@@ -47,7 +41,7 @@ fn rfc3339(ms: Option<i64>) -> Option<String> {
 pub async fn list(_: Admin, State(state): State<AppState>) -> Result<Json<SourceList>, AppError> {
     let mut items = Vec::with_capacity(state.config.sources.len());
     for config in &state.config.sources {
-        let name = source_name(config);
+        let name = config.name();
         if items.iter().any(|i: &SourceHealth| i.name == name) {
             continue;
         }
@@ -66,7 +60,7 @@ pub async fn list(_: Admin, State(state): State<AppState>) -> Result<Json<Source
         };
         items.push(SourceHealth {
             name,
-            kind: kind_name(config),
+            kind: config.kind_name(),
             section,
             target,
             status,

@@ -5,10 +5,12 @@ use serde::Deserialize;
 
 use super::{
     excerpt::{SUMMARY_CHARS, excerpt, html_to_text},
-    model::{Image, NewArticle},
     sanitize::{markdown_to_html, sanitize_html},
 };
-use crate::{domain::check_text, error::AppError};
+use crate::{
+    domain::{Image, NewArticle, check_text},
+    error::AppError,
+};
 
 /// Longest accepted values, in characters.
 const MAX_ID: usize = 200;

@@ -3,13 +3,13 @@
 mod excerpt;
 mod ingest;
 mod input;
-mod model;
 pub mod publication;
 mod sanitize;
 pub mod sources;
 
+/// The model lives in `domain` (the store depends on it, not on this module).
+pub use crate::domain::{Article, ArticleStatus, Image, NewArticle};
 pub use excerpt::{excerpt, html_to_text};
 pub use ingest::Ingest;
 pub use input::{ArticleInput, ImageInput};
-pub use model::{Article, ArticleStatus, Image, NewArticle};
 pub use sanitize::{markdown_to_html, sanitize_html};

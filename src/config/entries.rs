@@ -62,6 +62,37 @@ pub enum SourceConfig {
     },
 }
 
+impl SourceConfig {
+    /// The name the entry goes by: its `name`, else its folder or URL.
+    pub fn name(&self) -> String {
+        match self {
+            SourceConfig::Directory { name, path } => {
+                name.clone().unwrap_or_else(|| path.display().to_string())
+            }
+            SourceConfig::Web { name, list_url, .. } => {
+                name.clone().unwrap_or_else(|| list_url.clone())
+            }
+            SourceConfig::Feed { name, url, .. } => name.clone().unwrap_or_else(|| url.clone()),
+        }
+    }
+
+    /// `directory`, `web` or `feed`.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            SourceConfig::Directory { .. } => "directory",
+            SourceConfig::Web { .. } => "web",
+            SourceConfig::Feed { .. } => "feed",
+        }
+    }
+}
+
+/// Checks a CSS selector of a web source; the error says what is wrong with it.
+pub fn check_selector(selector: &str) -> Result<(), String> {
+    scraper::Selector::parse(selector)
+        .map(|_| ())
+        .map_err(|e| format!("invalid CSS selector {selector:?}: {e}"))
+}
+
 fn yes() -> bool {
     true
 }

@@ -126,7 +126,7 @@ impl Config {
         let known = |slug: &str| self.sections.iter().any(|s| s.slug == slug);
         let mut names = std::collections::HashSet::new();
         for (i, s) in self.sources.iter().enumerate() {
-            let name = crate::articles::sources::source_name(s);
+            let name = s.name();
             if !names.insert(name.clone()) {
                 bail!("sources[{i}].name: duplicate source name {name:?}");
             }
@@ -153,7 +153,7 @@ impl Config {
                     ];
                     for (key, sel) in selectors {
                         if let Some(sel) = sel {
-                            crate::articles::sources::check_selector(sel)
+                            super::entries::check_selector(sel)
                                 .map_err(|e| anyhow::anyhow!("sources[{i}].{key}: {e}"))?;
                         }
                     }

@@ -1,5 +1,6 @@
-//! Newtypes that validate once at the edge; inner code trusts them.
+//! Newtypes that validate once at the edge, and the article model; inner code trusts them.
 
+mod article;
 mod cron;
 mod email;
 mod mailbox;
@@ -7,6 +8,7 @@ mod slug;
 mod text;
 mod timezone;
 
+pub use article::{Article, ArticleStatus, Image, NewArticle};
 pub use cron::CronSpec;
 pub use email::{Email, EmailError, MAX_EMAIL_LEN};
 pub use mailbox::parse_mailbox;

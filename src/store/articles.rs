@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Backend, Store, read_pool, write_tx};
 use crate::{
-    articles::{Article, Image, NewArticle},
     clock::{from_ms, to_ms},
+    domain::{Article, Image, NewArticle},
 };
 
 /// What a put did.

@@ -9,7 +9,7 @@ use super::{
     articles::{ArticleRow, COLUMNS},
     read_pool,
 };
-use crate::articles::Article;
+use crate::domain::Article;
 
 /// A run as a worker needs it.
 #[derive(Debug, Clone, sqlx::FromRow)]

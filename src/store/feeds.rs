@@ -7,7 +7,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use super::{Store, read_pool};
-use crate::articles::Article;
+use crate::domain::Article;
 
 /// A section as the feeds show it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

@@ -63,35 +63,6 @@ pub struct PollReport {
     pub failed: Vec<String>,
 }
 
-/// The name a `[[sources]]` entry goes by.
-pub fn source_name(config: &SourceConfig) -> String {
-    match config {
-        SourceConfig::Directory { name, path } => {
-            name.clone().unwrap_or_else(|| path.display().to_string())
-        }
-        SourceConfig::Web { name, list_url, .. } => {
-            name.clone().unwrap_or_else(|| list_url.clone())
-        }
-        SourceConfig::Feed { name, url, .. } => name.clone().unwrap_or_else(|| url.clone()),
-    }
-}
-
-/// `directory`, `web` or `feed`.
-pub fn kind_name(config: &SourceConfig) -> &'static str {
-    match config {
-        SourceConfig::Directory { .. } => "directory",
-        SourceConfig::Web { .. } => "web",
-        SourceConfig::Feed { .. } => "feed",
-    }
-}
-
-/// Checks a CSS selector of a web source; the error says what is wrong with it.
-pub fn check_selector(selector: &str) -> Result<(), String> {
-    scraper::Selector::parse(selector)
-        .map(|_| ())
-        .map_err(|e| format!("invalid CSS selector {selector:?}: {e}"))
-}
-
 impl Source {
     /// Builds the source of one validated `[[sources]]` entry.
     pub fn from_config(config: &SourceConfig, site: &Config) -> anyhow::Result<Self> {
@@ -103,7 +74,7 @@ impl Source {
             SourceConfig::Feed { .. } => SourceKind::Feed(FeedSource::from_config(config)?),
         };
         Ok(Self {
-            name: source_name(config),
+            name: config.name(),
             kind,
         })
     }
