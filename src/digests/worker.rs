@@ -11,7 +11,7 @@
 //! once; replies already due are awaited for a few seconds).
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::BTreeMap,
     sync::{Arc, atomic::Ordering::Relaxed},
     time::{Duration, Instant},
 };
@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::compose::Composer;
 
 mod breaker;
+mod deliver;
 mod lease;
 mod prepare;
 mod recorder;
@@ -29,12 +30,12 @@ mod recorder;
 use crate::{
     AppState,
     clock::to_ms,
-    mail::SendError,
-    store::{Claim, IntentAnswer, Outcome, RetryPolicy},
+    store::{Claim, Outcome, RetryPolicy},
 };
 use breaker::Breaker;
-use lease::{Lease, SendGate};
-use prepare::{ContentCache, Prepared};
+use deliver::deliver;
+use lease::Lease;
+use prepare::Prepared;
 pub use recorder::Recorder;
 
 /// Most deliveries claimed per batch: each batch costs a few transactions whatever its size,
@@ -297,32 +298,6 @@ impl Worker {
         Ok(())
     }
 
-    /// Loads and renders a batch; each claim with its mail, or its decided outcome.
-    async fn prepare_batch(&self, claims: &[Claim]) -> anyhow::Result<Vec<(Claim, Prepared)>> {
-        let state = self.state();
-        let ctx = self.load_context(claims).await?;
-        let mut content_cache: ContentCache = HashMap::new();
-        let mut prepared = Vec::with_capacity(claims.len());
-        let mut tokens = Vec::new();
-        for claim in claims {
-            let p = self.prepare(&ctx, claim, &mut content_cache).await?;
-            if let Prepared::Send(c, ..) = &p {
-                tokens.push((
-                    claim.subscriber_id,
-                    ctx.recipients[&claim.subscriber_id].generation,
-                    c.token_hash.clone(),
-                ));
-            }
-            prepared.push((claim.clone(), p));
-        }
-        // The links in the mails must work before the mails exist.
-        state
-            .store
-            .ensure_manage_tokens(&tokens, to_ms(state.clock.now()))
-            .await?;
-        Ok(prepared)
-    }
-
     async fn give_back(&self, claim: Claim, error: Option<String>, retry_at: Option<i64>) {
         let o = Outcome::GiveBack {
             claim,
@@ -359,118 +334,6 @@ impl Worker {
             .store(depth.max(0) as u64, Relaxed);
         Ok(())
     }
-}
-
-/// Sends one delivery: intent, gated send, outcome.
-async fn deliver(
-    shared: &Shared,
-    lease: &Lease,
-    claim: Claim,
-    composed: super::compose::Composed,
-    schedule: String,
-    cutoff: i64,
-) {
-    let state = &shared.state;
-    let owner = lease.owner.as_str();
-    let gate = SendGate {
-        lease,
-        recorder: &shared.recorder,
-        delivery: claim.id,
-        shutdown: &state.shutdown,
-        answer: Default::default(),
-        written: false.into(),
-    };
-    // On shutdown a send whose message is not written yet is called off at once (dropping it
-    // drops its connection before the final "."; nothing is delivered); one whose message is
-    // written waits for its reply until the hard stop.
-    let send = shared.composer.send_gated(&composed.email, &gate);
-    tokio::pin!(send);
-    let mut stopping = false;
-    let result = loop {
-        tokio::select! {
-            r = &mut send => break r,
-            _ = state.shutdown.cancelled(), if !stopping => {
-                if !gate.written() {
-                    break Err(SendError::NotSent);
-                }
-                stopping = true;
-            }
-            _ = shared.hard_stop.cancelled() => break Err(SendError::NotSent),
-        }
-    };
-    let written = gate.written();
-    match gate.answer() {
-        Some(IntentAnswer::Inactive) => return, // recorded as skipped with the intent
-        Some(IntentAnswer::Lost) => {
-            tracing::warn!(
-                run = claim.run_id,
-                delivery = claim.id,
-                owner,
-                "lease lost before sending; another worker holds this delivery"
-            );
-            return;
-        }
-        _ => {}
-    }
-    let outcome = match result {
-        Ok(()) => {
-            shared.breaker.success();
-            Outcome::Sent {
-                claim,
-                message_id: composed.message_id,
-                schedule,
-                cutoff,
-            }
-        }
-        Err(SendError::NotSent) if written => Outcome::Uncertain {
-            claim,
-            error: "the process stopped before the reply to the final \".\"".into(),
-        },
-        Err(SendError::NotSent) => {
-            if !state.shutdown.is_cancelled() {
-                tracing::warn!(
-                    run = claim.run_id,
-                    delivery = claim.id,
-                    owner,
-                    "lease lost during the send; the message was not written"
-                );
-            }
-            Outcome::GiveBack {
-                claim,
-                error: None,
-                retry_at: None,
-            }
-        }
-        Err(SendError::RelayDown(why)) => {
-            let retry_at = shared.breaker.trip(&why);
-            Outcome::GiveBack {
-                claim,
-                error: Some(format!("mail relay unavailable: {why}")),
-                retry_at: Some(retry_at),
-            }
-        }
-        Err(SendError::Uncertain(why)) => {
-            shared.breaker.success();
-            Outcome::Uncertain { claim, error: why }
-        }
-        Err(e @ SendError::Permanent { .. }) => {
-            shared.breaker.success();
-            Outcome::Permanent {
-                claim,
-                error: e.to_string(),
-            }
-        }
-        // Transient, and also an invalid message: retried, then failed.
-        Err(e) => {
-            let retry_at = to_ms(state.clock.now() + backoff(claim.attempts + 1));
-            Outcome::Transient {
-                claim,
-                error: e.to_string(),
-                retry_at,
-            }
-        }
-    };
-    shared.recorder.report(owner, outcome).await;
 }
 
 /// Groups `(delivery, run)` pairs by run.

@@ -6,6 +6,7 @@ mod dkim;
 pub mod message;
 mod smtp;
 mod smtp_data;
+mod smtp_failure;
 pub mod templates;
 mod throttle;
 

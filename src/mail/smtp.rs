@@ -35,7 +35,11 @@ use lettre::{
 };
 use tokio::{sync::Semaphore, time::timeout};
 
-use super::{Gate, SendError, smtp_data::DataPayload};
+use super::{
+    Gate, SendError,
+    smtp_data::DataPayload,
+    smtp_failure::{Failure, Stage, classify},
+};
 use crate::config::SmtpTimeouts;
 
 /// A parked connection older than this is closed rather than reused: servers commonly drop
@@ -52,24 +56,6 @@ enum Security {
     Required,
     /// STARTTLS when offered (`?tls=opportunistic`).
     Opportunistic,
-}
-
-/// Which step of the exchange failed; decides transient versus permanent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    Mail,
-    Rcpt,
-    Data,
-    Message,
-}
-
-enum Failure {
-    /// The server answered with a refusal: the connection is still in step.
-    Reply { code: u16, text: String },
-    /// The connection broke or a step timed out: the connection is unusable.
-    Broken(String),
-    /// The gate called the send off before the message was written.
-    Called,
 }
 
 /// One SMTP session and what we know of it.
@@ -385,36 +371,6 @@ impl SmtpPool {
                 Failure::Broken(format!("no answer within {limit:?}")),
             )),
         }
-    }
-}
-
-/// What a failure means for the delivery:
-/// - a 421 anywhere (the service is closing), or a fresh session breaking at MAIL: the relay's
-///   trouble, not the message's ([`SendError::RelayDown`], no attempt spent);
-/// - silence or a broken connection once the message was written: it may have arrived
-///   ([`SendError::Uncertain`], RFC 1047);
-/// - a 5xx is permanent only when it concerns the recipient or this message (RCPT, DATA, end
-///   of data). A 5xx to MAIL FROM says nothing about the recipient, so it is transient:
-///   retries run out and the delivery fails, instead of every subscriber being marked bounced;
-/// - other 4xx and a session breaking at RCPT or DATA are worth retrying.
-fn classify(stage: Stage, failure: Failure, reused: bool) -> SendError {
-    match failure {
-        Failure::Called => SendError::NotSent,
-        Failure::Reply { code: 421, text } => SendError::RelayDown(format!("{stage:?}: {text}")),
-        Failure::Broken(why) if stage == Stage::Message => {
-            SendError::Uncertain(format!("{stage:?}: {why}"))
-        }
-        Failure::Broken(why) if stage == Stage::Mail && !reused => {
-            SendError::RelayDown(format!("{stage:?}: {why}"))
-        }
-        Failure::Broken(why) => SendError::Transient(format!("{stage:?}: {why}")),
-        Failure::Reply { code, text } if (500..600).contains(&code) && stage != Stage::Mail => {
-            SendError::Permanent {
-                code,
-                message: text,
-            }
-        }
-        Failure::Reply { text, .. } => SendError::Transient(format!("{stage:?}: {text}")),
     }
 }
 

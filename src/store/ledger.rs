@@ -105,6 +105,42 @@ pub struct Recorded {
     pub stale: u64,
 }
 
+/// A worker's request to send one claimed delivery now.
+#[derive(Debug, Clone)]
+pub struct Intent {
+    pub delivery: i64,
+    pub owner: String,
+}
+
+/// The ledger's answer to an [`Intent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntentAnswer {
+    /// Still held and the subscriber still active: the intent is recorded, send it.
+    Go,
+    /// The lease passed to another worker (or the delivery is already final): do not send.
+    Lost,
+    /// The subscriber unsubscribed, bounced or was erased since the claim: recorded as
+    /// skipped, do not send.
+    Inactive,
+}
+
+/// An outcome and the worker that reports it.
+#[derive(Debug, Clone)]
+pub struct Reported {
+    pub owner: String,
+    pub outcome: Outcome,
+}
+
+/// What a commit window did.
+#[derive(Debug, Default)]
+pub struct Window {
+    /// One answer per intent, in order.
+    pub answers: Vec<IntentAnswer>,
+    /// One flag per outcome, in order: applied (false: the lease had passed on).
+    pub applied: Vec<bool>,
+    pub recorded: Recorded,
+}
+
 /// A claim, and the deliveries found orphaned (their holder stopped mid-transaction).
 #[derive(Debug, Default)]
 pub struct Claimed {

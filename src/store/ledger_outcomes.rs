@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use super::{
     Store,
-    ledger::{Outcome, Recorded, RetryPolicy},
+    ledger::{Intent, IntentAnswer, Outcome, Recorded, Reported, RetryPolicy, Window},
     write_tx,
 };
 
@@ -31,40 +31,77 @@ fn tuples(first: usize, rows: usize, width: usize) -> String {
         .join(", ")
 }
 
-/// A worker's request to send one claimed delivery now.
-#[derive(Debug, Clone)]
-pub struct Intent {
-    pub delivery: i64,
-    pub owner: String,
+/// Settles one delivery its holder still holds: every outcome but sent and skipped. An
+/// uncertain outcome stays `pending` (for its one retry) until the delivery has had
+/// `$9` of them.
+const SETTLE: &str = "UPDATE deliveries SET
+        status = CASE WHEN $5 = 1 AND uncertain + 1 < $9 THEN 'pending' ELSE $3 END,
+        attempts = attempts + $4, uncertain = uncertain + $5,
+        last_error = COALESCE($6, last_error),
+        next_attempt_at = COALESCE($7, next_attempt_at),
+        last_attempt_at = COALESCE($8, last_attempt_at),
+        sending_at = NULL, lease_owner = NULL, lease_until = NULL
+     WHERE id = $1 AND lease_owner = $2 AND status = 'pending'";
+
+/// What [`SETTLE`] writes for one outcome.
+struct Settle<'a> {
+    status: &'static str,
+    /// An answer about the message: spends an attempt.
+    attempt: bool,
+    uncertain: bool,
+    error: Option<&'a str>,
+    next_attempt_at: Option<i64>,
+    attempted_at: Option<i64>,
 }
 
-/// The ledger's answer to an [`Intent`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IntentAnswer {
-    /// Still held and the subscriber still active: the intent is recorded, send it.
-    Go,
-    /// The lease passed to another worker (or the delivery is already final): do not send.
-    Lost,
-    /// The subscriber unsubscribed, bounced or was erased since the claim: recorded as
-    /// skipped, do not send.
-    Inactive,
-}
-
-/// An outcome and the worker that reports it.
-#[derive(Debug, Clone)]
-pub struct Reported {
-    pub owner: String,
-    pub outcome: Outcome,
-}
-
-/// What a commit window did.
-#[derive(Debug, Default)]
-pub struct Window {
-    /// One answer per intent, in order.
-    pub answers: Vec<IntentAnswer>,
-    /// One flag per outcome, in order: applied (false: the lease had passed on).
-    pub applied: Vec<bool>,
-    pub recorded: Recorded,
+impl<'a> Settle<'a> {
+    fn of(o: &'a Outcome, now_ms: i64, policy: &RetryPolicy) -> Option<Self> {
+        Some(match o {
+            Outcome::Sent { .. } | Outcome::Skipped { .. } => return None,
+            Outcome::Transient {
+                claim,
+                error,
+                retry_at,
+            } => Settle {
+                status: if claim.attempts + 1 >= policy.max_attempts {
+                    "failed"
+                } else {
+                    "pending"
+                },
+                attempt: true,
+                uncertain: false,
+                error: Some(error),
+                next_attempt_at: Some(*retry_at),
+                attempted_at: Some(now_ms),
+            },
+            Outcome::Permanent { error, .. } => Settle {
+                status: "bounced",
+                attempt: true,
+                uncertain: false,
+                error: Some(error),
+                next_attempt_at: None,
+                attempted_at: Some(now_ms),
+            },
+            Outcome::Uncertain { error, .. } => Settle {
+                status: "uncertain",
+                attempt: true,
+                uncertain: true,
+                error: Some(error),
+                next_attempt_at: Some(now_ms + policy.uncertain_retry_ms),
+                attempted_at: Some(now_ms),
+            },
+            Outcome::GiveBack {
+                error, retry_at, ..
+            } => Settle {
+                status: "pending",
+                attempt: false,
+                uncertain: false,
+                error: error.as_deref(),
+                next_attempt_at: *retry_at,
+                attempted_at: None,
+            },
+        })
+    }
 }
 
 impl Store {
@@ -255,124 +292,47 @@ impl Store {
 
             // --- everything else is rare: one statement each, only by the holder.
             for r in outcomes {
-                let claim = r.outcome.claim();
-                let done = match &r.outcome {
-                    Outcome::Sent { .. } | Outcome::Skipped { .. } => continue,
-                    Outcome::Transient {
-                        claim,
-                        error,
-                        retry_at,
-                    } => {
-                        let last = claim.attempts + 1 >= policy.max_attempts;
-                        let status = if last { "failed" } else { "pending" };
-                        let ok = sqlx::query(
-                            "UPDATE deliveries SET status = $3, attempts = attempts + 1,
-                                last_error = $4, next_attempt_at = $5, last_attempt_at = $6,
-                                sending_at = NULL, lease_owner = NULL, lease_until = NULL
-                             WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",
-                        )
-                        .bind(claim.id)
-                        .bind(r.owner.as_str())
-                        .bind(status)
-                        .bind(error.as_str())
-                        .bind(*retry_at)
-                        .bind(now_ms)
-                        .execute(&mut *tx)
-                        .await
-                        .context("record a transient failure")?
-                        .rows_affected()
-                            == 1;
-                        if ok && last {
-                            w.recorded.failed += 1;
-                        } else if ok {
-                            w.recorded.retried += 1;
-                        }
-                        ok
-                    }
-                    Outcome::Permanent { claim, error } => {
-                        let ok = sqlx::query(
-                            "UPDATE deliveries SET status = 'bounced', attempts = attempts + 1,
-                                last_error = $3, last_attempt_at = $4,
-                                sending_at = NULL, lease_owner = NULL, lease_until = NULL
-                             WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",
-                        )
-                        .bind(claim.id)
-                        .bind(r.owner.as_str())
-                        .bind(error.as_str())
-                        .bind(now_ms)
-                        .execute(&mut *tx)
-                        .await
-                        .context("record a bounce")?
-                        .rows_affected()
-                            == 1;
-                        if ok {
-                            sqlx::query(
-                                "UPDATE subscribers SET status = 'bounced', bounced_at = $2
-                                 WHERE id = $1 AND status = 'active'",
-                            )
-                            .bind(claim.subscriber_id)
-                            .bind(now_ms)
-                            .execute(&mut *tx)
-                            .await
-                            .context("mark subscriber bounced")?;
-                            w.recorded.bounced += 1;
-                        }
-                        ok
-                    }
-                    Outcome::Uncertain { claim, error } => {
-                        let ok = sqlx::query(
-                            "UPDATE deliveries SET attempts = attempts + 1,
-                                uncertain = uncertain + 1,
-                                status = CASE WHEN uncertain + 1 >= $6
-                                              THEN 'uncertain' ELSE 'pending' END,
-                                last_error = $3, last_attempt_at = $4, next_attempt_at = $4 + $5,
-                                sending_at = NULL, lease_owner = NULL, lease_until = NULL
-                             WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",
-                        )
-                        .bind(claim.id)
-                        .bind(r.owner.as_str())
-                        .bind(error.as_str())
-                        .bind(now_ms)
-                        .bind(policy.uncertain_retry_ms)
-                        .bind(policy.uncertain_limit())
-                        .execute(&mut *tx)
-                        .await
-                        .context("record an uncertain delivery")?
-                        .rows_affected()
-                            == 1;
-                        if ok {
-                            w.recorded.uncertain += 1;
-                        }
-                        ok
-                    }
-                    Outcome::GiveBack {
-                        claim,
-                        error,
-                        retry_at,
-                    } => {
-                        let ok = sqlx::query(
-                            "UPDATE deliveries SET last_error = COALESCE($3, last_error),
-                                next_attempt_at = COALESCE($4, next_attempt_at),
-                                sending_at = NULL, lease_owner = NULL, lease_until = NULL
-                             WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",
-                        )
-                        .bind(claim.id)
-                        .bind(r.owner.as_str())
-                        .bind(error.as_deref())
-                        .bind(*retry_at)
-                        .execute(&mut *tx)
-                        .await
-                        .context("give a delivery back")?
-                        .rows_affected()
-                            == 1;
-                        if ok {
-                            w.recorded.returned += 1;
-                        }
-                        ok
-                    }
+                let Some(st) = Settle::of(&r.outcome, now_ms, policy) else {
+                    continue;
                 };
-                if done {
-                    applied.insert(claim.id);
+                let claim = r.outcome.claim();
+                let ok = sqlx::query(SETTLE)
+                    .bind(claim.id)
+                    .bind(r.owner.as_str())
+                    .bind(st.status)
+                    .bind(i64::from(st.attempt))
+                    .bind(i64::from(st.uncertain))
+                    .bind(st.error)
+                    .bind(st.next_attempt_at)
+                    .bind(st.attempted_at)
+                    .bind(policy.uncertain_limit())
+                    .execute(&mut *tx)
+                    .await
+                    .context("record a delivery outcome")?
+                    .rows_affected()
+                    == 1;
+                if !ok {
+                    continue;
+                }
+                applied.insert(claim.id);
+                let counter = match st.status {
+                    "failed" => &mut w.recorded.failed,
+                    "bounced" => &mut w.recorded.bounced,
+                    "uncertain" => &mut w.recorded.uncertain,
+                    _ if st.attempt => &mut w.recorded.retried,
+                    _ => &mut w.recorded.returned,
+                };
+                *counter += 1;
+                if st.status == "bounced" {
+                    sqlx::query(
+                        "UPDATE subscribers SET status = 'bounced', bounced_at = $2
+                         WHERE id = $1 AND status = 'active'",
+                    )
+                    .bind(claim.subscriber_id)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .context("mark subscriber bounced")?;
                 }
             }
             tx.commit().await.context("commit delivery window")?;

@@ -35,8 +35,10 @@ use sqlx::{
 pub use articles::{ArticleCursor, ArticlePage, PutOutcome, PutResult};
 pub use digest_content::{Recipient, RunInfo};
 pub use feeds::FeedSection;
-pub use ledger::{Claim, Claimed, ORPHAN_ERROR, Outcome, Recorded, RetryPolicy};
-pub use ledger_outcomes::{Intent, IntentAnswer, Reported, Window};
+pub use ledger::{
+    Claim, Claimed, Intent, IntentAnswer, ORPHAN_ERROR, Outcome, Recorded, Reported, RetryPolicy,
+    Window,
+};
 pub use run_views::{DeliveryFilter, DeliveryView, RunView};
 pub use schedules::ScheduleChoice;
 pub use schedules::{Schedule, ScheduleFields};

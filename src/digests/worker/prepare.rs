@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// Articles per (run, watermark, sections): subscribers who share them share one query.
-pub(super) type ContentCache = HashMap<(i64, i64, Option<Vec<String>>), Arc<Vec<Article>>>;
+type ContentCache = HashMap<(i64, i64, Option<Vec<String>>), Arc<Vec<Article>>>;
 
 /// What the deliveries of a batch need, loaded with a few queries for the whole batch.
 pub(super) struct BatchContext {
@@ -29,6 +29,35 @@ pub(super) enum Prepared {
 }
 
 impl Worker {
+    /// Loads and renders a batch; each claim with its mail, or its decided outcome.
+    pub(super) async fn prepare_batch(
+        &self,
+        claims: &[Claim],
+    ) -> anyhow::Result<Vec<(Claim, Prepared)>> {
+        let state = self.state();
+        let ctx = self.load_context(claims).await?;
+        let mut content_cache: ContentCache = HashMap::new();
+        let mut prepared = Vec::with_capacity(claims.len());
+        let mut tokens = Vec::new();
+        for claim in claims {
+            let p = self.prepare(&ctx, claim, &mut content_cache).await?;
+            if let Prepared::Send(c, ..) = &p {
+                tokens.push((
+                    claim.subscriber_id,
+                    ctx.recipients[&claim.subscriber_id].generation,
+                    c.token_hash.clone(),
+                ));
+            }
+            prepared.push((claim.clone(), p));
+        }
+        // The links in the mails must work before the mails exist.
+        state
+            .store
+            .ensure_manage_tokens(&tokens, to_ms(state.clock.now()))
+            .await?;
+        Ok(prepared)
+    }
+
     pub(super) async fn load_context(&self, claims: &[Claim]) -> anyhow::Result<BatchContext> {
         let store = &self.state().store;
         let mut runs = HashMap::new();
