@@ -91,15 +91,7 @@ pub async fn list(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<ArticleList>, AppError> {
-    if let Some(k) = q
-        .keys()
-        .find(|k| !matches!(k.as_str(), "section" | "limit" | "cursor"))
-    {
-        return Err(AppError::bad_request(
-            Some(k),
-            format!("unknown query parameter {k:?}"),
-        ));
-    }
+    super::only_params(&q, &["section", "limit", "cursor"])?;
     let limit = parse_limit(q.get("limit").map(String::as_str))?;
     let cursor = match q.get("cursor") {
         Some(c) => Some(ArticleCursor::decode(c).ok_or_else(|| {

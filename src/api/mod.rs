@@ -44,6 +44,36 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `limit` of list endpoints: default 100, 1 to 1,000.
+/// Refuses a query parameter the call does not know (a typo must not be silently ignored).
+pub fn only_params(
+    q: &std::collections::HashMap<String, String>,
+    allowed: &[&str],
+) -> Result<(), crate::error::AppError> {
+    match q.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(crate::error::AppError::bad_request(
+            Some(k),
+            format!("unknown query parameter {k:?}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The `cursor` of a list paged by numeric id, if given.
+pub fn id_cursor(
+    q: &std::collections::HashMap<String, String>,
+) -> Result<Option<i64>, crate::error::AppError> {
+    q.get("cursor")
+        .map(|c| {
+            c.parse::<i64>().map_err(|_| {
+                crate::error::AppError::bad_request(
+                    Some("cursor"),
+                    "cursor is not one this API gave out",
+                )
+            })
+        })
+        .transpose()
+}
+
 pub fn parse_limit(raw: Option<&str>) -> Result<u32, crate::error::AppError> {
     match raw {
         None => Ok(100),

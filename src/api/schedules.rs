@@ -9,7 +9,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{JsonBody, auth::Admin, parse_limit};
+use super::{JsonBody, auth::Admin, id_cursor, only_params, parse_limit};
 use crate::{
     AppState,
     clock::to_ms,
@@ -157,22 +157,9 @@ pub async fn runs(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<List<RunView>>, AppError> {
-    if let Some(k) = q
-        .keys()
-        .find(|k| !matches!(k.as_str(), "schedule" | "limit" | "cursor"))
-    {
-        return Err(AppError::bad_request(
-            Some(k),
-            format!("unknown query parameter {k:?}"),
-        ));
-    }
+    only_params(&q, &["schedule", "limit", "cursor"])?;
     let limit = parse_limit(q.get("limit").map(String::as_str))?;
-    let before = match q.get("cursor") {
-        Some(c) => Some(c.parse::<i64>().map_err(|_| {
-            AppError::bad_request(Some("cursor"), "cursor is not one this API gave out")
-        })?),
-        None => None,
-    };
+    let before = id_cursor(&q)?;
     let schedule = q.get("schedule").filter(|s| !s.is_empty());
     let mut items = state
         .store
@@ -212,15 +199,7 @@ pub async fn run_deliveries(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<List<DeliveryView>>, AppError> {
-    if let Some(k) = q
-        .keys()
-        .find(|k| !matches!(k.as_str(), "status" | "limit" | "cursor"))
-    {
-        return Err(AppError::bad_request(
-            Some(k),
-            format!("unknown query parameter {k:?}"),
-        ));
-    }
+    only_params(&q, &["status", "limit", "cursor"])?;
     let id: i64 = id
         .parse()
         .map_err(|_| AppError::NotFound(format!("no run {id:?}")))?;
@@ -234,12 +213,7 @@ pub async fn run_deliveries(
         None => None,
     };
     let limit = parse_limit(q.get("limit").map(String::as_str))?;
-    let after = match q.get("cursor") {
-        Some(c) => c.parse::<i64>().map_err(|_| {
-            AppError::bad_request(Some("cursor"), "cursor is not one this API gave out")
-        })?,
-        None => 0,
-    };
+    let after = id_cursor(&q)?.unwrap_or(0);
     if state.store.run_info(id).await?.is_none() {
         return Err(AppError::NotFound(format!("no run {id}")));
     }

@@ -84,12 +84,7 @@ fn parse_query(
     q: &HashMap<String, String>,
     allowed: &[&str],
 ) -> Result<Option<SubscriberStatus>, AppError> {
-    if let Some(k) = q.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(AppError::bad_request(
-            Some(k),
-            format!("unknown query parameter {k:?}"),
-        ));
-    }
+    super::only_params(q, allowed)?;
     match q
         .get("status")
         .map(String::as_str)
