@@ -60,9 +60,10 @@ pub fn backoff(attempt: i64) -> chrono::Duration {
     chrono::Duration::minutes(minutes.min(60))
 }
 
-/// Sends in flight per SMTP connection (see [`Worker::new`]). Measured with
-/// `benches/digests.sh` (20,000 subscribers, 4 connections, 2 cores): 2 → 3,349 msgs/s,
-/// 4 → 4,058, 8 → 5,457–6,045, 16 → 5,329–5,718, 32 → 6,021. More sends waiting for a
+/// Sends in flight per SMTP connection (see [`Worker::new`]). Measured by rebuilding with each
+/// value and running the driver of `benches/digests.sh` (`digests run DB SINK 4`, 20,000
+/// subscribers, smtp-sink, 2 cores): 2 → 3,349 msgs/s, 4 → 4,058, 8 → 5,457–6,045,
+/// 16 → 5,329–5,718, 32 → 6,021. More sends waiting for a
 /// connection also means more intents in flight, which a crash turns into uncertain
 /// deliveries (retried once, later; never duplicates): 8 is where the gain stops.
 pub const SENDS_PER_CONNECTION: usize = 8;
