@@ -1,0 +1,38 @@
+//! The integration suite as one binary: each area is a module, and `common` (the harness:
+//! the real app on a real port, a real SMTP server, a real browser) compiles once.
+
+#[macro_use]
+mod common;
+
+mod api_articles;
+mod api_bad_input;
+mod auth;
+mod config_cli;
+mod digest_cli;
+mod digest_crash;
+mod digest_delivery;
+mod digest_fencing;
+mod digest_ledger;
+mod digest_logs;
+mod digest_schedules;
+mod durability;
+mod feeds_cache;
+mod feeds_fast_path;
+mod feeds_http;
+mod feeds_replicas;
+mod feeds_validation;
+mod feeds_websub;
+mod import_cli;
+mod limits;
+mod mailer;
+mod ops;
+mod sections;
+mod sources_directory;
+mod sources_feed;
+mod sources_health;
+mod sources_web;
+mod subscribers_api;
+mod subscriptions_abuse;
+mod subscriptions_bad_input;
+mod subscriptions_browser;
+mod subscriptions_flow;

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The test command of the README: installs what the suite needs and is missing on this machine
+# (Python feedparser for the feed-reader check; Chromium, ChromeDriver and a CJK font for the
+# browser test and its screenshots), then runs the whole suite. Extra arguments go to
+# `cargo test` (a filter, `-- --nocapture`, ...).
+#
+# PostgreSQL variants run when TIDINGS_TEST_POSTGRES_URL is set; without it they are skipped
+# (TIDINGS_TEST_REQUIRE_POSTGRES=1 makes a skipped variant fail).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() {
+  if [[ "$(id -u)" -eq 0 ]]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else echo "tests/run.sh: need root (or sudo) to install: $*" >&2; return 1
+  fi
+}
+
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  if [[ -z "${TIDINGS_APT_UPDATED:-}" ]]; then
+    as_root apt-get update -qq
+    TIDINGS_APT_UPDATED=1
+  fi
+  as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+if ! python3 -c 'import feedparser' 2>/dev/null; then
+  echo "tests/run.sh: installing Python feedparser"
+  python3 -m pip install --quiet --disable-pip-version-check feedparser 2>/dev/null \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages feedparser \
+    || apt_install python3-feedparser
+fi
+if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
+  echo "tests/run.sh: installing chromium and chromium-driver"
+  apt_install chromium chromium-driver
+fi
+if ! fc-list 2>/dev/null | grep -qi 'cjk\|wqy'; then
+  echo "tests/run.sh: installing a CJK font for the screenshots"
+  apt_install fonts-noto-cjk || apt_install fonts-wqy-microhei \
+    || echo "tests/run.sh: no CJK font package; screenshots may show boxes" >&2
+fi
+
+exec cargo test "$@"
