@@ -110,7 +110,7 @@ async fn scale(articles: usize, sections: usize) -> anyhow::Result<()> {
     let config = Config::from_toml_str(&toml)?;
     let store = Store::connect(&url).await?;
     store.migrate().await?;
-    store.ensure_sections(&config.sections, 0).await?;
+    store.ensure_sections(&config.section_seeds(), 0).await?;
     let clock = Clock::System;
     let loaded = Instant::now();
     let pool = sqlx::SqlitePool::connect(&url).await?;

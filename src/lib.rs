@@ -91,14 +91,10 @@ impl App {
             Store::connect_with(&config.database.url, config.database.max_connections).await?;
         store.migrate().await?;
         store
-            .ensure_sections(&config.sections, clock::to_ms(clock.now()))
+            .ensure_sections(&config.section_seeds(), clock::to_ms(clock.now()))
             .await?;
         store
-            .ensure_schedules(
-                &config.schedules,
-                &config.site.timezone,
-                clock::to_ms(clock.now()),
-            )
+            .ensure_schedules(&config.schedule_seeds(), clock::to_ms(clock.now()))
             .await?;
         let events = Events::new();
         if let Some(pool) = store.pg_pool() {

@@ -219,11 +219,7 @@ async fn schedules_list(config: &Config) -> anyhow::Result<()> {
     store.migrate().await?;
     let now = chrono::Utc::now();
     store
-        .ensure_schedules(
-            &config.schedules,
-            &config.site.timezone,
-            tidings::clock::to_ms(now),
-        )
+        .ensure_schedules(&config.schedule_seeds(), tidings::clock::to_ms(now))
         .await?;
     println!(
         "{:<12} {:<8} {:<16} {:<20} {:<26} NAME",

@@ -13,9 +13,11 @@ use super::{JsonBody, auth::Admin, id_cursor, only_params, parse_limit};
 use crate::{
     AppState,
     clock::to_ms,
-    domain::{CronSpec, SectionSlug, TimeZone, check_text},
+    domain::{
+        CronSpec, Delivery, Run, RunFigure, Schedule, ScheduleFields, SectionSlug, TimeZone,
+        check_text,
+    },
     error::AppError,
-    store::{DeliveryFilter, DeliveryView, RunView, Schedule, ScheduleFields},
 };
 
 /// A list answer.
@@ -156,7 +158,7 @@ pub async fn runs(
     _: Admin,
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<List<RunView>>, AppError> {
+) -> Result<Json<List<Run>>, AppError> {
     only_params(&q, &["schedule", "limit", "cursor"])?;
     let limit = parse_limit(q.get("limit").map(String::as_str))?;
     let before = id_cursor(&q)?;
@@ -179,7 +181,7 @@ pub async fn run(
     _: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<RunView>, AppError> {
+) -> Result<Json<Run>, AppError> {
     let id: i64 = id
         .parse()
         .map_err(|_| AppError::NotFound(format!("no run {id:?}")))?;
@@ -198,16 +200,16 @@ pub async fn run_deliveries(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<List<DeliveryView>>, AppError> {
+) -> Result<Json<List<Delivery>>, AppError> {
     only_params(&q, &["status", "limit", "cursor"])?;
     let id: i64 = id
         .parse()
         .map_err(|_| AppError::NotFound(format!("no run {id:?}")))?;
     let filter = match q.get("status").filter(|s| !s.is_empty()) {
-        Some(s) => Some(DeliveryFilter::parse(s).ok_or_else(|| {
+        Some(s) => Some(RunFigure::parse(s).map_err(|_| {
             AppError::bad_request(
                 Some("status"),
-                format!("status must be one of {}", DeliveryFilter::NAMES.join(", ")),
+                format!("status must be one of {}", RunFigure::NAMES.join(", ")),
             )
         })?),
         None => None,

@@ -13,10 +13,9 @@ use super::{
 };
 use crate::{
     AppState,
-    domain::{SectionSlug, check_text},
+    domain::{Section, SectionSlug, check_text},
     error::AppError,
     events::Change,
-    store::Section,
 };
 
 #[derive(Serialize)]

@@ -5,13 +5,16 @@ use chrono::SecondsFormat;
 use serde::Serialize;
 
 use super::auth::Admin;
-use crate::{AppState, clock::from_ms, config::SourceConfig, error::AppError};
+use crate::{
+    AppState, clock::from_ms, config::SourceConfig, domain::SourceType, error::AppError,
+    store::SourceState,
+};
 
 /// One configured source and how its last polls went.
 #[derive(Serialize)]
 pub struct SourceHealth {
     name: String,
-    kind: &'static str,
+    kind: SourceType,
     /// Section it feeds; `null` for a directory, whose folders name the sections.
     section: Option<String>,
     /// The folder, list page or feed it watches.
@@ -52,7 +55,8 @@ pub async fn list(_: Admin, State(state): State<AppState>) -> Result<Json<Source
             } => (Some(section.clone()), list_url.clone()),
             SourceConfig::Feed { section, url, .. } => (Some(section.clone()), url.clone()),
         };
-        let recorded = state.store.source_state(&name).await?.unwrap_or_default();
+        let recorded = (state.store.source_state(&name).await?)
+            .unwrap_or_else(|| SourceState::never_ran(&name, config.kind()));
         let status = match (recorded.last_success_at, recorded.last_error_at) {
             (None, None) => "pending",
             _ if recorded.consecutive_errors > 0 => "error",
@@ -60,7 +64,7 @@ pub async fn list(_: Admin, State(state): State<AppState>) -> Result<Json<Source
         };
         items.push(SourceHealth {
             name,
-            kind: config.kind_name(),
+            kind: config.kind(),
             section,
             target,
             status,

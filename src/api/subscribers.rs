@@ -16,9 +16,9 @@ use super::{auth::Admin, parse_limit};
 use crate::{
     AppState,
     clock::{from_ms, to_ms},
-    domain::Email,
+    domain::{Email, Subscriber, SubscriberStatus},
     error::AppError,
-    store::{Subscriber, SubscriberCursor, SubscriberStatus},
+    store::SubscriberCursor,
     subscriptions::import::{ImportRules, import_csv},
 };
 
@@ -91,7 +91,7 @@ fn parse_query(
         .filter(|s| !s.is_empty())
     {
         None => Ok(None),
-        Some(s) => SubscriberStatus::parse(s).map(Some).ok_or_else(|| {
+        Some(s) => SubscriberStatus::parse(s).map(Some).map_err(|_| {
             AppError::bad_request(
                 Some("status"),
                 "status must be pending, active, unsubscribed or bounced",

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::domain::{ScheduleFields, Section, SourceType};
+
 /// One `[[sections]]` entry.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,6 +32,35 @@ pub struct ScheduleConfig {
     pub send_when_empty: bool,
     #[serde(default = "default_max_articles")]
     pub max_articles: u32,
+}
+
+impl SectionConfig {
+    /// The section this entry seeds, at `position` in display order.
+    pub fn section(&self, position: usize) -> Section {
+        Section {
+            slug: self.slug.clone(),
+            title: self.title.clone(),
+            description: self.description.clone(),
+            position: position as i64,
+        }
+    }
+}
+
+impl ScheduleConfig {
+    /// The fields this entry seeds; `default_tz` (`site.timezone`) when it names no zone.
+    pub fn fields(&self, default_tz: &str) -> ScheduleFields {
+        ScheduleFields {
+            name: self.name.clone(),
+            cron: self.cron.clone(),
+            timezone: self
+                .timezone
+                .clone()
+                .unwrap_or_else(|| default_tz.to_owned()),
+            enabled: self.enabled,
+            send_when_empty: self.send_when_empty,
+            max_articles: i64::from(self.max_articles),
+        }
+    }
 }
 
 /// One `[[sources]]` entry (SPEC §3).
@@ -76,12 +107,12 @@ impl SourceConfig {
         }
     }
 
-    /// `directory`, `web` or `feed`.
-    pub fn kind_name(&self) -> &'static str {
+    /// Which kind of source this is.
+    pub fn kind(&self) -> SourceType {
         match self {
-            SourceConfig::Directory { .. } => "directory",
-            SourceConfig::Web { .. } => "web",
-            SourceConfig::Feed { .. } => "feed",
+            SourceConfig::Directory { .. } => SourceType::Directory,
+            SourceConfig::Web { .. } => SourceType::Web,
+            SourceConfig::Feed { .. } => SourceType::Feed,
         }
     }
 }

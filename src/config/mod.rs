@@ -242,6 +242,20 @@ fn lenient_opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>,
 }
 
 impl Config {
+    /// The configured sections, in file order, as they seed the database on first start.
+    pub fn section_seeds(&self) -> Vec<crate::domain::Section> {
+        (self.sections.iter().enumerate())
+            .map(|(i, s)| s.section(i))
+            .collect()
+    }
+
+    /// The configured schedules as `(slug, fields)`, as they seed the database.
+    pub fn schedule_seeds(&self) -> Vec<(String, crate::domain::ScheduleFields)> {
+        (self.schedules.iter())
+            .map(|s| (s.slug.clone(), s.fields(&self.site.timezone)))
+            .collect()
+    }
+
     /// Reads the file at `path` (must exist), applies `TIDINGS_` overrides and validates.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         if !path.exists() {

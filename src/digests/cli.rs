@@ -5,7 +5,7 @@ use std::{collections::HashMap, sync::Arc};
 use anyhow::Context;
 
 use super::worker::Worker;
-use crate::{AppState, clock::to_ms};
+use crate::{AppState, clock::to_ms, domain::RunStatus};
 
 /// What a dry run found.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +84,7 @@ pub async fn run(state: &AppState, slug: &str) -> anyhow::Result<i64> {
         );
         if view.is_finished() {
             eprintln!();
-            if view.status != "done" {
+            if view.status != RunStatus::Done {
                 eprintln!("run {id}: {}", view.status);
             }
             return Ok(id);

@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use super::render::DigestRenderer;
 use crate::{
     articles::Article,
-    domain,
+    domain::{self, Schedule, Section},
     mail::{Email, Gate, Mailer, SendError},
-    store::{Recipient, RunInfo, Schedule, Section},
+    store::{Recipient, RunInfo},
     subscriptions::links::{derived_manage_token, subscriber_links},
 };
 

@@ -40,16 +40,6 @@ pub fn fire_instants(
     out
 }
 
-/// The latest fire instant at or before `t`, if any within `lookback`.
-pub fn latest_at_or_before(
-    cron: &CronSpec,
-    tz: Tz,
-    t: DateTime<Utc>,
-    lookback: chrono::Duration,
-) -> Option<DateTime<Utc>> {
-    fire_instants(cron, tz, t - lookback, t).last().copied()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

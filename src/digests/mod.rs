@@ -57,7 +57,7 @@ pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
 /// The HTML digest `subscriber_id` would get from `schedule` if it fired now.
 pub async fn preview(
     state: &AppState,
-    schedule: &crate::store::Schedule,
+    schedule: &crate::domain::Schedule,
     subscriber_id: i64,
 ) -> anyhow::Result<String> {
     let store = &state.store;

@@ -9,7 +9,8 @@ use chrono_tz::Tz;
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
-use crate::{articles::Article, mail::templates::builtin, store::Section};
+use crate::domain::Section;
+use crate::{articles::Article, mail::templates::builtin};
 
 /// A rendered digest.
 #[derive(Debug, Clone)]

@@ -9,8 +9,8 @@ use tokio_util::sync::CancellationToken;
 use super::fire::fire_instants;
 use crate::{
     clock::{Clock, from_ms, to_ms},
-    domain::{CronSpec, TimeZone},
-    store::{Schedule, Store},
+    domain::{CronSpec, Schedule, TimeZone},
+    store::Store,
 };
 
 /// What one tick did.

@@ -1,7 +1,9 @@
 //! The article as stored and as answered by the API.
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Serialize, Serializer};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::serde_time::{rfc3339, rfc3339_opt};
 use sha2::{Digest, Sha256};
 
 /// An article's picture and its caption.
@@ -107,16 +109,5 @@ impl Article {
         } else {
             ArticleStatus::Published
         }
-    }
-}
-
-fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
-}
-
-fn rfc3339_opt<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => rfc3339(t, s),
-        None => s.serialize_none(),
     }
 }

@@ -1,10 +1,19 @@
-//! Newtypes that validate once at the edge, and the article model; inner code trusts them.
+//! The model: what tidings is about (articles, sections, subscribers, schedules, runs and
+//! deliveries), every status and kind as an enum, and newtypes that validate once at the edge
+//! so inner code can trust them. It depends on no other module of the crate; `store` reads
+//! and writes these values, services and handlers use them.
 
 mod article;
 mod cron;
 mod email;
 mod mailbox;
+mod run;
+mod schedule;
+mod section;
+mod serde_time;
 mod slug;
+mod status;
+mod subscriber;
 mod text;
 mod timezone;
 
@@ -12,6 +21,13 @@ pub use article::{Article, ArticleStatus, Image, NewArticle};
 pub use cron::CronSpec;
 pub use email::{Email, EmailError, MAX_EMAIL_LEN};
 pub use mailbox::parse_mailbox;
+pub use run::{Delivery, Run};
+pub use schedule::{Schedule, ScheduleChoice, ScheduleFields};
+pub use section::Section;
 pub use slug::SectionSlug;
+pub use status::{
+    DeliveryStatus, RunFigure, RunStatus, SourceType, SubscriberStatus, TokenKind, UnknownValue,
+};
+pub use subscriber::{Preferences, Subscriber};
 pub use text::{check_text, strip_invalid_chars};
 pub use timezone::TimeZone;

@@ -11,6 +11,7 @@
 use anyhow::Context;
 
 use super::{Backend, Store, read_pool, write_tx};
+use crate::domain::RunStatus;
 
 /// A delivery a worker holds the lease of.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -313,7 +314,7 @@ impl Store {
 
     /// Marks finished every running run with no pending delivery left: `done`, or
     /// `done_with_failures` when a delivery failed or stayed uncertain. Returns `(id, status)`.
-    pub async fn finish_runs(&self, now_ms: i64) -> anyhow::Result<Vec<(i64, String)>> {
+    pub async fn finish_runs(&self, now_ms: i64) -> anyhow::Result<Vec<(i64, RunStatus)>> {
         write_tx!(self, |tx| {
             let ids: Vec<(i64, String)> = sqlx::query_as(
                 "UPDATE runs SET finished_at = $1, status = CASE WHEN EXISTS
@@ -329,7 +330,9 @@ impl Store {
             .await
             .context("finish runs")?;
             tx.commit().await.context("commit finished runs")?;
-            Ok(ids)
+            ids.into_iter()
+                .map(|(id, status)| Ok((id, RunStatus::parse(&status)?)))
+                .collect()
         })
     }
 

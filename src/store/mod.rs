@@ -12,7 +12,6 @@ mod feeds;
 mod ledger;
 mod ledger_outcomes;
 mod run_views;
-mod runs;
 mod schedules;
 mod secrets;
 mod sections;
@@ -39,17 +38,11 @@ pub use ledger::{
     Claim, Claimed, Intent, IntentAnswer, ORPHAN_ERROR, Outcome, Recorded, Reported, RetryPolicy,
     Window,
 };
-pub use run_views::{DeliveryFilter, DeliveryView, RunView};
-pub use schedules::ScheduleChoice;
-pub use schedules::{Schedule, ScheduleFields};
-pub use sections::Section;
 pub use sources::{SourceItem, SourceState, Validators};
 pub use subscribe::IssuedHashes;
 pub use subscriber_admin::SubscriberCursor;
 pub use subscriber_import::{ImportOutcome, ImportRow};
-pub use subscribers::{
-    Preferences, SubscribeOutcome, Subscriber, SubscriberStatus, TokenKind, TokenMatch,
-};
+pub use subscribers::{SubscribeOutcome, TokenMatch};
 
 /// Which database the URL pointed at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

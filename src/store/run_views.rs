@@ -1,53 +1,20 @@
 //! Runs as the admin API shows them, with delivery counts, and the deliveries of a run.
 
 use anyhow::Context;
-use chrono::SecondsFormat;
-use serde::Serialize;
 
 use super::{Store, read_pool};
-use crate::clock::from_ms;
-
-/// SPEC §7 run object.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunView {
-    pub id: i64,
-    pub schedule: String,
-    /// The cron instant (RFC 3339); null for a manual run.
-    pub fire_at: Option<String>,
-    /// `running`, `done`, `done_with_failures` or `missed`.
-    pub status: String,
-    pub total: i64,
-    pub sent: i64,
-    pub skipped: i64,
-    /// Waiting for a retry or for the relay.
-    pub deferred: i64,
-    /// Gave up: attempts used up.
-    pub failed: i64,
-    pub bounced: i64,
-    /// No answer after the final "." (waiting for its one retry, or final).
-    pub uncertain: i64,
-    /// Not tried yet.
-    pub pending: i64,
-    pub created_at: String,
-    pub finished_at: Option<String>,
-}
-
-impl RunView {
-    /// No delivery of the run is left to do.
-    pub fn is_finished(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            "done" | "done_with_failures" | "missed"
-        )
-    }
-}
+use crate::{
+    clock::from_ms,
+    domain::{Delivery, DeliveryStatus, Run, RunFigure, RunStatus},
+};
 
 #[derive(sqlx::FromRow)]
 struct Row {
     id: i64,
     schedule: String,
     fire_at: Option<i64>,
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: RunStatus,
     created_at: i64,
     finished_at: Option<i64>,
     total: i64,
@@ -60,16 +27,12 @@ struct Row {
     pending: i64,
 }
 
-fn rfc3339(ms: i64) -> String {
-    from_ms(ms).to_rfc3339_opts(SecondsFormat::AutoSi, true)
-}
-
-impl From<Row> for RunView {
+impl From<Row> for Run {
     fn from(r: Row) -> Self {
-        RunView {
+        Run {
             id: r.id,
             schedule: r.schedule,
-            fire_at: r.fire_at.map(rfc3339),
+            fire_at: r.fire_at.map(from_ms),
             status: r.status,
             total: r.total,
             sent: r.sent,
@@ -79,8 +42,8 @@ impl From<Row> for RunView {
             bounced: r.bounced,
             uncertain: r.uncertain,
             pending: r.pending,
-            created_at: rfc3339(r.created_at),
-            finished_at: r.finished_at.map(rfc3339),
+            created_at: from_ms(r.created_at),
+            finished_at: r.finished_at.map(from_ms),
         }
     }
 }
@@ -113,77 +76,24 @@ fn select() -> String {
 
 const GROUP: &str = " GROUP BY r.id, r.schedule, r.fire_at, r.status, r.created_at, r.finished_at";
 
-/// A run figure, as a filter of `GET /api/v1/runs/{id}/deliveries?status=`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryFilter {
-    Pending,
-    Deferred,
-    Sent,
-    Skipped,
-    Failed,
-    Bounced,
-    Uncertain,
-}
-
-impl DeliveryFilter {
-    pub const NAMES: &[&str] = &[
-        "pending",
-        "deferred",
-        "sent",
-        "skipped",
-        "failed",
-        "bounced",
-        "uncertain",
-    ];
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "pending" => Self::Pending,
-            "deferred" => Self::Deferred,
-            "sent" => Self::Sent,
-            "skipped" => Self::Skipped,
-            "failed" => Self::Failed,
-            "bounced" => Self::Bounced,
-            "uncertain" => Self::Uncertain,
-            _ => return None,
-        })
-    }
-
-    fn sql(self) -> &'static str {
-        match self {
-            Self::Pending => PENDING,
-            Self::Deferred => DEFERRED,
-            Self::Sent => "d.status = 'sent'",
-            Self::Skipped => "d.status = 'skipped'",
-            Self::Failed => "d.status = 'failed'",
-            Self::Bounced => "d.status = 'bounced'",
-            Self::Uncertain => UNCERTAIN,
-        }
+/// Which deliveries `figure` counts, as SQL over `d` (deliveries).
+fn figure_sql(figure: RunFigure) -> &'static str {
+    match figure {
+        RunFigure::Pending => PENDING,
+        RunFigure::Deferred => DEFERRED,
+        RunFigure::Sent => "d.status = 'sent'",
+        RunFigure::Skipped => "d.status = 'skipped'",
+        RunFigure::Failed => "d.status = 'failed'",
+        RunFigure::Bounced => "d.status = 'bounced'",
+        RunFigure::Uncertain => UNCERTAIN,
     }
 }
-
-/// One delivery of a run, for the admin API.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeliveryView {
-    pub id: i64,
-    /// Null once the subscriber was erased.
-    pub email: Option<String>,
-    /// The run figure this delivery counts in (`pending`, `deferred`, `sent`, …).
-    pub status: String,
-    pub attempts: i64,
-    /// The last SMTP reply or failure, verbatim.
-    pub last_reply: Option<String>,
-    pub last_attempt_at: Option<String>,
-    pub next_attempt_at: Option<String>,
-    pub sent_at: Option<String>,
-    pub message_id: Option<String>,
-}
-
 #[derive(sqlx::FromRow)]
 struct DeliveryRow {
     id: i64,
     email: Option<String>,
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: DeliveryStatus,
     attempts: i64,
     uncertain: i64,
     last_error: Option<String>,
@@ -193,23 +103,30 @@ struct DeliveryRow {
     message_id: Option<String>,
 }
 
-impl From<DeliveryRow> for DeliveryView {
+impl From<DeliveryRow> for Delivery {
     fn from(r: DeliveryRow) -> Self {
-        let waiting = r.status == "pending";
-        let status = match r.status.as_str() {
-            "pending" if r.uncertain > 0 => "uncertain".to_owned(),
-            "pending" if r.attempts > 0 || r.last_error.is_some() => "deferred".to_owned(),
-            s => s.to_owned(),
+        let waiting = r.status == DeliveryStatus::Pending;
+        let status = match r.status {
+            DeliveryStatus::Pending if r.uncertain > 0 => RunFigure::Uncertain,
+            DeliveryStatus::Pending if r.attempts > 0 || r.last_error.is_some() => {
+                RunFigure::Deferred
+            }
+            DeliveryStatus::Pending => RunFigure::Pending,
+            DeliveryStatus::Sent => RunFigure::Sent,
+            DeliveryStatus::Skipped => RunFigure::Skipped,
+            DeliveryStatus::Failed => RunFigure::Failed,
+            DeliveryStatus::Bounced => RunFigure::Bounced,
+            DeliveryStatus::Uncertain => RunFigure::Uncertain,
         };
-        DeliveryView {
+        Delivery {
             id: r.id,
             email: r.email,
             status,
             attempts: r.attempts,
             last_reply: r.last_error,
-            last_attempt_at: r.last_attempt_at.map(rfc3339),
-            next_attempt_at: waiting.then(|| rfc3339(r.next_attempt_at)),
-            sent_at: r.sent_at.map(rfc3339),
+            last_attempt_at: r.last_attempt_at.map(from_ms),
+            next_attempt_at: waiting.then(|| from_ms(r.next_attempt_at)),
+            sent_at: r.sent_at.map(from_ms),
             message_id: r.message_id,
         }
     }
@@ -217,7 +134,7 @@ impl From<DeliveryRow> for DeliveryView {
 
 impl Store {
     /// One run with its counts.
-    pub async fn get_run(&self, id: i64) -> anyhow::Result<Option<RunView>> {
+    pub async fn get_run(&self, id: i64) -> anyhow::Result<Option<Run>> {
         let sql = format!("{} WHERE r.id = $1{GROUP}", select());
         let row: Option<Row> = read_pool!(self, |p| sqlx::query_as(&sql)
             .bind(id)
@@ -233,7 +150,7 @@ impl Store {
         schedule: Option<&str>,
         before: Option<i64>,
         limit: u32,
-    ) -> anyhow::Result<Vec<RunView>> {
+    ) -> anyhow::Result<Vec<Run>> {
         let sql = format!(
             "{} WHERE ($1 = '' OR r.schedule = $1) AND r.id < $2{GROUP} ORDER BY r.id DESC LIMIT $3",
             select()
@@ -252,17 +169,17 @@ impl Store {
     pub async fn run_deliveries(
         &self,
         run: i64,
-        filter: Option<DeliveryFilter>,
+        filter: Option<RunFigure>,
         after: i64,
         limit: u32,
-    ) -> anyhow::Result<Vec<DeliveryView>> {
+    ) -> anyhow::Result<Vec<Delivery>> {
         let sql = format!(
             "SELECT d.id, s.email, d.status, d.attempts, d.uncertain, d.last_error,
                     d.last_attempt_at, d.next_attempt_at, d.sent_at, d.message_id
              FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id
              WHERE d.run_id = $1 AND d.id > $2 AND {}
              ORDER BY d.id LIMIT $3",
-            filter.map(DeliveryFilter::sql).unwrap_or("1 = 1")
+            filter.map(figure_sql).unwrap_or("1 = 1")
         );
         let rows: Vec<DeliveryRow> = read_pool!(self, |p| sqlx::query_as(&sql)
             .bind(run)

@@ -1,44 +1,8 @@
 //! Schedules: created from config on first start, then edited through the admin API.
 
-use anyhow::Context;
-use serde::Serialize;
-
 use super::{Store, read_pool, write_tx};
-use crate::config::ScheduleConfig;
-
-/// A schedule as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
-pub struct Schedule {
-    pub slug: String,
-    pub name: String,
-    pub cron: String,
-    pub timezone: String,
-    pub enabled: bool,
-    pub send_when_empty: bool,
-    pub max_articles: i64,
-    #[serde(skip)]
-    pub created_at: i64,
-    #[serde(skip)]
-    pub checked_until: Option<i64>,
-}
-
-/// The editable fields of a schedule (already validated).
-#[derive(Debug, Clone)]
-pub struct ScheduleFields {
-    pub name: String,
-    pub cron: String,
-    pub timezone: String,
-    pub enabled: bool,
-    pub send_when_empty: bool,
-    pub max_articles: i64,
-}
-
-/// A schedule a subscriber may choose.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct ScheduleChoice {
-    pub slug: String,
-    pub name: String,
-}
+use crate::domain::{Schedule, ScheduleChoice, ScheduleFields};
+use anyhow::Context;
 
 const COLUMNS: &str =
     "slug, name, cron, timezone, enabled, send_when_empty, max_articles, created_at, checked_until";
@@ -59,28 +23,28 @@ macro_rules! bind_schedule {
 }
 
 impl Store {
-    /// Inserts each configured schedule that does not exist yet (deleted ones stay deleted).
+    /// Inserts each given `(slug, fields)` schedule that does not exist yet (deleted ones
+    /// stay deleted).
     #[tracing::instrument(skip_all)]
     pub async fn ensure_schedules(
         &self,
-        schedules: &[ScheduleConfig],
-        default_tz: &str,
+        schedules: &[(String, ScheduleFields)],
         now_ms: i64,
     ) -> anyhow::Result<()> {
         write_tx!(self, |tx| {
-            for s in schedules {
+            for (slug, s) in schedules {
                 sqlx::query(
                     "INSERT INTO schedules (slug, name, cron, timezone, enabled, send_when_empty,
                         max_articles, created_at, updated_at, checked_until)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8) ON CONFLICT (slug) DO NOTHING",
                 )
-                .bind(&s.slug)
+                .bind(slug)
                 .bind(&s.name)
                 .bind(&s.cron)
-                .bind(s.timezone.as_deref().unwrap_or(default_tz))
+                .bind(&s.timezone)
                 .bind(s.enabled)
                 .bind(s.send_when_empty)
-                .bind(i64::from(s.max_articles))
+                .bind(s.max_articles)
                 .bind(now_ms)
                 .execute(&mut *tx)
                 .await

@@ -1,31 +1,16 @@
 //! Sections: created from config on first start, edited through the admin API.
 
-use anyhow::Context;
-use serde::Serialize;
-
 use super::{Store, read_pool, write_tx};
-use crate::config::SectionConfig;
-
-/// A section as stored.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct Section {
-    pub slug: String,
-    pub title: String,
-    pub description: String,
-    #[serde(skip)]
-    pub position: i64,
-}
+use crate::domain::Section;
+use anyhow::Context;
 
 impl Store {
-    /// Inserts each configured section that does not exist yet; existing ones are left as edited.
+    /// Inserts each given section that does not exist yet (at its `position`); existing ones
+    /// are left as edited.
     #[tracing::instrument(skip_all)]
-    pub async fn ensure_sections(
-        &self,
-        sections: &[SectionConfig],
-        now_ms: i64,
-    ) -> anyhow::Result<()> {
+    pub async fn ensure_sections(&self, sections: &[Section], now_ms: i64) -> anyhow::Result<()> {
         write_tx!(self, |tx| {
-            for (i, s) in sections.iter().enumerate() {
+            for s in sections {
                 sqlx::query(
                     "INSERT INTO sections (slug, title, description, position, created_at, updated_at)
                      VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (slug) DO NOTHING",
@@ -33,7 +18,7 @@ impl Store {
                 .bind(&s.slug)
                 .bind(&s.title)
                 .bind(&s.description)
-                .bind(i as i64)
+                .bind(s.position)
                 .bind(now_ms)
                 .execute(&mut *tx)
                 .await

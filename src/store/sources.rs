@@ -5,12 +5,14 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::{Store, read_pool, write_tx};
+use crate::domain::SourceType;
 
 /// Health of one source as recorded by its last polls.
-#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct SourceState {
     pub name: String,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: SourceType,
     pub last_success_at: Option<i64>,
     pub last_error_at: Option<i64>,
     pub last_error: Option<String>,
@@ -19,6 +21,23 @@ pub struct SourceState {
     pub consecutive_errors: i64,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+}
+
+impl SourceState {
+    /// The state of a source that has not run yet.
+    pub fn never_ran(name: &str, kind: SourceType) -> Self {
+        Self {
+            name: name.to_owned(),
+            kind,
+            last_success_at: None,
+            last_error_at: None,
+            last_error: None,
+            items_found: 0,
+            consecutive_errors: 0,
+            etag: None,
+            last_modified: None,
+        }
+    }
 }
 
 /// HTTP validators of a fetched page, for a conditional GET next time.
@@ -56,7 +75,7 @@ impl Store {
     pub async fn record_source_success(
         &self,
         name: &str,
-        kind: &str,
+        kind: SourceType,
         items_found: i64,
         validators: Option<&Validators>,
         now_ms: i64,
@@ -69,7 +88,7 @@ impl Store {
                      items_found = $4, consecutive_errors = 0, updated_at = $3",
             )
             .bind(name)
-            .bind(kind)
+            .bind(kind.as_str())
             .bind(now_ms)
             .bind(items_found)
             .execute(&mut *tx)
@@ -96,7 +115,7 @@ impl Store {
     pub async fn record_source_error(
         &self,
         name: &str,
-        kind: &str,
+        kind: SourceType,
         error: &str,
         items_found: Option<i64>,
         now_ms: i64,
@@ -111,7 +130,7 @@ impl Store {
                      consecutive_errors = source_state.consecutive_errors + 1, updated_at = $3",
             )
             .bind(name)
-            .bind(kind)
+            .bind(kind.as_str())
             .bind(now_ms)
             .bind(error)
             .bind(items_found)

@@ -4,11 +4,10 @@ use anyhow::Context;
 
 use super::{
     Store,
-    subscribers::{
-        Preferences, SubscribeOutcome, SubscriberStatus, TokenKind, insert_token, write_prefs,
-    },
+    subscribers::{SubscribeOutcome, insert_token, write_prefs},
     write_tx,
 };
+use crate::domain::{Preferences, SubscriberStatus, TokenKind};
 
 /// What a sign-up does to an existing (or just inserted) row.
 struct Step {

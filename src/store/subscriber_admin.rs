@@ -7,9 +7,10 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
 use super::{
     Store, read_pool,
-    subscribers::{SUBSCRIBER_COLUMNS, Subscriber, SubscriberRow, SubscriberStatus},
+    subscribers::{SUBSCRIBER_COLUMNS, SubscriberRow},
     write_tx,
 };
+use crate::domain::{Subscriber, SubscriberStatus};
 
 /// Position in the by-id order of subscriber listings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,26 +39,6 @@ impl Store {
             .await
             .context("get subscriber"))?;
         Ok(self.with_sections(row.into_iter().collect()).await?.pop())
-    }
-
-    /// Subscribers by id (for a batch of deliveries), in id order; missing ids are skipped.
-    pub async fn subscribers_by_ids(&self, ids: &[i64]) -> anyhow::Result<Vec<Subscriber>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
-            let sql = format!(
-                "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE id IN ({}) ORDER BY id",
-                placeholders(1, chunk.len())
-            );
-            let rows: Vec<SubscriberRow> = read_pool!(self, |p| {
-                let mut q = sqlx::query_as(&sql);
-                for id in chunk {
-                    q = q.bind(id);
-                }
-                q.fetch_all(p).await.context("get subscribers")
-            })?;
-            out.extend(self.with_sections(rows).await?);
-        }
-        Ok(out)
     }
 
     /// A page of subscribers in id order, optionally of one status.

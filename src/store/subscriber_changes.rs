@@ -4,9 +4,10 @@ use anyhow::Context;
 
 use super::{
     Store, read_pool,
-    subscribers::{Preferences, TokenKind, TokenMatch, insert_token, write_prefs},
+    subscribers::{TokenMatch, insert_token, write_prefs},
     write_tx,
 };
+use crate::domain::{Preferences, TokenKind};
 
 impl Store {
     /// Finds a token by the hash of what the client presented.
@@ -140,20 +141,6 @@ impl Store {
                 tx.commit().await.context("commit manage tokens")?;
             });
         }
-        Ok(())
-    }
-
-    /// Marks a subscriber bounced (a permanent SMTP failure on their address).
-    pub async fn mark_bounced(&self, subscriber_id: i64, now_ms: i64) -> anyhow::Result<()> {
-        write_tx!(self, |tx| {
-            sqlx::query("UPDATE subscribers SET status = 'bounced', bounced_at = $2 WHERE id = $1 AND status = 'active'")
-                .bind(subscriber_id)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await
-                .context("mark bounced")?;
-            tx.commit().await.context("commit bounce")?;
-        });
         Ok(())
     }
 }

@@ -3,11 +3,8 @@
 
 use anyhow::Context;
 
-use super::{
-    Store,
-    subscribers::{Preferences, SubscriberStatus, write_prefs},
-    write_tx,
-};
+use super::{Store, subscribers::write_prefs, write_tx};
+use crate::domain::{Preferences, SubscriberStatus};
 
 /// One valid row of an import.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,8 +60,8 @@ impl Store {
                     .fetch_one(&mut *tx)
                     .await
                     .context("read subscriber")?;
-                    match SubscriberStatus::parse(&status) {
-                        Some(s @ (SubscriberStatus::Unsubscribed | SubscriberStatus::Bounced)) => {
+                    match SubscriberStatus::parse(&status)? {
+                        s @ (SubscriberStatus::Unsubscribed | SubscriberStatus::Bounced) => {
                             ImportOutcome::Skipped(s)
                         }
                         _ => {

@@ -5,89 +5,14 @@
 //! longer works (re-subscribing bumps the generation).
 
 use super::{Backend, Store};
-
-/// Where a subscriber stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SubscriberStatus {
-    Pending,
-    Active,
-    Unsubscribed,
-    Bounced,
-}
-
-impl SubscriberStatus {
-    /// The stored (and API) spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Active => "active",
-            Self::Unsubscribed => "unsubscribed",
-            Self::Bounced => "bounced",
-        }
-    }
-
-    /// Reads the stored spelling.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "pending" => Self::Pending,
-            "active" => Self::Active,
-            "unsubscribed" => Self::Unsubscribed,
-            "bounced" => Self::Bounced,
-            _ => return None,
-        })
-    }
-}
-
-/// What a token is for: confirming an address, or managing/unsubscribing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenKind {
-    Confirm,
-    Manage,
-}
-
-impl TokenKind {
-    /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Confirm => "confirm",
-            Self::Manage => "manage",
-        }
-    }
-}
-
-/// The choices a subscriber makes; `sections: None` means every section, now and later.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Preferences {
-    pub sections: Option<Vec<String>>,
-    pub schedule: String,
-    pub locale: String,
-}
-
-/// A subscriber as stored, with their sections.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Subscriber {
-    pub id: i64,
-    pub email: String,
-    pub status: SubscriberStatus,
-    pub all_sections: bool,
-    /// Chosen sections; empty when `all_sections`.
-    pub sections: Vec<String>,
-    pub schedule: String,
-    pub locale: String,
-    pub generation: i64,
-    pub source: String,
-    pub created_at: i64,
-    pub confirmed_at: Option<i64>,
-    pub unsubscribed_at: Option<i64>,
-    pub bounced_at: Option<i64>,
-}
+use crate::domain::{Subscriber, SubscriberStatus, TokenKind};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct SubscriberRow {
     pub id: i64,
     pub email: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: SubscriberStatus,
     pub all_sections: bool,
     pub schedule: String,
     pub locale: String,
@@ -108,7 +33,7 @@ impl SubscriberRow {
         Subscriber {
             id: self.id,
             email: self.email,
-            status: SubscriberStatus::parse(&self.status).unwrap_or(SubscriberStatus::Pending),
+            status: self.status,
             all_sections: self.all_sections,
             sections: if self.all_sections {
                 Vec::new()
@@ -142,12 +67,14 @@ pub enum SubscribeOutcome {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TokenMatch {
     pub hash: String,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: TokenKind,
     pub token_generation: i64,
     pub expires_at: Option<i64>,
     pub subscriber_id: i64,
     pub email: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: SubscriberStatus,
     pub generation: i64,
     pub locale: String,
     pub schedule: String,
@@ -156,7 +83,7 @@ pub struct TokenMatch {
 impl TokenMatch {
     /// Whether the token is of `kind` and of the subscriber's current generation.
     pub fn is_current(&self, kind: TokenKind) -> bool {
-        self.kind == kind.as_str() && self.token_generation == self.generation
+        self.kind == kind && self.token_generation == self.generation
     }
 }
 /// `INSERT`s one token row; a macro so one text serves both transaction types.
@@ -181,7 +108,7 @@ macro_rules! insert_token {
 /// Replaces a subscriber's schedule, locale and sections.
 macro_rules! write_prefs {
     ($tx:ident, $id:expr, $prefs:expr) => {{
-        let prefs: &Preferences = $prefs;
+        let prefs: &$crate::domain::Preferences = $prefs;
         sqlx::query(
             "UPDATE subscribers SET all_sections = $2, schedule = $3, locale = $4 WHERE id = $1",
         )

@@ -4,11 +4,8 @@
 use serde::Serialize;
 
 use super::input::Problem;
-use crate::{
-    AppState,
-    config::Config,
-    store::{ScheduleChoice, Section, Store},
-};
+use crate::domain::{ScheduleChoice, Section};
+use crate::{AppState, config::Config, store::Store};
 
 /// The sections and schedules on offer right now.
 pub struct Catalog {

@@ -26,9 +26,9 @@ use super::{
 use crate::{
     AppState,
     clock::to_ms,
-    domain::Email,
+    domain::{Email, SubscriberStatus, TokenKind},
     error::AppError,
-    store::{SubscriberStatus, TokenKind, TokenMatch},
+    store::TokenMatch,
 };
 
 const PATH: &str = "/subscriptions/confirm";
@@ -46,7 +46,7 @@ pub async fn show(State(state): State<AppState>, req: Request) -> Result<Respons
     };
     let raw = page.token;
     let now = to_ms(state.clock.now());
-    Ok(match status(&m) {
+    Ok(match m.status {
         SubscriberStatus::Pending if expired(&m, now) => expired_page(&page, format, &m, raw),
         SubscriberStatus::Pending => match format {
             Format::Json => json_response(StatusCode::OK, json!({ "status": "pending" })),
@@ -75,11 +75,11 @@ pub async fn activate(State(state): State<AppState>, req: Request) -> Result<Res
         Err(resp) => return Ok(resp),
     };
     let now = to_ms(state.clock.now());
-    if status(&m) == SubscriberStatus::Pending && expired(&m, now) {
+    if m.status == SubscriberStatus::Pending && expired(&m, now) {
         return Ok(expired_page(&page, format, &m, Some(&raw)));
     }
     let manage = token::generate();
-    if status(&m) == SubscriberStatus::Pending
+    if m.status == SubscriberStatus::Pending
         && state
             .store
             .confirm_subscriber(m.subscriber_id, m.generation, &manage.hash, now)
@@ -110,7 +110,7 @@ pub async fn activate(State(state): State<AppState>, req: Request) -> Result<Res
     // Not pending (any more): a second press, or a stale link.
     let again = resolve(&state, Some(&raw), TokenKind::Confirm).await?;
     Ok(match again {
-        Ok(m) if status(&m) == SubscriberStatus::Active => already_page(&page, format),
+        Ok(m) if m.status == SubscriberStatus::Active => already_page(&page, format),
         _ => link_error(&page, format, &LinkError::Unknown),
     })
 }
@@ -132,7 +132,7 @@ pub async fn resend(State(state): State<AppState>, req: Request) -> Result<Respo
     if let Err(wait) = limited {
         return Ok(page.problem(format, &too_many(wait)));
     }
-    match status(&m) {
+    match m.status {
         SubscriberStatus::Pending => {}
         SubscriberStatus::Active => return Ok(already_page(&page, format)),
         _ => return Ok(link_error(&page, format, &LinkError::Unknown)),
@@ -230,10 +230,6 @@ async fn submitted(
         }),
         Err(e) => Err(link_error(&page, format, &e)),
     })
-}
-
-fn status(m: &TokenMatch) -> SubscriberStatus {
-    SubscriberStatus::parse(&m.status).unwrap_or(SubscriberStatus::Pending)
 }
 
 fn expired(m: &TokenMatch, now: i64) -> bool {

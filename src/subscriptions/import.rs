@@ -11,8 +11,8 @@ use serde::Serialize;
 use super::{choices::Catalog, input::supported};
 use crate::{
     config::Config,
-    domain::Email,
-    store::{ImportOutcome, ImportRow, Preferences, Store, SubscriberStatus},
+    domain::{Email, Preferences, SubscriberStatus},
+    store::{ImportOutcome, ImportRow, Store},
 };
 
 /// Rows written per transaction.

@@ -18,10 +18,10 @@ pub async fn import_file(config: &Config, path: &Path) -> anyhow::Result<ImportR
     store.migrate().await?;
     let now = chrono::Utc::now();
     store
-        .ensure_sections(&config.sections, clock::to_ms(now))
+        .ensure_sections(&config.section_seeds(), clock::to_ms(now))
         .await?;
     store
-        .ensure_schedules(&config.schedules, &config.site.timezone, clock::to_ms(now))
+        .ensure_schedules(&config.schedule_seeds(), clock::to_ms(now))
         .await?;
     let rules = ImportRules::load(&store, config).await?;
     let bar = ProgressBar::new(size).with_style(

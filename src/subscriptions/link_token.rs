@@ -12,11 +12,8 @@ use super::{
     pages::{Link, Notice, Page, json_response},
     token,
 };
-use crate::{
-    AppState,
-    error::AppError,
-    store::{TokenKind, TokenMatch},
-};
+use crate::domain::TokenKind;
+use crate::{AppState, error::AppError, store::TokenMatch};
 
 /// Why a link did not lead to a subscriber.
 pub enum LinkError {

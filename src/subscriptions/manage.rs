@@ -17,11 +17,8 @@ use super::{
     },
     pages::{Link, Notice, Page, json_response, ser},
 };
-use crate::{
-    AppState,
-    error::AppError,
-    store::{Preferences, Subscriber, SubscriberStatus, TokenKind},
-};
+use crate::domain::{Preferences, Subscriber, SubscriberStatus, TokenKind};
+use crate::{AppState, error::AppError};
 
 const PATH: &str = "/subscriptions/manage";
 

@@ -13,9 +13,8 @@ use tokio::{
 use super::{choices::schedule_name, links};
 use crate::{
     AppState,
-    domain::Email,
+    domain::{Email, Preferences},
     mail::{self, SendError},
-    store::Preferences,
 };
 
 /// Jobs waiting; beyond this `POST /subscribe` answers 503.
@@ -163,7 +162,8 @@ async fn deliver(state: &AppState, job: Job) {
 pub fn compose(state: &AppState, job: &MailJob) -> anyhow::Result<mail::Email> {
     let site = &state.config.site;
     let base = site.base_url.as_str();
-    let (to, locale, prefix, extra) = match job {
+    // (template name, the strings key of its subject, what only it needs)
+    let (to, locale, template, subject_key, extra) = match job {
         MailJob::Confirm {
             to,
             locale,
@@ -176,6 +176,7 @@ pub fn compose(state: &AppState, job: &MailJob) -> anyhow::Result<mail::Email> {
                 to,
                 locale,
                 "confirm",
+                "mail_confirm.subject",
                 context! { confirm_url => url, schedule_name => name },
             )
         }
@@ -185,19 +186,13 @@ pub fn compose(state: &AppState, job: &MailJob) -> anyhow::Result<mail::Email> {
                 to,
                 locale,
                 "already_subscribed",
+                "mail_already.subject",
                 context! { manage_url => url },
             )
         }
     };
     let t = &state.templates;
-    let key = if prefix == "confirm" {
-        "mail_confirm"
-    } else {
-        "mail_already"
-    };
-    let subject = t
-        .text(locale, &format!("{key}.subject"))
-        .replace("{site}", &site.title);
+    let subject = t.text(locale, subject_key).replace("{site}", &site.title);
     let ctx = context! {
         t => t.strings(locale),
         site_title => &site.title,
@@ -209,8 +204,8 @@ pub fn compose(state: &AppState, job: &MailJob) -> anyhow::Result<mail::Email> {
         to: to.clone(),
         to_name: None,
         subject,
-        text: t.render(&format!("mail/{prefix}.txt"), ctx.clone())?,
-        html: Some(t.render(&format!("mail/{prefix}.html"), ctx)?),
+        text: t.render(&format!("mail/{template}.txt"), ctx.clone())?,
+        html: Some(t.render(&format!("mail/{template}.html"), ctx)?),
         headers: vec![("Auto-Submitted".into(), "auto-generated".into())],
         message_id: None,
     })

@@ -21,9 +21,9 @@ use super::{
 use crate::{
     AppState,
     clock::to_ms,
-    domain::Email,
+    domain::{Email, Preferences},
     error::AppError,
-    store::{IssuedHashes, Preferences, SubscribeOutcome},
+    store::{IssuedHashes, SubscribeOutcome},
 };
 
 /// Confirmation links work this long.

@@ -17,12 +17,8 @@ use super::{
     },
     pages::{Link, Notice, Page, json_response},
 };
-use crate::{
-    AppState,
-    clock::to_ms,
-    error::AppError,
-    store::{SubscriberStatus, TokenKind},
-};
+use crate::domain::{SubscriberStatus, TokenKind};
+use crate::{AppState, clock::to_ms, error::AppError};
 
 const PATH: &str = "/unsubscribe";
 
@@ -38,7 +34,7 @@ pub async fn show(State(state): State<AppState>, req: Request) -> Result<Respons
         Err(answer) => return Ok(answer),
     };
     let raw = page.token;
-    if m.status == SubscriberStatus::Unsubscribed.as_str() {
+    if m.status == SubscriberStatus::Unsubscribed {
         return Ok(done(&page, format, &m.email));
     }
     Ok(match format {

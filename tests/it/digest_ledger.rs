@@ -121,7 +121,7 @@ on_both_backends! {
         // Recording again (a retry of the same window) changes nothing.
         let again = store.record_outcomes("worker-b", later + 60, &POLICY, &sent(&rest)).await.unwrap();
         assert_eq!(again.sent, 0, "{again:?}");
-        assert_eq!(store.finish_runs(later + 70).await.unwrap(), vec![(run, "done".to_string())]);
+        assert_eq!(store.finish_runs(later + 70).await.unwrap(), vec![(run, tidings::domain::RunStatus::Done)]);
         let view = store.get_run(run).await.unwrap().unwrap();
         assert_eq!((view.status.as_str(), view.sent, view.pending), ("done", 7, 0));
         assert!(store.claim_deliveries("worker-c", later + 10 * minute, later + 11 * minute, 100, &POLICY).await.unwrap().claims.is_empty());
@@ -154,10 +154,10 @@ on_both_backends! {
         let u = Outcome::Uncertain { claim: retry[0].clone(), error: "no answer after the final \".\"".into() };
         let r = store.record_outcomes("b", later + 10 * minute + 1, &POLICY, &[u]).await.unwrap();
         assert_eq!(r.uncertain, 1);
-        assert_eq!(store.finish_runs(later + 11 * minute).await.unwrap(), vec![(run, "done_with_failures".to_string())]);
+        assert_eq!(store.finish_runs(later + 11 * minute).await.unwrap(), vec![(run, tidings::domain::RunStatus::DoneWithFailures)]);
         let view = store.get_run(run).await.unwrap().unwrap();
         assert_eq!((view.sent, view.uncertain, view.pending, view.deferred), (2, 1, 0, 0), "{view:?}");
-        let list = store.run_deliveries(run, tidings::store::DeliveryFilter::parse("uncertain"), 0, 10).await.unwrap();
+        let list = store.run_deliveries(run, tidings::domain::RunFigure::parse("uncertain").ok(), 0, 10).await.unwrap();
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].attempts, 2);
     }
@@ -220,10 +220,10 @@ on_both_backends! {
         last.push(failed);
         let r = store.record_outcomes("w", t + 5 * minute + 1, &policy, &last).await.unwrap();
         assert_eq!((r.failed, r.retried, r.sent), (1, 0, 1), "{r:?}");
-        assert_eq!(store.finish_runs(t + 6 * minute).await.unwrap(), vec![(run, "done_with_failures".to_string())]);
+        assert_eq!(store.finish_runs(t + 6 * minute).await.unwrap(), vec![(run, tidings::domain::RunStatus::DoneWithFailures)]);
         let view = store.get_run(run).await.unwrap().unwrap();
         assert_eq!((view.sent, view.skipped, view.failed, view.pending), (2, 1, 1, 0));
-        let failed = store.run_deliveries(run, tidings::store::DeliveryFilter::parse("failed"), 0, 10).await.unwrap();
+        let failed = store.run_deliveries(run, tidings::domain::RunFigure::parse("failed").ok(), 0, 10).await.unwrap();
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].last_reply.as_deref(), Some("451 again"));
         assert!(failed[0].email.as_deref().is_some_and(|e| e.ends_with("@example.com")), "{:?}", failed[0]);

@@ -190,7 +190,14 @@ async fn three_processes_on_one_postgres_database_create_exactly_one_run_per_ins
         .list_runs(Some("daily"), None, 100)
         .await
         .unwrap();
-    let mut instants: Vec<_> = runs.iter().map(|r| r.fire_at.clone().unwrap()).collect();
+    let mut instants: Vec<_> = runs
+        .iter()
+        .map(|r| {
+            r.fire_at
+                .unwrap()
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        })
+        .collect();
     instants.sort();
     assert_eq!(
         instants,

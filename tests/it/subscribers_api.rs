@@ -4,7 +4,7 @@ use crate::common;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tidings::{clock::to_ms, store::SubscriberStatus};
+use tidings::{clock::to_ms, domain::SubscriberStatus};
 
 async fn import(app: &common::TestApp, csv: &str) -> (StatusCode, Value) {
     let r = app

@@ -6,7 +6,7 @@ use crate::common;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tidings::store::SubscriberStatus;
+use tidings::domain::SubscriberStatus;
 
 /// POSTs raw `body` with `content_type` to /subscribe; status, Retry-After and JSON answer.
 async fn post_raw(

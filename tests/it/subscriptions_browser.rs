@@ -12,7 +12,7 @@ use std::{
 };
 
 use fantoccini::{ClientBuilder, Locator};
-use tidings::store::SubscriberStatus;
+use tidings::domain::SubscriberStatus;
 
 /// chromedriver, killed when the test ends however it ends.
 struct Driver(Child);

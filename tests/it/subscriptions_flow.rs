@@ -8,7 +8,7 @@ use common::subscriptions::{status_of, subscribe_and_confirm, subscribe_form, su
 use common::smtp::{local, token_of};
 use reqwest::StatusCode;
 use serde_json::json;
-use tidings::{clock::to_ms, store::SubscriberStatus, subscriptions::links};
+use tidings::{clock::to_ms, domain::SubscriberStatus, subscriptions::links};
 
 const LI: &str = "li.lei@example.org";
 

@@ -9,7 +9,7 @@ use super::{
     Fetcher, PollReport,
     fetch::{Fetched, Page},
 };
-use crate::{AppState, clock::to_ms, store::Validators};
+use crate::{AppState, clock::to_ms, domain::SourceType, store::Validators};
 
 /// Longest `last_error` kept, in characters.
 const MAX_ERROR_CHARS: usize = 2000;
@@ -57,7 +57,7 @@ pub(super) async fn fetch_unless_unchanged(
 pub(super) async fn record(
     state: &AppState,
     name: &str,
-    kind: &str,
+    kind: SourceType,
     result: anyhow::Result<Polled>,
 ) -> PollReport {
     let now = to_ms(state.clock.now());

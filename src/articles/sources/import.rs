@@ -38,7 +38,7 @@ pub async fn run(config: &Config, dir: &Path, progress: bool) -> anyhow::Result<
     store.migrate().await?;
     let clock = Clock::System;
     store
-        .ensure_sections(&config.sections, crate::clock::to_ms(clock.now()))
+        .ensure_sections(&config.section_seeds(), crate::clock::to_ms(clock.now()))
         .await?;
     let ingest = Ingest::new(
         store.clone(),

@@ -29,6 +29,7 @@ use crate::{
     AppState,
     articles::ArticleInput,
     config::{Config, SourceConfig},
+    domain::SourceType,
 };
 
 /// How long one HTTP request of a source may take, body included.
@@ -94,12 +95,12 @@ impl Source {
         out
     }
 
-    /// `directory`, `web` or `feed`.
-    pub fn kind_name(&self) -> &'static str {
+    /// Which kind of source this is.
+    pub fn kind_type(&self) -> SourceType {
         match self.kind {
-            SourceKind::Directory(_) => "directory",
-            SourceKind::Web(_) => "web",
-            SourceKind::Feed(_) => "feed",
+            SourceKind::Directory(_) => SourceType::Directory,
+            SourceKind::Web(_) => SourceType::Web,
+            SourceKind::Feed(_) => SourceType::Feed,
         }
     }
 }
@@ -144,7 +145,7 @@ pub async fn poll_once(state: &AppState, fetcher: &Fetcher, source: &Source) -> 
         SourceKind::Feed(f) => feed::poll(state, fetcher, &source.name, f).await,
         SourceKind::Directory(_) => return PollReport::default(),
     };
-    health::record(state, &source.name, source.kind_name(), result).await
+    health::record(state, &source.name, source.kind_type(), result).await
 }
 
 /// Polls on the injected clock: first within seconds of start, then every `interval` give or

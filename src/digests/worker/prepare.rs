@@ -7,7 +7,8 @@ use super::Worker;
 use crate::{
     articles::Article,
     clock::{from_ms, to_ms},
-    store::{Claim, Outcome, Recipient, RunInfo, Schedule},
+    domain::Schedule,
+    store::{Claim, Outcome, Recipient, RunInfo},
 };
 
 /// Articles per (run, watermark, sections): subscribers who share them share one query.
@@ -15,7 +16,7 @@ type ContentCache = HashMap<(i64, i64, Option<Vec<String>>), Arc<Vec<Article>>>;
 
 /// What the deliveries of a batch need, loaded with a few queries for the whole batch.
 pub(super) struct BatchContext {
-    sections: Vec<crate::store::Section>,
+    sections: Vec<crate::domain::Section>,
     runs: HashMap<i64, (RunInfo, Schedule)>,
     pub(super) recipients: HashMap<i64, Recipient>,
     watermarks: HashMap<(String, i64), i64>,

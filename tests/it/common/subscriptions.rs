@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 use serde_json::json;
-use tidings::store::SubscriberStatus;
+use tidings::domain::SubscriberStatus;
 
 use super::{
     TestApp,

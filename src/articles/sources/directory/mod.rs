@@ -24,7 +24,9 @@ use super::{
     PollReport,
     health::{self, Polled},
 };
-use crate::{AppState, clock::to_ms, config::Config, error::AppError, store::PutResult};
+use crate::{
+    AppState, clock::to_ms, config::Config, domain::SourceType, error::AppError, store::PutResult,
+};
 
 /// A `kind = "directory"` source.
 pub struct DirectorySource {
@@ -64,7 +66,7 @@ pub async fn run(state: AppState, name: String, src: DirectorySource) {
         Ok(r) => r,
         Err(e) => {
             let e = anyhow::anyhow!("directory {display} cannot be opened: {e}");
-            health::record(&state, &name, "directory", Err(e)).await;
+            health::record(&state, &name, SourceType::Directory, Err(e)).await;
             return;
         }
     };
@@ -83,7 +85,7 @@ pub async fn run(state: AppState, name: String, src: DirectorySource) {
         Ok(w) => w,
         Err(e) => {
             let e = anyhow::anyhow!("cannot watch {}: {e}; changes need a restart", ctx.display);
-            health::record(&state, &name, "directory", Err(e)).await;
+            health::record(&state, &name, SourceType::Directory, Err(e)).await;
             return;
         }
     };
@@ -122,7 +124,7 @@ impl Ctx<'_> {
             validators: None,
             carried,
         };
-        health::record(self.state, self.name, "directory", Ok(polled)).await;
+        health::record(self.state, self.name, SourceType::Directory, Ok(polled)).await;
     }
 
     /// Brings every file in, and retracts the articles of files no longer there.

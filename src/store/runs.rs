@@ -1,1 +1,0 @@
-//! Store queries for runs.
