@@ -18,6 +18,7 @@ mod rendered;
 mod rss;
 mod serve;
 mod site;
+mod urls;
 mod websub;
 mod xml;
 

@@ -91,7 +91,7 @@ impl Site {
                 .feeds
                 .websub_hub
                 .as_deref()
-                .and_then(super::doc::absolute_url),
+                .and_then(super::urls::absolute_url),
             items: config.feeds.items,
             max_age_seconds: config.feeds.max_age_seconds,
         }
