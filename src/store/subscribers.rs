@@ -27,7 +27,7 @@ impl SubscriberStatus {
         }
     }
 
-    /// Reads the stored spelling.
+    /// Reads a spelling from outside (a query parameter, an import file).
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "pending" => Self::Pending,
@@ -36,6 +36,12 @@ impl SubscriberStatus {
             "bounced" => Self::Bounced,
             _ => return None,
         })
+    }
+
+    /// Reads the stored spelling; anything else is an error, never a guess.
+    pub fn from_stored(s: &str) -> anyhow::Result<Self> {
+        Self::parse(s)
+            .ok_or_else(|| anyhow::anyhow!("unknown subscriber status {s:?} in the database"))
     }
 }
 
