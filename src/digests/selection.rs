@@ -82,7 +82,7 @@ impl Window {
             && self
                 .sections
                 .as_ref()
-                .is_none_or(|s| s.iter().any(|s| *s == a.section))
+                .is_none_or(|s| s.contains(&a.section))
     }
 }
 
