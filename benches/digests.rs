@@ -21,6 +21,7 @@ use tidings::{
     App, AppState,
     clock::{Clock, to_ms},
     config::Config,
+    digests::selection::{self, Decision, Moment, Reader},
     store::RunInfo,
     subscriptions::import::{ImportRules, import_csv},
 };
@@ -144,21 +145,22 @@ async fn mean_mail_size(state: &AppState) -> anyhow::Result<usize> {
     };
     let ids: Vec<i64> = (1..=SIZE_SAMPLE).collect();
     let (mut total, mut count) = (0, 0);
+    let at = Moment { cutoff: now, now };
     for r in store.recipients(&ids).await? {
-        let articles = store
-            .digest_articles(
-                r.sections.as_deref(),
-                r.since,
-                now,
-                now,
-                schedule.max_articles,
-            )
-            .await?;
-        ensure!(!articles.is_empty(), "subscriber {} has no articles", r.id);
+        // No run yet, so no watermark: each digest starts at confirmation, as the run's will.
+        let reader = Reader::of(&r, None);
+        let window = selection::window(&reader, &schedule, at).context("not active")?;
+        let candidates = window.candidates(store).await?;
+        let Decision::Send(picked) =
+            selection::decide(&reader, &schedule, at, &sections, &candidates)
+        else {
+            bail!("subscriber {} would get no digest", r.id);
+        };
+        ensure!(!picked.is_empty(), "subscriber {} has no articles", r.id);
         let c =
             state
                 .composer
-                .compose(&sections, &r, &run, &schedule, &articles, state.clock.now())?;
+                .compose(&sections, &r, &run, &schedule, &picked, state.clock.now())?;
         let (m, _) = tidings::mail::message::build(state.mailer.from_mailbox(), &c.email)?;
         total += m.formatted().len();
         count += 1;

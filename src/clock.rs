@@ -18,6 +18,31 @@ pub enum Clock {
 pub struct ManualClock {
     now: Mutex<DateTime<Utc>>,
     moved: watch::Sender<DateTime<Utc>>,
+    /// The instants tasks are waiting for, so that a test can tell a background loop has
+    /// parked until a given instant (rather than sleep and hope it has).
+    waiting: Mutex<Vec<DateTime<Utc>>>,
+}
+
+/// One task's place in [`ManualClock::waiting`], given up when its wait ends or is dropped.
+struct Waiting<'a> {
+    clock: &'a ManualClock,
+    until: DateTime<Utc>,
+}
+
+impl<'a> Waiting<'a> {
+    fn new(clock: &'a ManualClock, until: DateTime<Utc>) -> Self {
+        clock.waiting.lock().expect("clock lock").push(until);
+        Self { clock, until }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut waiting = self.clock.waiting.lock().expect("clock lock");
+        if let Some(i) = waiting.iter().position(|t| *t == self.until) {
+            waiting.swap_remove(i);
+        }
+    }
 }
 
 impl Clock {
@@ -27,7 +52,21 @@ impl Clock {
         Clock::Manual(Arc::new(ManualClock {
             now: Mutex::new(start),
             moved,
+            waiting: Mutex::new(Vec::new()),
         }))
+    }
+
+    /// The instants tasks are waiting for on a manual clock, earliest first (empty on the
+    /// system clock): lets tests see that a loop has scheduled its next step.
+    pub fn waiting(&self) -> Vec<DateTime<Utc>> {
+        match self {
+            Clock::System => Vec::new(),
+            Clock::Manual(m) => {
+                let mut w = m.waiting.lock().expect("clock lock").clone();
+                w.sort_unstable();
+                w
+            }
+        }
     }
 
     /// The current instant.
@@ -68,6 +107,7 @@ impl Clock {
             },
             Clock::Manual(m) => {
                 let mut rx = m.moved.subscribe();
+                let _waiting = Waiting::new(m, t);
                 loop {
                     if *rx.borrow_and_update() >= t {
                         return;

@@ -173,7 +173,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let state = App::build_state(config, tidings::clock::Clock::System).await?;
             if dry_run {
-                let r = tidings::digests::cli::dry_run(&state, &schedule).await?;
+                let r = tidings::digests::cli::dry_run(&state, &schedule, |_, _| {}).await?;
                 println!(
                     "{schedule}: {} active subscribers; {} would get a digest, {} would be skipped",
                     r.subscribers, r.would_send, r.would_skip

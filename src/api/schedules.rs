@@ -13,6 +13,7 @@ use super::{JsonBody, auth::Admin, id_cursor, only_params, parse_limit};
 use crate::{
     AppState,
     clock::to_ms,
+    digests::Preview,
     domain::{
         CronSpec, Delivery, Run, RunFigure, Schedule, ScheduleFields, SectionSlug, TimeZone,
         check_text,
@@ -232,7 +233,8 @@ pub async fn run_deliveries(
     Ok(Json(List { items, next_cursor }))
 }
 
-/// `GET /api/v1/schedules/{slug}/preview?email=…`: the HTML that subscriber would get now.
+/// `GET /api/v1/schedules/{slug}/preview?email=…`: the HTML that subscriber would get now, or
+/// (with [`SKIPPED_HEADER`]) a note saying why they would get nothing.
 pub async fn preview(
     _: Admin,
     State(state): State<AppState>,
@@ -256,10 +258,34 @@ pub async fn preview(
         .subscriber_by_email(email.as_str())
         .await?
         .ok_or_else(|| AppError::NotFound("no subscriber with that address".into()))?;
-    let html = crate::digests::preview(&state, &schedule, subscriber.id).await?;
+    let html = match crate::digests::preview(&state, &schedule, subscriber.id).await? {
+        Preview::Mail(html) => html,
+        // A run would mail them nothing: say so and why, rather than show a digest nobody gets.
+        Preview::Skipped(why) => {
+            let note = format!(
+                "<!doctype html><meta charset=\"utf-8\"><title>No digest</title>\n\
+                 <p>A run of {} now would send this subscriber nothing: {}.</p>\n",
+                html_escape::encode_text(&schedule.slug),
+                html_escape::encode_text(&why.to_string()),
+            );
+            return Ok((
+                [
+                    (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                    (SKIPPED_HEADER, why.code()),
+                ],
+                note,
+            )
+                .into_response());
+        }
+    };
     Ok((
         [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
         html,
     )
         .into_response())
 }
+
+/// Set on a preview answer when a run would mail the subscriber nothing; its value is the
+/// reason's code (`nothing_new`, `not_active`).
+pub const SKIPPED_HEADER: axum::http::HeaderName =
+    axum::http::HeaderName::from_static("x-tidings-skipped");

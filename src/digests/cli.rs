@@ -4,8 +4,14 @@ use std::{collections::HashMap, sync::Arc};
 
 use anyhow::Context;
 
-use super::worker::Worker;
-use crate::{AppState, clock::to_ms, domain::RunStatus};
+use super::{
+    selection::{self, Decision, Moment, Reader, Window},
+    worker::Worker,
+};
+use crate::{AppState, articles::Article, clock::to_ms, domain::RunStatus, store::Recipient};
+
+/// Candidate lists a dry run keeps for subscribers who share a window.
+const WINDOWS_KEPT: usize = 64;
 
 /// What a dry run found.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -18,16 +24,24 @@ pub struct DryRun {
     pub would_skip: u64,
 }
 
-/// Counts what a run of `slug` would do now, writing nothing.
-pub async fn dry_run(state: &AppState, slug: &str) -> anyhow::Result<DryRun> {
+/// Decides what a run of `slug` would do now for each active subscriber, as a run would,
+/// writing nothing; `each` sees every subscriber with their decision.
+pub async fn dry_run(
+    state: &AppState,
+    slug: &str,
+    mut each: impl FnMut(&Recipient, &Decision),
+) -> anyhow::Result<DryRun> {
     let store = &state.store;
     let schedule = store
         .get_schedule(slug)
         .await?
         .with_context(|| format!("no schedule {slug:?}"))?;
     let now = to_ms(state.clock.now());
+    // A run made now would have this cutoff, and be prepared at this instant.
+    let at = Moment { cutoff: now, now };
+    let sections = store.list_sections().await?;
     let mut report = DryRun::default();
-    let mut counts: HashMap<(i64, Option<Vec<String>>), bool> = HashMap::new();
+    let mut cache: HashMap<Window, Vec<Article>> = HashMap::new();
     let mut after_id = 0;
     loop {
         let page = store
@@ -38,25 +52,26 @@ pub async fn dry_run(state: &AppState, slug: &str) -> anyhow::Result<DryRun> {
         let ids: Vec<i64> = page.iter().map(|s| s.id).collect();
         let watermarks = store.watermarks(slug, &ids).await?;
         for r in store.recipients(&ids).await? {
-            let after = watermarks.get(&r.id).copied().unwrap_or(r.since);
-            let key = (after, r.sections.clone());
-            let has_news = match counts.get(&key) {
-                Some(b) => *b,
-                None => {
-                    let b = !store
-                        .digest_articles(r.sections.as_deref(), after, now, now, 1)
-                        .await?
-                        .is_empty();
-                    counts.insert(key, b);
-                    b
+            let reader = Reader::of(&r, watermarks.get(&r.id).copied());
+            let window = selection::window(&reader, &schedule, at);
+            if let Some(w) = &window {
+                if !cache.contains_key(w) {
+                    // Bounded: subscribers who never got a digest each have their own window.
+                    if cache.len() >= WINDOWS_KEPT {
+                        cache.clear();
+                    }
+                    let a = w.candidates(store).await?;
+                    cache.insert(w.clone(), a);
                 }
-            };
-            report.subscribers += 1;
-            if has_news || schedule.send_when_empty {
-                report.would_send += 1;
-            } else {
-                report.would_skip += 1;
             }
+            let candidates = window.as_ref().map_or(&[][..], |w| &cache[w]);
+            let decision = selection::decide(&reader, &schedule, at, &sections, candidates);
+            report.subscribers += 1;
+            match decision {
+                Decision::Send(_) => report.would_send += 1,
+                Decision::Skip(_) => report.would_skip += 1,
+            }
+            each(&r, &decision);
         }
     }
     Ok(report)

@@ -5,9 +5,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::render::DigestRenderer;
+use super::{render::DigestRenderer, selection::Picked};
 use crate::{
-    articles::Article,
     domain::{self, Schedule, Section},
     mail::{Email, Gate, Mailer, SendError},
     store::{Recipient, RunInfo},
@@ -38,7 +37,7 @@ impl Composer {
         self.mailer.from_mailbox().email.domain().to_owned()
     }
 
-    /// Composes one subscriber's digest.
+    /// Composes one subscriber's digest of what the selection picked for them.
     #[allow(clippy::too_many_arguments)]
     pub fn compose(
         &self,
@@ -46,7 +45,7 @@ impl Composer {
         r: &Recipient,
         run: &RunInfo,
         schedule: &Schedule,
-        articles: &[Article],
+        picked: &Picked,
         when: DateTime<Utc>,
     ) -> anyhow::Result<Composed> {
         let token = derived_manage_token(&self.link_secret, r.id, r.generation);
@@ -57,7 +56,7 @@ impl Composer {
             &schedule.name,
             when,
             sections,
-            articles,
+            picked,
             &links.manage_url,
             &links.unsubscribe_url,
         )?;

@@ -5,6 +5,7 @@ pub mod compose;
 pub mod fire;
 pub mod render;
 pub mod scheduler;
+pub mod selection;
 pub mod worker;
 
 use std::sync::Arc;
@@ -54,12 +55,22 @@ pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
     ));
 }
 
-/// The HTML digest `subscriber_id` would get from `schedule` if it fired now.
+/// What a subscriber would get from a schedule if it fired now.
+#[derive(Debug)]
+pub enum Preview {
+    /// The HTML of the digest they would be mailed.
+    Mail(String),
+    /// They would be mailed nothing, for this reason.
+    Skipped(selection::Skip),
+}
+
+/// What `subscriber_id` would get from `schedule` if it fired now: the same selection as a
+/// run's, at the same instant, without writing anything.
 pub async fn preview(
     state: &AppState,
     schedule: &crate::domain::Schedule,
     subscriber_id: i64,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Preview> {
     let store = &state.store;
     let now = crate::clock::to_ms(state.clock.now());
     let r = store
@@ -67,22 +78,23 @@ pub async fn preview(
         .await?
         .pop()
         .context("subscriber vanished")?;
-    let after = store
+    let watermark = store
         .watermarks(&schedule.slug, &[r.id])
         .await?
         .get(&r.id)
-        .copied()
-        .unwrap_or(r.since);
-    let articles = store
-        .digest_articles(
-            r.sections.as_deref(),
-            after,
-            now,
-            now,
-            schedule.max_articles,
-        )
-        .await?;
+        .copied();
+    let reader = selection::Reader::of(&r, watermark);
+    // A run made now would have this cutoff, and be prepared at this instant.
+    let at = selection::Moment { cutoff: now, now };
+    let candidates = match selection::window(&reader, schedule, at) {
+        Some(w) => w.candidates(store).await?,
+        None => Vec::new(),
+    };
     let sections = store.list_sections().await?;
+    let picked = match selection::decide(&reader, schedule, at, &sections, &candidates) {
+        selection::Decision::Send(p) => p,
+        selection::Decision::Skip(why) => return Ok(Preview::Skipped(why)),
+    };
     let run = crate::store::RunInfo {
         id: 0,
         schedule: schedule.slug.clone(),
@@ -92,6 +104,6 @@ pub async fn preview(
     let composed =
         state
             .composer
-            .compose(&sections, &r, &run, schedule, &articles, state.clock.now())?;
-    Ok(composed.email.html.unwrap_or_default())
+            .compose(&sections, &r, &run, schedule, &picked, state.clock.now())?;
+    Ok(Preview::Mail(composed.email.html.unwrap_or_default()))
 }

@@ -9,8 +9,8 @@ use chrono_tz::Tz;
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
-use crate::domain::Section;
-use crate::{articles::Article, mail::templates::builtin};
+use super::selection::Picked;
+use crate::{domain::Section, mail::templates::builtin};
 
 /// A rendered digest.
 #[derive(Debug, Clone)]
@@ -108,37 +108,40 @@ impl DigestRenderer {
         &self,
         locale: &str,
         sections: &[Section],
-        articles: &[Article],
+        picked: &Picked,
     ) -> anyhow::Result<(String, String)> {
         let key = (
             locale.to_owned(),
-            articles.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
+            picked
+                .articles()
+                .iter()
+                .map(|a| a.id.clone())
+                .collect::<Vec<_>>(),
         );
         if let Some(p) = self.parts.lock().expect("cache lock").get(&key) {
             return Ok(p.clone());
         }
-        let mut blocks: Vec<SectionBlock> = Vec::new();
-        // Sections in their display order; articles newest first within each.
-        for s in sections {
-            let items: Vec<ArticleItem> = articles
-                .iter()
-                .filter(|a| a.section == s.slug)
-                .map(|a| ArticleItem {
-                    title: &a.title,
-                    url: &a.url,
-                    summary: &a.summary,
-                    author: a.author.as_deref(),
-                    published: human_date(a.published_at, self.tz, locale, true),
-                })
-                .collect();
-            if !items.is_empty() {
-                blocks.push(SectionBlock {
-                    slug: &s.slug,
-                    title: &s.title,
-                    articles: items,
-                });
-            }
-        }
+        // In the order the selection decided (sections grouped, newest first within each).
+        let blocks: Vec<SectionBlock> = picked
+            .by_section()
+            .map(|(slug, articles)| SectionBlock {
+                slug,
+                title: sections
+                    .iter()
+                    .find(|s| s.slug == slug)
+                    .map_or(slug, |s| s.title.as_str()),
+                articles: articles
+                    .iter()
+                    .map(|a| ArticleItem {
+                        title: &a.title,
+                        url: &a.url,
+                        summary: &a.summary,
+                        author: a.author.as_deref(),
+                        published: human_date(a.published_at, self.tz, locale, true),
+                    })
+                    .collect(),
+            })
+            .collect();
         let ctx = context! { sections => Value::from(minijinja::value::Serde(&blocks)) };
         let html = self
             .env
@@ -165,12 +168,12 @@ impl DigestRenderer {
         schedule_name: &str,
         when: DateTime<Utc>,
         sections: &[Section],
-        articles: &[Article],
+        picked: &Picked,
         manage_url: &str,
         unsubscribe_url: &str,
     ) -> anyhow::Result<RenderedDigest> {
         let locale = pick_locale(locale);
-        let (articles_html, articles_text) = self.article_parts(locale, sections, articles)?;
+        let (articles_html, articles_text) = self.article_parts(locale, sections, picked)?;
         let date = human_date(when, self.tz, locale, false);
         let subject = self
             .env
@@ -217,7 +220,7 @@ mod tests {
                 "Daily",
                 when,
                 &[],
-                &[],
+                &Picked::default(),
                 "https://m",
                 "https://u",
             )
@@ -230,7 +233,7 @@ mod tests {
                 "每日摘要",
                 when,
                 &[],
-                &[],
+                &Picked::default(),
                 "https://m",
                 "https://u",
             )

@@ -9,7 +9,7 @@ use super::{
     articles::{ArticleRow, COLUMNS},
     read_pool,
 };
-use crate::domain::Article;
+use crate::domain::{Article, SubscriberStatus};
 
 /// A run as a worker needs it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -25,7 +25,7 @@ pub struct RunInfo {
 pub struct Recipient {
     pub id: i64,
     pub email: String,
-    pub status: String,
+    pub status: SubscriberStatus,
     pub locale: String,
     /// `None` = every section.
     pub sections: Option<Vec<String>>,
@@ -99,22 +99,24 @@ impl Store {
         for (id, s) in pairs {
             sections.entry(id).or_default().push(s);
         }
-        Ok(rows
-            .into_iter()
-            .map(|r| Recipient {
-                sections: if r.all_sections {
-                    None
-                } else {
-                    Some(sections.remove(&r.id).unwrap_or_default())
-                },
-                id: r.id,
-                email: r.email,
-                status: r.status,
-                locale: r.locale,
-                since: r.confirmed_at.unwrap_or(r.created_at),
-                generation: r.generation,
+        rows.into_iter()
+            .map(|r| {
+                Ok(Recipient {
+                    sections: if r.all_sections {
+                        None
+                    } else {
+                        Some(sections.remove(&r.id).unwrap_or_default())
+                    },
+                    status: SubscriberStatus::parse(&r.status)
+                        .with_context(|| format!("subscriber {}", r.id))?,
+                    id: r.id,
+                    email: r.email,
+                    locale: r.locale,
+                    since: r.confirmed_at.unwrap_or(r.created_at),
+                    generation: r.generation,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Each subscriber's watermark for `schedule` (absent = never got a digest from it).
@@ -141,7 +143,8 @@ impl Store {
     }
 
     /// Articles that became visible in `(after, cutoff]` and are still published at `now`,
-    /// of `sections` (`None` = all), newest first, at most `limit`.
+    /// of `sections` (`None` = all), newest first, at most `limit`: the candidates of a digest,
+    /// among which the digest selection rule decides.
     pub async fn digest_articles(
         &self,
         sections: Option<&[String]>,

@@ -19,7 +19,7 @@ fn utc(s: &str) -> DateTime<Utc> {
 }
 
 /// Imports `rows` (`email,sections,schedule` lines) as active subscribers.
-async fn import(app: &TestApp, rows: &str) {
+pub(crate) async fn import(app: &TestApp, rows: &str) {
     let csv = format!("email,sections,schedule\n{rows}");
     let r = app
         .client
@@ -38,7 +38,7 @@ async fn import(app: &TestApp, rows: &str) {
     );
 }
 
-async fn publish(app: &TestApp, id: &str, section: &str, title: &str) {
+pub(crate) async fn publish(app: &TestApp, id: &str, section: &str, title: &str) {
     let mut body = common::article(section, title);
     body["published_at"] = app.clock.now().to_rfc3339().into();
     body["url"] = format!("https://www.example.org/{id}.html").into();
@@ -46,7 +46,7 @@ async fn publish(app: &TestApp, id: &str, section: &str, title: &str) {
     assert!(r.status().is_success());
 }
 
-async fn run_now(app: &TestApp, schedule: &str) -> i64 {
+pub(crate) async fn run_now(app: &TestApp, schedule: &str) -> i64 {
     let r = app
         .client
         .post(app.url(&format!("/api/v1/schedules/{schedule}/run")))
@@ -58,7 +58,7 @@ async fn run_now(app: &TestApp, schedule: &str) -> i64 {
     r.json::<Value>().await.unwrap()["run_id"].as_i64().unwrap()
 }
 
-async fn run_view(app: &TestApp, id: i64) -> Value {
+pub(crate) async fn run_view(app: &TestApp, id: i64) -> Value {
     app.client
         .get(app.url(&format!("/api/v1/runs/{id}")))
         .bearer_auth(common::ADMIN_TOKEN)
@@ -71,7 +71,7 @@ async fn run_view(app: &TestApp, id: i64) -> Value {
 }
 
 /// Waits (at most 20 s) for the background worker to finish run `id`.
-async fn wait_done(app: &TestApp, id: i64) -> Value {
+pub(crate) async fn wait_done(app: &TestApp, id: i64) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let v = run_view(app, id).await;
@@ -215,8 +215,14 @@ on_both_backends! {
         app.clock.advance(chrono::Duration::minutes(1));
         let run = wait_done(&app, run_now(&app, "daily").await).await;
         assert_eq!((run["sent"].as_i64(), run["skipped"].as_i64()), (Some(0), Some(1)), "{run}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        assert_eq!(smtp.messages().len(), 2);
+        // A marker: the next run's mail arrives, and it is the only one since the second.
+        app.clock.advance(chrono::Duration::minutes(1));
+        publish(&app, "marker", "news", "标记文章").await;
+        app.clock.advance(chrono::Duration::minutes(1));
+        wait_done(&app, run_now(&app, "daily").await).await;
+        let mails = smtp.wait_for(3).await;
+        assert_eq!(mails.len(), 3, "the skipped run mailed something");
+        assert!(mails[2].text().contains("标记文章"), "{}", mails[2].text());
     }
 
     async fn preview_shows_what_a_subscriber_would_get_now(_app) {
@@ -532,9 +538,19 @@ async fn three_processes_on_one_postgres_database_mail_each_subscriber_exactly_o
         s.digest_wakeup.notify_waiters();
     }
     let mails = smtp.wait_for(150).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let runs = store.list_runs(Some("daily"), None, 10).await.unwrap();
     assert_eq!(runs.len(), 1, "{runs:?}");
+    // Every delivery settled (run done, all sent) before looking for a second copy of any.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let run = loop {
+        let run = store.get_run(runs[0].id).await.unwrap().unwrap();
+        if run.is_finished() {
+            break run;
+        }
+        assert!(std::time::Instant::now() < deadline, "{run:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!((run.status.as_str(), run.sent), ("done", 150), "{run:?}");
     let recipients: Vec<String> = smtp.messages().iter().flat_map(|m| m.to.clone()).collect();
     assert_eq!(recipients.len(), 150, "{} mails", mails.len());
     assert!(duplicates(&recipients).is_empty());

@@ -15,6 +15,7 @@ mod digest_fencing;
 mod digest_ledger;
 mod digest_logs;
 mod digest_schedules;
+mod digest_selection;
 mod durability;
 mod feeds_cache;
 mod feeds_fast_path;

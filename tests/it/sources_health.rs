@@ -220,7 +220,23 @@ async fn the_background_loop_polls_when_the_clock_reaches_the_interval(backend: 
         vec![web_source("site", "news", &site.url("/news/index.html"))],
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The loop has set its first poll a few seconds ahead on the clock (1 s plus up to 10 s of
+    // jitter) and waits for it; only then is "it has not asked yet" worth checking.
+    let start = app.clock.now();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !app
+        .clock
+        .waiting()
+        .iter()
+        .any(|t| *t > start && *t <= start + chrono::Duration::seconds(11))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the loop never waited for its first poll: {:?}",
+            app.clock.waiting()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_eq!(site.hit_count(), 0, "no poll before the clock moves");
 
     app.clock.advance(chrono::Duration::seconds(15));

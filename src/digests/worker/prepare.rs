@@ -7,12 +7,13 @@ use super::Worker;
 use crate::{
     articles::Article,
     clock::{from_ms, to_ms},
+    digests::selection::{self, Decision, Moment, Reader, Skip, Window},
     domain::Schedule,
     store::{Claim, Outcome, Recipient, RunInfo},
 };
 
-/// Articles per (run, watermark, sections): subscribers who share them share one query.
-type ContentCache = HashMap<(i64, i64, Option<Vec<String>>), Arc<Vec<Article>>>;
+/// Candidate articles per selection window, for the batch being prepared.
+type ContentCache = HashMap<Window, Arc<Vec<Article>>>;
 
 /// What the deliveries of a batch need, loaded with a few queries for the whole batch.
 pub(super) struct BatchContext {
@@ -20,6 +21,8 @@ pub(super) struct BatchContext {
     runs: HashMap<i64, (RunInfo, Schedule)>,
     pub(super) recipients: HashMap<i64, Recipient>,
     watermarks: HashMap<(String, i64), i64>,
+    /// The instant the batch is prepared at: what is still published then is mailed.
+    now: i64,
 }
 
 /// A claimed delivery made ready: already decided (skipped), or a mail to send with the
@@ -99,6 +102,7 @@ impl Worker {
             runs,
             recipients,
             watermarks,
+            now: to_ms(self.state().clock.now()),
         })
     }
 
@@ -109,7 +113,13 @@ impl Worker {
         cache: &mut ContentCache,
     ) -> anyhow::Result<Prepared> {
         let (run, schedule) = &ctx.runs[&claim.run_id];
-        let skip = || {
+        let skip = |why: Skip| {
+            tracing::debug!(
+                run = run.id,
+                subscriber = claim.subscriber_id,
+                why = why.code(),
+                "skipped"
+            );
             Prepared::Done(Outcome::Skipped {
                 claim: claim.clone(),
                 schedule: run.schedule.clone(),
@@ -117,39 +127,32 @@ impl Worker {
             })
         };
         let Some(r) = ctx.recipients.get(&claim.subscriber_id) else {
-            return Ok(skip()); // erased since planning
+            return Ok(skip(Skip::Erased)); // erased since planning
         };
-        if r.status != "active" {
-            return Ok(skip()); // unsubscribed or bounced since planning
-        }
-        let after = ctx
-            .watermarks
-            .get(&(run.schedule.clone(), r.id))
-            .copied()
-            .unwrap_or(r.since);
-        let key = (run.id, after, r.sections.clone());
-        let articles = match cache.get(&key) {
-            Some(a) => a.clone(),
-            None => {
-                let a = Arc::new(
-                    self.state()
-                        .store
-                        .digest_articles(
-                            r.sections.as_deref(),
-                            after,
-                            run.cutoff,
-                            to_ms(self.state().clock.now()),
-                            schedule.max_articles,
-                        )
-                        .await?,
-                );
-                cache.insert(key, a.clone());
-                a
-            }
+        let reader = Reader::of(
+            r,
+            ctx.watermarks.get(&(run.schedule.clone(), r.id)).copied(),
+        );
+        let at = Moment {
+            cutoff: run.cutoff,
+            now: ctx.now,
         };
-        if articles.is_empty() && !schedule.send_when_empty {
-            return Ok(skip());
-        }
+        // Subscribers who share a window share its query.
+        let candidates = match selection::window(&reader, schedule, at) {
+            None => Arc::default(),
+            Some(w) => match cache.get(&w) {
+                Some(a) => a.clone(),
+                None => {
+                    let a = Arc::new(w.candidates(&self.state().store).await?);
+                    cache.insert(w, a.clone());
+                    a
+                }
+            },
+        };
+        let picked = match selection::decide(&reader, schedule, at, &ctx.sections, &candidates) {
+            Decision::Send(p) => p,
+            Decision::Skip(why) => return Ok(skip(why)),
+        };
         let when = run
             .fire_at
             .map(from_ms)
@@ -157,7 +160,7 @@ impl Worker {
         let message =
             self.shared
                 .composer
-                .compose(&ctx.sections, r, run, schedule, &articles, when)?;
+                .compose(&ctx.sections, r, run, schedule, &picked, when)?;
         Ok(Prepared::Send(message, run.schedule.clone(), run.cutoff))
     }
 }
