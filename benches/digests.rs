@@ -157,10 +157,14 @@ async fn mean_mail_size(state: &AppState) -> anyhow::Result<usize> {
             bail!("subscriber {} would get no digest", r.id);
         };
         ensure!(!picked.is_empty(), "subscriber {} has no articles", r.id);
-        let c =
-            state
-                .composer
-                .compose(&sections, &r, &run, &schedule, &picked, state.clock.now())?;
+        let c = state.digests.composer.compose(
+            &sections,
+            &r,
+            &run,
+            &schedule,
+            &picked,
+            state.clock.now(),
+        )?;
         let (m, _) = tidings::mail::message::build(state.mailer.from_mailbox(), &c.email)?;
         total += m.formatted().len();
         count += 1;
@@ -184,9 +188,9 @@ async fn run(db: &str, smtp: &str, concurrency: u32) -> anyhow::Result<()> {
     .await?;
 
     let t0 = Instant::now();
-    let id = state.scheduler.run_now(SCHEDULE).await?;
+    let id = state.digests.scheduler.run_now(SCHEDULE).await?;
     let planning = t0.elapsed();
-    state.digest_wakeup.notify_waiters();
+    state.digests.wakeup.notify_waiters();
     loop {
         let status: String = sqlx::query_scalar("SELECT status FROM runs WHERE id = $1")
             .bind(id)

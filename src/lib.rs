@@ -28,13 +28,15 @@ use crate::{
     articles::Ingest, clock::Clock, config::Config, events::Events, metrics::Metrics, store::Store,
 };
 
-/// Everything a handler or background task needs; cheap to clone.
+/// The composition root: every part of the running service, cheap to clone. Background tasks
+/// take what they need from it; handlers never see it whole, they extract their service's
+/// small state through `FromRef` (`api::ApiState`, `subscriptions::PageState`, …).
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
 /// The shared parts behind [`AppState`].
 pub struct Inner {
-    pub config: Config,
+    pub config: Arc<Config>,
     pub store: Store,
     pub clock: Clock,
     pub events: Events,
@@ -43,11 +45,8 @@ pub struct Inner {
     /// Every public feed document, pre-rendered.
     pub feeds: feeds::FeedCache,
     pub shutdown: CancellationToken,
-    pub scheduler: digests::scheduler::Scheduler,
-    /// Woken when a run is created, so delivery workers need not wait for their next poll.
-    pub digest_wakeup: Arc<tokio::sync::Notify>,
-    /// Renders and sends digests.
-    pub composer: Arc<digests::compose::Composer>,
+    /// Schedules, runs and their delivery loops.
+    pub digests: digests::Digests,
     /// Sends every mail (SMTP pool, .eml files or the log).
     pub mailer: mail::Mailer,
     /// Page and mail templates with their zh-CN / en strings.
@@ -111,12 +110,7 @@ impl App {
             clock.clone(),
             metrics.clone(),
         );
-        let scheduler = digests::scheduler::Scheduler::new(
-            store.clone(),
-            clock.clone(),
-            config.digests.catch_up_hours,
-        );
-        let composer = Arc::new(digests::composer(&config, &store, mailer.clone()).await?);
+        let digests = digests::Digests::new(&config, &store, &clock, mailer.clone()).await?;
         let feeds = feeds::FeedCache::build(
             &config,
             store.clone(),
@@ -126,7 +120,7 @@ impl App {
         )
         .await?;
         let state = AppState(Arc::new(Inner {
-            config,
+            config: Arc::new(config),
             store,
             clock,
             events,
@@ -134,9 +128,7 @@ impl App {
             ingest,
             feeds,
             shutdown: CancellationToken::new(),
-            scheduler,
-            digest_wakeup: Arc::new(tokio::sync::Notify::new()),
-            composer,
+            digests,
             mailer,
             templates,
             subscriptions,

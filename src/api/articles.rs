@@ -10,9 +10,8 @@ use axum::{
 };
 use serde::Serialize;
 
-use super::{JsonBody, auth::Publisher, parse_limit};
+use super::{ApiState, JsonBody, auth::Publisher, parse_limit};
 use crate::{
-    AppState,
     articles::{Article, ArticleInput, ArticleStatus},
     error::AppError,
     store::{ArticleCursor, PutResult},
@@ -26,7 +25,7 @@ pub struct ArticleView {
     status: ArticleStatus,
 }
 
-fn view(state: &AppState, article: Article) -> ArticleView {
+fn view(state: &ApiState, article: Article) -> ArticleView {
     let status = article.status(state.clock.now());
     ArticleView { article, status }
 }
@@ -35,7 +34,7 @@ fn view(state: &AppState, article: Article) -> ArticleView {
 #[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn put(
     _: Publisher,
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Path(id): Path<String>,
     JsonBody(input): JsonBody<ArticleInput>,
 ) -> Result<Response, AppError> {
@@ -60,7 +59,7 @@ pub async fn put(
 /// `GET /api/v1/articles/{id}`.
 pub async fn get(
     _: Publisher,
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<Json<ArticleView>, AppError> {
     match state.store.get_article(&id).await? {
@@ -72,7 +71,7 @@ pub async fn get(
 /// `DELETE /api/v1/articles/{id}`: 204, the article retracted from feeds and digests.
 pub async fn delete(
     _: Publisher,
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
     state.ingest.retract(&id).await?;
@@ -88,7 +87,7 @@ pub struct ArticleList {
 /// `GET /api/v1/articles?section=&limit=&cursor=`, newest first, scheduled ones included.
 pub async fn list(
     _: Publisher,
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<ArticleList>, AppError> {
     super::only_params(&q, &["section", "limit", "cursor"])?;

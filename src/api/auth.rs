@@ -1,10 +1,14 @@
 //! Bearer-token extractors; tokens are compared in constant time, only from the header.
 
-use axum::{extract::FromRequestParts, http::request::Parts};
+use axum::{
+    extract::{FromRef, FromRequestParts},
+    http::request::Parts,
+};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::{AppState, error::AppError};
+use super::ApiState;
+use crate::error::AppError;
 
 /// Proof that the request carried the admin token.
 pub struct Admin;
@@ -36,10 +40,14 @@ fn bearer(parts: &Parts) -> Option<&[u8]> {
     (!token.is_empty()).then_some(token)
 }
 
-impl FromRequestParts<AppState> for Admin {
+impl<S: Send + Sync> FromRequestParts<S> for Admin
+where
+    ApiState: FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let state = ApiState::from_ref(state);
         let given = bearer(parts).unwrap_or_default();
         if token_matches(given, state.config.auth.admin_token.as_deref()) {
             Ok(Admin)
@@ -49,10 +57,14 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-impl FromRequestParts<AppState> for Publisher {
+impl<S: Send + Sync> FromRequestParts<S> for Publisher
+where
+    ApiState: FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let state = ApiState::from_ref(state);
         let given = bearer(parts).unwrap_or_default();
         // Evaluate both so the answer time does not say which token exists.
         let admin = token_matches(given, state.config.auth.admin_token.as_deref());

@@ -8,11 +8,44 @@ mod sections;
 mod sources;
 mod subscribers;
 
-use axum::{Router, routing::get};
+use std::sync::Arc;
 
-use crate::AppState;
+use axum::{Router, extract::FromRef, routing::get};
+
+use crate::{
+    AppState, articles::Ingest, clock::Clock, config::Config, digests::Digests, events::Events,
+    store::Store,
+};
 
 pub use json::JsonBody;
+
+/// What the API's handlers use, taken from the app's state for each request.
+#[derive(Clone)]
+pub struct ApiState {
+    /// Tokens (`auth`), the site's time zone, the configured sources.
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub clock: Clock,
+    /// Tells feeds and replicas what changed.
+    pub events: Events,
+    /// Article writes, validated and announced.
+    pub ingest: Ingest,
+    /// Run now and previews.
+    pub digests: Digests,
+}
+
+impl FromRef<AppState> for ApiState {
+    fn from_ref(app: &AppState) -> Self {
+        Self {
+            config: app.config.clone(),
+            store: app.store.clone(),
+            clock: app.clock.clone(),
+            events: app.events.clone(),
+            ingest: app.ingest.clone(),
+            digests: app.digests.clone(),
+        }
+    }
+}
 
 /// Routes of `/api/v1`.
 pub fn router() -> Router<AppState> {

@@ -9,9 +9,8 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{JsonBody, auth::Admin, id_cursor, only_params, parse_limit};
+use super::{ApiState, JsonBody, auth::Admin, id_cursor, only_params, parse_limit};
 use crate::{
-    AppState,
     clock::to_ms,
     digests::Preview,
     domain::{
@@ -31,7 +30,7 @@ pub struct List<T> {
 /// `GET /api/v1/schedules`.
 pub async fn list(
     _: Admin,
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
 ) -> Result<Json<List<Schedule>>, AppError> {
     Ok(Json(List {
         items: state.store.list_schedules().await?,
@@ -93,7 +92,7 @@ impl ScheduleInput {
 /// `PUT /api/v1/schedules/{slug}`: create or replace; takes effect at the next tick.
 pub async fn put(
     _: Admin,
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Path(slug): Path<String>,
     JsonBody(input): JsonBody<ScheduleInput>,
 ) -> Result<(StatusCode, Json<Schedule>), AppError> {
@@ -121,7 +120,7 @@ pub async fn put(
 /// `DELETE /api/v1/schedules/{slug}`: 204, or 404 when there is none.
 pub async fn delete(
     _: Admin,
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Path(slug): Path<String>,
 ) -> Result<StatusCode, AppError> {
     if state
@@ -143,21 +142,20 @@ pub struct Started {
 /// `POST /api/v1/schedules/{slug}/run`: a run now, as if it fired.
 pub async fn run_now(
     _: Admin,
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Path(slug): Path<String>,
 ) -> Result<(StatusCode, Json<Started>), AppError> {
     if state.store.get_schedule(&slug).await?.is_none() {
         return Err(AppError::NotFound(format!("no schedule {slug:?}")));
     }
-    let run_id = state.scheduler.run_now(&slug).await?;
-    state.digest_wakeup.notify_waiters();
+    let run_id = state.digests.run_now(&slug).await?;
     Ok((StatusCode::ACCEPTED, Json(Started { run_id })))
 }
 
 /// `GET /api/v1/runs?schedule=&limit=&cursor=`.
 pub async fn runs(
     _: Admin,
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<List<Run>>, AppError> {
     only_params(&q, &["schedule", "limit", "cursor"])?;
@@ -180,7 +178,7 @@ pub async fn runs(
 /// `GET /api/v1/runs/{id}`.
 pub async fn run(
     _: Admin,
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<Json<Run>, AppError> {
     let id: i64 = id
@@ -198,7 +196,7 @@ pub async fn run(
 /// their attempts, last SMTP reply and times; `status` is one of the run figures.
 pub async fn run_deliveries(
     _: Admin,
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<List<Delivery>>, AppError> {
@@ -237,7 +235,7 @@ pub async fn run_deliveries(
 /// (with [`SKIPPED_HEADER`]) a note saying why they would get nothing.
 pub async fn preview(
     _: Admin,
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Path(slug): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<axum::response::Response, AppError> {
@@ -258,7 +256,7 @@ pub async fn preview(
         .subscriber_by_email(email.as_str())
         .await?
         .ok_or_else(|| AppError::NotFound("no subscriber with that address".into()))?;
-    let html = match crate::digests::preview(&state, &schedule, subscriber.id).await? {
+    let html = match state.digests.preview(&schedule, subscriber.id).await? {
         Preview::Mail(html) => html,
         // A run would mail them nothing: say so and why, rather than show a digest nobody gets.
         Preview::Skipped(why) => {

@@ -8,11 +8,10 @@ use axum::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    JsonBody,
+    ApiState, JsonBody,
     auth::{Admin, Publisher},
 };
 use crate::{
-    AppState,
     domain::{Section, SectionSlug, check_text},
     error::AppError,
     events::Change,
@@ -27,7 +26,7 @@ pub struct SectionList {
 /// `GET /api/v1/sections` (admin or publisher: publishers need the slugs).
 pub async fn list(
     _: Publisher,
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
 ) -> Result<Json<SectionList>, AppError> {
     Ok(Json(SectionList {
         items: state.store.list_sections().await?,
@@ -46,7 +45,7 @@ pub struct SectionInput {
 /// `PUT /api/v1/sections/{slug}` `{title, description}`: 201 created, 200 replaced.
 pub async fn put(
     _: Admin,
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Path(slug): Path<String>,
     JsonBody(input): JsonBody<SectionInput>,
 ) -> Result<(StatusCode, Json<Section>), AppError> {

@@ -4,10 +4,10 @@ use axum::{Json, extract::State};
 use chrono::SecondsFormat;
 use serde::Serialize;
 
+use super::ApiState;
 use super::auth::Admin;
 use crate::{
-    AppState, clock::from_ms, config::SourceConfig, domain::SourceType, error::AppError,
-    store::SourceState,
+    clock::from_ms, config::SourceConfig, domain::SourceType, error::AppError, store::SourceState,
 };
 
 /// One configured source and how its last polls went.
@@ -41,7 +41,7 @@ fn rfc3339(ms: Option<i64>) -> Option<String> {
 }
 
 /// `GET /api/v1/sources`: every configured source in config order.
-pub async fn list(_: Admin, State(state): State<AppState>) -> Result<Json<SourceList>, AppError> {
+pub async fn list(_: Admin, State(state): State<ApiState>) -> Result<Json<SourceList>, AppError> {
     let mut items = Vec::with_capacity(state.config.sources.len());
     for config in &state.config.sources {
         let name = config.name();

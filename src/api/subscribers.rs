@@ -12,9 +12,8 @@ use axum::{
 };
 use serde::Serialize;
 
-use super::{auth::Admin, parse_limit};
+use super::{ApiState, auth::Admin, parse_limit};
 use crate::{
-    AppState,
     clock::{from_ms, to_ms},
     domain::{Email, Subscriber, SubscriberStatus},
     error::AppError,
@@ -26,7 +25,7 @@ use crate::{
 const EXPORT_PAGE: u32 = 1000;
 
 /// Routes under `/api/v1/subscribers`.
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<crate::AppState> {
     Router::new()
         .route("/subscribers", get(list))
         .route("/subscribers/export", get(export))
@@ -103,7 +102,7 @@ fn parse_query(
 /// `GET /api/v1/subscribers?status=&limit=&cursor=`.
 pub async fn list(
     _: Admin,
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<SubscriberList>, AppError> {
     let status = parse_query(&q, &["status", "limit", "cursor"])?;
@@ -125,7 +124,7 @@ pub async fn list(
 /// however many subscribers there are), importable again.
 pub async fn export(
     _: Admin,
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, AppError> {
     let status = parse_query(&q, &["status"])?;
@@ -188,7 +187,7 @@ fn csv_rows(items: &[Subscriber]) -> Bytes {
 #[tracing::instrument(skip_all)]
 pub async fn import(
     _: Admin,
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -215,7 +214,7 @@ pub async fn import(
 #[tracing::instrument(skip_all)]
 pub async fn erase(
     _: Admin,
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Path(email): Path<String>,
 ) -> Result<StatusCode, AppError> {
     let email = Email::parse(&email).map_err(|e| AppError::invalid("email", e.to_string()))?;

@@ -82,8 +82,8 @@ pub async fn run(state: &AppState, slug: &str) -> anyhow::Result<i64> {
     if state.store.get_schedule(slug).await?.is_none() {
         anyhow::bail!("no schedule {slug:?}");
     }
-    let id = state.scheduler.run_now(slug).await?;
-    let worker = Worker::new(state.clone(), Arc::clone(&state.composer));
+    let id = state.digests.scheduler.run_now(slug).await?;
+    let worker = Worker::new(state.clone(), Arc::clone(&state.digests.composer));
     loop {
         let handled = worker.process_batch().await?;
         let view = state.store.get_run(id).await?.context("run vanished")?;

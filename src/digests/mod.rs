@@ -11,9 +11,16 @@ pub mod worker;
 use std::sync::Arc;
 
 use anyhow::Context;
-use tokio::task::JoinSet;
+use tokio::{sync::Notify, task::JoinSet};
 
-use crate::{AppState, config::Config, mail::Mailer, store::Store};
+use crate::{
+    AppState,
+    clock::{Clock, to_ms},
+    config::Config,
+    domain::Schedule,
+    mail::Mailer,
+    store::{RunInfo, Store},
+};
 
 /// Compiles the digest templates and fetches the link secret; fails start-up when a template
 /// is missing or broken.
@@ -34,23 +41,108 @@ pub async fn composer(
     })
 }
 
+/// The digest service as handlers and commands use it: start a run, preview a digest.
+#[derive(Clone)]
+pub struct Digests {
+    store: Store,
+    clock: Clock,
+    /// Turns fire instants (and "run now") into runs.
+    pub scheduler: scheduler::Scheduler,
+    /// Woken when a run is created, so delivery loops need not wait for their next poll.
+    pub wakeup: Arc<Notify>,
+    /// Renders and sends digests.
+    pub composer: Arc<compose::Composer>,
+}
+
+impl Digests {
+    /// The service over `store`, with the configured catch-up window and templates.
+    pub async fn new(
+        config: &Config,
+        store: &Store,
+        clock: &Clock,
+        mailer: Mailer,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            store: store.clone(),
+            clock: clock.clone(),
+            scheduler: scheduler::Scheduler::new(
+                store.clone(),
+                clock.clone(),
+                config.digests.catch_up_hours,
+            ),
+            wakeup: Arc::new(Notify::new()),
+            composer: Arc::new(composer(config, store, mailer).await?),
+        })
+    }
+
+    /// Starts a manual run of `slug` now and wakes the delivery loops; the run's id.
+    pub async fn run_now(&self, slug: &str) -> anyhow::Result<i64> {
+        let id = self.scheduler.run_now(slug).await?;
+        self.wakeup.notify_waiters();
+        Ok(id)
+    }
+
+    /// What `subscriber_id` would get from `schedule` if it fired now: the same selection as
+    /// a run's, at the same instant, without writing anything.
+    pub async fn preview(
+        &self,
+        schedule: &Schedule,
+        subscriber_id: i64,
+    ) -> anyhow::Result<Preview> {
+        let store = &self.store;
+        let now = to_ms(self.clock.now());
+        let r = store
+            .recipients(&[subscriber_id])
+            .await?
+            .pop()
+            .context("subscriber vanished")?;
+        let watermark = store
+            .watermarks(&schedule.slug, &[r.id])
+            .await?
+            .get(&r.id)
+            .copied();
+        let reader = selection::Reader::of(&r, watermark);
+        // A run made now would have this cutoff, and be prepared at this instant.
+        let at = selection::Moment { cutoff: now, now };
+        let candidates = match selection::window(&reader, schedule, at) {
+            Some(w) => w.candidates(store).await?,
+            None => Vec::new(),
+        };
+        let sections = store.list_sections().await?;
+        let picked = match selection::decide(&reader, schedule, at, &sections, &candidates) {
+            selection::Decision::Send(p) => p,
+            selection::Decision::Skip(why) => return Ok(Preview::Skipped(why)),
+        };
+        let run = RunInfo {
+            id: 0,
+            schedule: schedule.slug.clone(),
+            cutoff: now,
+            fire_at: None,
+        };
+        let composed =
+            (self.composer).compose(&sections, &r, &run, schedule, &picked, self.clock.now())?;
+        Ok(Preview::Mail(composed.email.html.unwrap_or_default()))
+    }
+}
+
 /// Starts the scheduler and the delivery loops.
 pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
+    let digests = &state.digests;
     tasks.spawn(scheduler::run(
-        state.scheduler.clone(),
+        digests.scheduler.clone(),
         state.shutdown.clone(),
     ));
-    let first = worker::Worker::new(state.clone(), state.composer.clone());
+    let first = worker::Worker::new(state.clone(), digests.composer.clone());
     for _ in 1..worker::LOOPS {
         tasks.spawn(worker::run(
             first.sibling(),
-            state.digest_wakeup.clone(),
+            digests.wakeup.clone(),
             state.shutdown.clone(),
         ));
     }
     tasks.spawn(worker::run(
         first,
-        state.digest_wakeup.clone(),
+        digests.wakeup.clone(),
         state.shutdown.clone(),
     ));
 }
@@ -62,48 +154,4 @@ pub enum Preview {
     Mail(String),
     /// They would be mailed nothing, for this reason.
     Skipped(selection::Skip),
-}
-
-/// What `subscriber_id` would get from `schedule` if it fired now: the same selection as a
-/// run's, at the same instant, without writing anything.
-pub async fn preview(
-    state: &AppState,
-    schedule: &crate::domain::Schedule,
-    subscriber_id: i64,
-) -> anyhow::Result<Preview> {
-    let store = &state.store;
-    let now = crate::clock::to_ms(state.clock.now());
-    let r = store
-        .recipients(&[subscriber_id])
-        .await?
-        .pop()
-        .context("subscriber vanished")?;
-    let watermark = store
-        .watermarks(&schedule.slug, &[r.id])
-        .await?
-        .get(&r.id)
-        .copied();
-    let reader = selection::Reader::of(&r, watermark);
-    // A run made now would have this cutoff, and be prepared at this instant.
-    let at = selection::Moment { cutoff: now, now };
-    let candidates = match selection::window(&reader, schedule, at) {
-        Some(w) => w.candidates(store).await?,
-        None => Vec::new(),
-    };
-    let sections = store.list_sections().await?;
-    let picked = match selection::decide(&reader, schedule, at, &sections, &candidates) {
-        selection::Decision::Send(p) => p,
-        selection::Decision::Skip(why) => return Ok(Preview::Skipped(why)),
-    };
-    let run = crate::store::RunInfo {
-        id: 0,
-        schedule: schedule.slug.clone(),
-        cutoff: now,
-        fire_at: None,
-    };
-    let composed =
-        state
-            .composer
-            .compose(&sections, &r, &run, schedule, &picked, state.clock.now())?;
-    Ok(Preview::Mail(composed.email.html.unwrap_or_default()))
 }

@@ -82,7 +82,7 @@ pub(crate) async fn wait_done(app: &TestApp, id: i64) -> Value {
             std::time::Instant::now() < deadline,
             "run {id} not done: {v}"
         );
-        app.state.digest_wakeup.notify_waiters();
+        app.state.digests.wakeup.notify_waiters();
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -528,14 +528,14 @@ async fn three_processes_on_one_postgres_database_mail_each_subscriber_exactly_o
         .iter()
         .map(|s| {
             let s = s.clone();
-            tokio::spawn(async move { s.scheduler.tick().await.unwrap() })
+            tokio::spawn(async move { s.digests.scheduler.tick().await.unwrap() })
         })
         .collect();
     for t in ticks {
         t.await.unwrap();
     }
     for s in &states {
-        s.digest_wakeup.notify_waiters();
+        s.digests.wakeup.notify_waiters();
     }
     let mails = smtp.wait_for(150).await;
     let runs = store.list_runs(Some("daily"), None, 10).await.unwrap();

@@ -153,7 +153,7 @@ async fn wait_run(app: &TestApp, id: i64, what: &str, done: impl Fn(&Value) -> b
             return v;
         }
         assert!(Instant::now() < deadline, "{what}: {v}");
-        app.state.digest_wakeup.notify_waiters();
+        app.state.digests.wakeup.notify_waiters();
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -161,7 +161,7 @@ async fn wait_run(app: &TestApp, id: i64, what: &str, done: impl Fn(&Value) -> b
 /// Gives the delivery loops (which poll every second) a few chances to act.
 async fn let_loops_poll(app: &TestApp) {
     for _ in 0..5 {
-        app.state.digest_wakeup.notify_waiters();
+        app.state.digests.wakeup.notify_waiters();
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
@@ -1027,7 +1027,7 @@ on_both_backends! {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let token = tidings::subscriptions::links::derived_manage_token(
-            &app.state.composer.link_secret,
+            &app.state.digests.composer.link_secret,
             s.id,
             s.generation,
         );
@@ -1231,7 +1231,7 @@ async fn wait_given_back(app: &TestApp, id: i64, n: i64, until: DateTime<Utc>) -
             "{k} of {n} deliveries given back until {until}: {}",
             run_view(app, id).await
         );
-        app.state.digest_wakeup.notify_waiters();
+        app.state.digests.wakeup.notify_waiters();
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -38,13 +38,13 @@ on_both_backends! {
     async fn shanghai_eight_oclock_fires_at_midnight_utc_exactly_once(app) {
         // The clock starts at 2026-03-01T00:00Z; the configured daily schedule is 08:00 Asia/Shanghai.
         app.clock.set(utc("2026-03-01T23:59:59Z"));
-        app.state.scheduler.tick().await.unwrap();
+        app.state.digests.scheduler.tick().await.unwrap();
         assert!(runs_of(&app, "daily").await.is_empty());
         app.clock.set(utc("2026-03-02T00:00:00Z"));
-        app.state.scheduler.tick().await.unwrap();
-        app.state.scheduler.tick().await.unwrap();
+        app.state.digests.scheduler.tick().await.unwrap();
+        app.state.digests.scheduler.tick().await.unwrap();
         app.clock.set(utc("2026-03-02T00:00:30Z"));
-        app.state.scheduler.tick().await.unwrap();
+        app.state.digests.scheduler.tick().await.unwrap();
         let runs = runs_of(&app, "daily").await;
         assert_eq!(runs.len(), 1, "{runs:?}");
         assert_eq!(runs[0]["fire_at"], "2026-03-02T00:00:00Z");
@@ -58,7 +58,7 @@ on_both_backends! {
         // Walk through the spring-forward day hour by hour.
         for h in 0..=48 {
             app.clock.set(utc("2026-03-07T12:00:00Z") + chrono::Duration::hours(h));
-            app.state.scheduler.tick().await.unwrap();
+            app.state.digests.scheduler.tick().await.unwrap();
         }
         assert_eq!(runs_of(&app, "ny").await.len(), 2, "one on 03-08 (gap) and one on 03-09");
         // And through the fall-back day in ten-minute steps.
@@ -67,7 +67,7 @@ on_both_backends! {
         assert_eq!(r.status(), StatusCode::CREATED);
         for step in 0..=(24 * 6) {
             app.clock.set(utc("2026-10-31T12:00:00Z") + chrono::Duration::minutes(10 * step));
-            app.state.scheduler.tick().await.unwrap();
+            app.state.digests.scheduler.tick().await.unwrap();
         }
         let runs = runs_of(&app, "ny2").await;
         assert_eq!(runs.len(), 1, "01:30 happens twice on 2026-11-01 but fires once: {runs:?}");
@@ -78,7 +78,7 @@ on_both_backends! {
         // Down from 2026-03-01T00:00Z for 3 days: the daily 08:00 instants of 03-02 and 03-03 are
         // older than 12 h at 2026-03-04T06:00Z (22:00 and 46 h), 03-04 00:00Z is 6 h old.
         app.clock.set(utc("2026-03-04T06:00:00Z"));
-        app.state.scheduler.tick().await.unwrap();
+        app.state.digests.scheduler.tick().await.unwrap();
         let runs = runs_of(&app, "daily").await;
         let statuses: Vec<(&str, &str)> = runs.iter().map(|r| (r["fire_at"].as_str().unwrap(), r["status"].as_str().unwrap())).collect();
         assert_eq!(statuses, [("2026-03-04T00:00:00Z", "done"), ("2026-03-03T00:00:00Z", "missed"), ("2026-03-02T00:00:00Z", "missed")]);
@@ -88,10 +88,10 @@ on_both_backends! {
         let r = put_schedule(&app, "daily", json!({"name": "每日摘要", "cron": "0 8 * * *", "enabled": false})).await;
         assert_eq!(r.status(), StatusCode::OK);
         app.clock.set(utc("2026-03-02T01:00:00Z"));
-        app.state.scheduler.tick().await.unwrap();
+        app.state.digests.scheduler.tick().await.unwrap();
         assert!(runs_of(&app, "daily").await.is_empty());
         put_schedule(&app, "daily", json!({"name": "每日摘要", "cron": "0 8 * * *", "enabled": true})).await;
-        app.state.scheduler.tick().await.unwrap();
+        app.state.digests.scheduler.tick().await.unwrap();
         assert!(runs_of(&app, "daily").await.is_empty(), "enabling replayed a past instant");
     }
 
@@ -102,12 +102,12 @@ on_both_backends! {
         assert_eq!(body["timezone"], "Asia/Shanghai");
         assert_eq!(body["max_articles"], 20);
         app.clock.set(utc("2026-03-01T03:00:00Z"));
-        app.state.scheduler.tick().await.unwrap();
+        app.state.digests.scheduler.tick().await.unwrap();
         assert_eq!(runs_of(&app, "hourly").await.len(), 3);
         let r = app.client.delete(app.url("/api/v1/schedules/hourly")).bearer_auth(common::ADMIN_TOKEN).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::NO_CONTENT);
         app.clock.set(utc("2026-03-01T06:00:00Z"));
-        app.state.scheduler.tick().await.unwrap();
+        app.state.digests.scheduler.tick().await.unwrap();
         assert_eq!(runs_of(&app, "hourly").await.len(), 3, "a deleted schedule fired");
         let list: Value = app.client.get(app.url("/api/v1/schedules")).bearer_auth(common::ADMIN_TOKEN).send().await.unwrap().json().await.unwrap();
         let slugs: Vec<&str> = list["items"].as_array().unwrap().iter().map(|s| s["slug"].as_str().unwrap()).collect();
@@ -177,7 +177,7 @@ async fn three_processes_on_one_postgres_database_create_exactly_one_run_per_ins
         let s = a.state();
         tokio::spawn(async move {
             for _ in 0..5 {
-                s.scheduler.tick().await.unwrap();
+                s.digests.scheduler.tick().await.unwrap();
             }
         })
     });
