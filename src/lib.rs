@@ -34,7 +34,8 @@ pub struct AppState(Arc<Inner>);
 
 /// The shared parts behind [`AppState`].
 pub struct Inner {
-    pub config: Config,
+    /// Shared, so that services' sub-states (axum `FromRef`) take it without a deep copy.
+    pub config: Arc<Config>,
     pub store: Store,
     pub clock: Clock,
     pub events: Events,
@@ -126,7 +127,7 @@ impl App {
         )
         .await?;
         let state = AppState(Arc::new(Inner {
-            config,
+            config: Arc::new(config),
             store,
             clock,
             events,
