@@ -78,7 +78,7 @@ pub trait LinkPage {
 /// A `GET` of the page `K` whose query `token` is a current token of `K::KIND`. Any other
 /// request is answered before the handler runs, the same way on every such page: a missing,
 /// repeated or malformed token or an unknown `locale` with 400/422, an unknown or outdated
-/// token with 404 (as a page or JSON, as asked). It reads and changes nothing else.
+/// token with 404 (as a page or JSON, as asked). Nothing changes: mail scanners fetch links.
 pub struct TokenPage<K> {
     /// Whose token it is.
     pub found: TokenMatch,
