@@ -36,6 +36,7 @@ pub struct AppState(Arc<Inner>);
 
 /// The shared parts behind [`AppState`].
 pub struct Inner {
+    /// Shared, so that services' sub-states (axum `FromRef`) take it without a deep copy.
     pub config: Arc<Config>,
     pub store: Store,
     pub clock: Clock,

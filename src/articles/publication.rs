@@ -10,6 +10,11 @@ use crate::{
     store::Store,
 };
 
+/// How long to wait before asking again when the database could not say when the next
+/// article is due: a scheduled article then appears at most this late after an outage ends,
+/// and a database in trouble is asked once per interval rather than in a loop.
+const READ_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Waits for each upcoming publication instant and announces the sections it reveals.
 pub async fn run(store: Store, events: Events, clock: Clock, shutdown: CancellationToken) {
     let mut changes = events.subscribe();
@@ -21,7 +26,7 @@ pub async fn run(store: Store, events: Events, clock: Clock, shutdown: Cancellat
                 tracing::warn!(error = ?e, "cannot read the next publication time");
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => continue,
+                    _ = tokio::time::sleep(READ_RETRY) => continue,
                 }
             }
         };

@@ -60,6 +60,11 @@ pub fn backoff(attempt: i64) -> chrono::Duration {
     chrono::Duration::minutes(minutes.min(60))
 }
 
+/// How long an idle loop waits before looking for work again: only a run started through
+/// this process's API wakes it at once; scheduled runs, retries falling due and runs of other
+/// processes are found by this poll, so they start at most this late.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
 /// Sends in flight per SMTP connection (see [`Worker::new`]). Measured by rebuilding with each
 /// value and running the driver of `benches/digests.sh` (`digests run DB SINK 4`, 20,000
 /// subscribers, smtp-sink, 2 cores): 2 → 3,349 msgs/s, 4 → 4,058, 8 → 5,457–6,045,
@@ -380,7 +385,7 @@ pub async fn run(
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = wakeup.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = tokio::time::sleep(IDLE_POLL) => {}
             }
         }
     }

@@ -27,6 +27,12 @@ pub const CHANNEL: &str = "tidings_changes";
 const OUTBOX: usize = 1024;
 /// PostgreSQL refuses payloads of 8,000 bytes or more.
 const MAX_PAYLOAD: usize = 7_900;
+/// The first wait after a failed notify or a lost listener: short, so that a single dropped
+/// connection (which the pool replaces at once) delays changes by next to nothing.
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+/// The longest wait between attempts while the database stays away: once it is back, the
+/// replicas hear of changes again within this, without a busy loop meanwhile.
+const MAX_RETRY: Duration = Duration::from_secs(30);
 
 /// The sending side, installed in [`Events`] once connected.
 pub(super) struct Outbox {
@@ -149,7 +155,7 @@ async fn send_loop(
             change
         };
         let payload = encode(&origin, &change);
-        let mut delay = Duration::from_millis(100);
+        let mut backoff = Backoff::default();
         // Keep trying: another replica that never hears of a change serves a stale feed.
         while let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
@@ -158,11 +164,9 @@ async fn send_loop(
             .await
         {
             tracing::warn!(error = %e, "cannot notify other replicas; retrying");
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(delay) => {}
+            if !backoff.wait(&shutdown).await {
+                return;
             }
-            delay = (delay * 2).min(Duration::from_secs(30));
         }
     }
 }
@@ -194,11 +198,10 @@ async fn listen_loop(
             }
             Err(e) => {
                 tracing::warn!(error = %e, "change listener failed; reconnecting");
-                let mut delay = Duration::from_millis(100);
+                let mut backoff = Backoff::default();
                 listener = loop {
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return,
-                        _ = tokio::time::sleep(delay) => {}
+                    if !backoff.wait(&shutdown).await {
+                        return;
                     }
                     match listen(&pool).await {
                         Ok(l) => break l,
@@ -206,10 +209,33 @@ async fn listen_loop(
                             tracing::warn!(error = ?e, "cannot reconnect the change listener")
                         }
                     }
-                    delay = (delay * 2).min(Duration::from_secs(30));
                 };
                 events.publish_local(Change::All);
             }
         }
+    }
+}
+
+/// Waits between attempts at something that must succeed in the end: [`FIRST_RETRY`],
+/// doubling up to [`MAX_RETRY`].
+struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { next: FIRST_RETRY }
+    }
+}
+
+impl Backoff {
+    /// Sleeps for the next wait; `false` if shutdown came first.
+    async fn wait(&mut self, shutdown: &CancellationToken) -> bool {
+        tokio::select! {
+            _ = shutdown.cancelled() => return false,
+            _ = tokio::time::sleep(self.next) => {}
+        }
+        self.next = (self.next * 2).min(MAX_RETRY);
+        true
     }
 }

@@ -34,6 +34,10 @@ use crate::{AppState, events::Change};
 /// The slug of the feed that merges every section.
 pub const ALL: &str = "all";
 
+/// The pause before a failed rebuild is tried again: short, because readers get the previous
+/// feeds meanwhile; not shorter, so that a database that is down is not asked in a loop.
+const REBUILD_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Routes of the public feeds, the OPML list and the index page.
 pub fn router() -> Router<AppState> {
     let cached = || get(serve::cached).fallback(serve::method_not_allowed);
@@ -104,7 +108,7 @@ async fn refresh(
                 scope = Some(current);
                 tokio::select! {
                     _ = state.shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    _ = tokio::time::sleep(REBUILD_RETRY) => {}
                 }
             }
         }

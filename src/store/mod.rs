@@ -97,6 +97,13 @@ macro_rules! write_tx {
 }
 pub(crate) use write_tx;
 
+/// Most items of a caller's list that go to the database at once: ids bound in one
+/// `IN (…)` (a parameter each, far below the limits of SQLite, 32,766, and PostgreSQL, 65,535,
+/// whatever the list's length) or rows written in one transaction (so that SQLite's single
+/// writer is not held for the whole list). Multi-row `VALUES` statements, whose binding cost
+/// grows faster, use the smaller `ledger_outcomes::CHUNK`.
+const MAX_BATCH: usize = 500;
+
 /// Longest [`Store::close`] waits for connections in use to come back.
 const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 

@@ -194,7 +194,7 @@ impl Store {
             .map(|r| r.id)
             .collect();
         let mut by_id: HashMap<i64, Vec<String>> = HashMap::new();
-        for chunk in ids.chunks(500) {
+        for chunk in ids.chunks(super::MAX_BATCH) {
             let sql = format!(
                 "SELECT subscriber_id, section FROM subscriber_sections
                  WHERE subscriber_id IN ({}) ORDER BY subscriber_id, section",

@@ -125,7 +125,7 @@ impl Store {
         tokens: &[(i64, i64, String)],
         now_ms: i64,
     ) -> anyhow::Result<()> {
-        for chunk in tokens.chunks(500) {
+        for chunk in tokens.chunks(super::MAX_BATCH) {
             write_tx!(self, |tx| {
                 for (id, generation, hash) in chunk {
                     insert_token!(

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::input::Problem;
 use crate::domain::{ScheduleChoice, Section};
-use crate::{AppState, config::Config, store::Store};
+use crate::{config::Config, mail::Templates, store::Store};
 
 /// The sections and schedules on offer right now.
 pub struct Catalog {
@@ -71,7 +71,7 @@ impl Catalog {
     /// Section checkboxes, titled in `locale`; `chosen: None` ticks none (meaning all).
     pub fn section_choices(
         &self,
-        state: &AppState,
+        t: &Templates,
         locale: &str,
         chosen: Option<&[String]>,
     ) -> Vec<Choice> {
@@ -79,7 +79,7 @@ impl Catalog {
             .iter()
             .map(|s| Choice {
                 slug: s.slug.clone(),
-                title: section_title(state, locale, &s.slug, &s.title),
+                title: section_title(t, locale, &s.slug, &s.title),
                 checked: chosen.is_some_and(|c| c.iter().any(|x| x == &s.slug)),
             })
             .collect()
@@ -88,7 +88,7 @@ impl Catalog {
     /// Schedule radio buttons, named in `locale`, `chosen` (or the default) ticked.
     pub fn schedule_choices(
         &self,
-        state: &AppState,
+        t: &Templates,
         locale: &str,
         chosen: Option<&str>,
     ) -> Vec<Choice> {
@@ -97,7 +97,7 @@ impl Catalog {
             .iter()
             .map(|s| Choice {
                 slug: s.slug.clone(),
-                title: schedule_name(state, locale, &s.slug, &s.name),
+                title: schedule_name(t, locale, &s.slug, &s.name),
                 checked: chosen == Some(s.slug.as_str()),
             })
             .collect()
@@ -105,17 +105,13 @@ impl Catalog {
 }
 
 /// A section's title in `locale`: `[section_titles]` of the strings, else the stored title.
-pub fn section_title(state: &AppState, locale: &str, slug: &str, stored: &str) -> String {
-    state
-        .templates
-        .lookup(locale, &format!("section_titles.{slug}"))
+pub fn section_title(t: &Templates, locale: &str, slug: &str, stored: &str) -> String {
+    t.lookup(locale, &format!("section_titles.{slug}"))
         .unwrap_or_else(|| stored.to_owned())
 }
 
 /// A schedule's name in `locale`: `[schedule_names]` of the strings, else the stored name.
-pub fn schedule_name(state: &AppState, locale: &str, slug: &str, stored: &str) -> String {
-    state
-        .templates
-        .lookup(locale, &format!("schedule_names.{slug}"))
+pub fn schedule_name(t: &Templates, locale: &str, slug: &str, stored: &str) -> String {
+    t.lookup(locale, &format!("schedule_names.{slug}"))
         .unwrap_or_else(|| stored.to_owned())
 }

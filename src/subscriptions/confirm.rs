@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::{
-    extract::{Request, State},
+    extract::{FromRequest, Request, State},
     http::StatusCode,
     response::Response,
 };
@@ -13,48 +13,48 @@ use minijinja::context;
 use serde_json::json;
 
 use super::{
-    input::{self, Fields, Format},
-    link_token::{
-        LinkError, Opened, link_error, locale_field, open, page_for, resolve, token_field,
-    },
+    input::Format,
+    limits::RESEND_INTERVAL_MS,
+    link_token::{LinkError, LinkPage, TokenForm, TokenPage, link_error, resolve},
     links,
-    outbox::{Job, MailJob},
+    outbox::{BUSY_RETRY_AFTER, Job, MailJob},
     pages::{Action, Link, Notice, Page, json_response},
-    subscribe::{CONFIRM_TTL_MS, RESEND_INTERVAL_MS, client_ip, sent_page, too_many},
-    token,
+    state::PageState,
+    subscribe::{client_ip, sent_page, too_many},
+    token::{self, CONFIRM_TTL_MS},
 };
 use crate::{
-    AppState,
     clock::to_ms,
     domain::{Email, SubscriberStatus, TokenKind},
     error::AppError,
     store::TokenMatch,
 };
 
-const PATH: &str = "/subscriptions/confirm";
+/// The page behind a confirmation link.
+pub struct Confirmation;
+
+impl LinkPage for Confirmation {
+    const KIND: TokenKind = TokenKind::Confirm;
+    const PATH: &'static str = "/subscriptions/confirm";
+    const FIELDS: &'static [&'static str] = &["token", "locale"];
+}
 
 /// `GET /subscriptions/confirm?token=…`: a page with a button; never a change.
-pub async fn show(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
-    let query = Fields::from_query(req.uri().query());
-    let Opened {
-        page,
-        format,
-        found: m,
-    } = match open(&state, &query, req.headers(), TokenKind::Confirm, PATH).await? {
-        Ok(opened) => opened,
-        Err(answer) => return Ok(answer),
-    };
-    let raw = page.token;
+pub async fn show(
+    State(state): State<PageState>,
+    link: TokenPage<Confirmation>,
+) -> Result<Response, AppError> {
+    let (page, format, m) = (link.page(&state), link.format, &link.found);
     let now = to_ms(state.clock.now());
     Ok(match m.status {
-        SubscriberStatus::Pending if expired(&m, now) => expired_page(&page, format, &m, raw),
+        SubscriberStatus::Pending if expired(m, now) => expired_page(&page, format, m, &link.token),
         SubscriberStatus::Pending => match format {
             Format::Json => json_response(StatusCode::OK, json!({ "status": "pending" })),
             Format::Html => page.render(
                 "pages/confirm.html",
                 &page.text("confirm.title"),
                 StatusCode::OK,
-                context! { email => &m.email, token => raw },
+                context! { email => &m.email, token => &link.token },
             ),
         },
         SubscriberStatus::Active => already_page(&page, format),
@@ -64,19 +64,14 @@ pub async fn show(State(state): State<AppState>, req: Request) -> Result<Respons
 
 /// `POST /subscriptions/confirm` (field `token`): activates the subscription.
 #[tracing::instrument(skip_all)]
-pub async fn activate(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
-    let Submitted {
-        page,
-        format,
-        m,
-        raw,
-    } = match submitted(&state, req).await? {
-        Ok(s) => s,
-        Err(resp) => return Ok(resp),
-    };
+pub async fn activate(
+    State(state): State<PageState>,
+    form: TokenForm<Confirmation>,
+) -> Result<Response, AppError> {
+    let (page, format, m) = (form.page(&state), form.format, &form.found);
     let now = to_ms(state.clock.now());
-    if m.status == SubscriberStatus::Pending && expired(&m, now) {
-        return Ok(expired_page(&page, format, &m, Some(&raw)));
+    if m.status == SubscriberStatus::Pending && expired(m, now) {
+        return Ok(expired_page(&page, format, m, &form.token));
     }
     let manage = token::generate();
     if m.status == SubscriberStatus::Pending
@@ -108,7 +103,7 @@ pub async fn activate(State(state): State<AppState>, req: Request) -> Result<Res
         });
     }
     // Not pending (any more): a second press, or a stale link.
-    let again = resolve(&state, Some(&raw), TokenKind::Confirm).await?;
+    let again = resolve(&state.store, Some(&form.token), Confirmation::KIND).await?;
     Ok(match again {
         Ok(m) if m.status == SubscriberStatus::Active => already_page(&page, format),
         _ => link_error(&page, format, &LinkError::Unknown),
@@ -117,18 +112,17 @@ pub async fn activate(State(state): State<AppState>, req: Request) -> Result<Res
 
 /// `POST /subscriptions/resend` (field `token` of an expired or lost confirmation link).
 #[tracing::instrument(skip_all)]
-pub async fn resend(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
-    // It sends mail, so it counts against the client's limit like `POST /subscribe`.
+pub async fn resend(State(state): State<PageState>, req: Request) -> Result<Response, AppError> {
+    // It sends mail, so it counts against the client's limit like `POST /subscribe`, and
+    // from the first byte: before the form is read, whatever it holds.
     let limited = state
-        .subscriptions
         .clients
         .check(client_ip(&req), to_ms(state.clock.now()));
-    let Submitted {
-        page, format, m, ..
-    } = match submitted(&state, req).await? {
-        Ok(s) => s,
-        Err(resp) => return Ok(resp),
+    let form = match TokenForm::<Confirmation>::from_request(req, &state).await {
+        Ok(form) => form,
+        Err(answer) => return Ok(answer),
     };
+    let (page, format, m) = (form.page(&state), form.format, &form.found);
     if let Err(wait) = limited {
         return Ok(page.problem(format, &too_many(wait)));
     }
@@ -138,11 +132,10 @@ pub async fn resend(State(state): State<AppState>, req: Request) -> Result<Respo
         _ => return Ok(link_error(&page, format, &LinkError::Unknown)),
     }
     let now = to_ms(state.clock.now());
-    let subs = &state.subscriptions;
-    let Ok(slot) = subs.outbox.sender.try_reserve() else {
-        return Ok(page.problem(format, &too_many(60)));
+    let Ok(slot) = state.outbox.try_reserve() else {
+        return Ok(page.problem(format, &too_many(BUSY_RETRY_AFTER.as_secs())));
     };
-    if let Err(wait) = subs.confirmations.take(&state.store, now).await? {
+    if let Err(wait) = state.confirmations.take(&state.store, now).await? {
         return Ok(page.problem(format, &too_many(wait)));
     }
     let fresh = token::generate();
@@ -164,7 +157,7 @@ pub async fn resend(State(state): State<AppState>, req: Request) -> Result<Respo
             token: fresh.text,
             schedule: m.schedule.clone(),
         })),
-        _ => subs.confirmations.give_back(&state.store, now).await,
+        _ => state.confirmations.give_back(&state.store, now).await,
     }
     Ok(match format {
         Format::Json => json_response(StatusCode::ACCEPTED, json!({ "status": "pending" })),
@@ -172,71 +165,11 @@ pub async fn resend(State(state): State<AppState>, req: Request) -> Result<Respo
     })
 }
 
-/// A POST whose token resolved, with the page to answer on.
-struct Submitted<'a> {
-    page: Page<'a>,
-    format: Format,
-    m: TokenMatch,
-    raw: String,
-}
-
-async fn submitted(
-    state: &AppState,
-    req: Request,
-) -> Result<Result<Submitted<'_>, Response>, AppError> {
-    let (parts, body) = req.into_parts();
-    let query = Fields::from_query(parts.uri.query());
-    let site = state.config.site.language.as_str();
-    let (format, fields) = match input::read_body(&parts.headers, body, false).await {
-        Ok(x) => x,
-        Err(p) => {
-            let (page, _) = page_for(state, &parts.headers, Ok(None), site, PATH, None);
-            return Ok(Err(page.problem(input::answer_format(&parts.headers), &p)));
-        }
-    };
-    let raw = token_field(&fields, &query).map(|t| t.map(str::to_owned));
-    let found = resolve(
-        state,
-        raw.clone().ok().flatten().as_deref(),
-        TokenKind::Confirm,
-    )
-    .await?;
-    let fallback = found
-        .as_ref()
-        .map_or(site, |m| m.locale.as_str())
-        .to_owned();
-    let (page, locale_ok) = page_for(
-        state,
-        &parts.headers,
-        locale_field(&fields, &query),
-        &fallback,
-        PATH,
-        None,
-    );
-    let checked = fields
-        .only(&["token", "locale"])
-        .and(raw)
-        .and_then(|r| locale_ok.map(|()| r));
-    let raw = match checked {
-        Ok(r) => r.unwrap_or_default(),
-        Err(p) => return Ok(Err(page.problem(format, &p))),
-    };
-    Ok(match found {
-        Ok(m) => Ok(Submitted {
-            page,
-            format,
-            m,
-            raw,
-        }),
-        Err(e) => Err(link_error(&page, format, &e)),
-    })
-}
-
 fn expired(m: &TokenMatch, now: i64) -> bool {
     m.expires_at.is_some_and(|e| e <= now)
 }
 
-fn expired_page(page: &Page<'_>, format: Format, m: &TokenMatch, raw: Option<&str>) -> Response {
+fn expired_page(page: &Page<'_>, format: Format, m: &TokenMatch, token: &str) -> Response {
     match format {
         Format::Json => json_response(
             StatusCode::GONE,
@@ -244,7 +177,7 @@ fn expired_page(page: &Page<'_>, format: Format, m: &TokenMatch, raw: Option<&st
         ),
         Format::Html => {
             let fields = BTreeMap::from([
-                ("token".to_owned(), raw.unwrap_or_default().to_owned()),
+                ("token".to_owned(), token.to_owned()),
                 ("locale".to_owned(), page.locale.to_owned()),
             ]);
             page.notice(

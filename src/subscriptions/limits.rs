@@ -11,6 +11,9 @@ use std::{
 
 use crate::store::Store;
 
+/// One address gets at most one mail from `POST /subscribe` per this interval (SPEC §5).
+pub const RESEND_INTERVAL_MS: i64 = 10 * 60_000;
+
 /// `burst` requests at once, then one per `interval_ms`.
 #[derive(Debug, Clone, Copy)]
 struct Gcra {
@@ -109,6 +112,7 @@ impl ClientLimiter {
 /// One budget for every process of the database, e.g. confirmation mails per hour: kept in
 /// the database ([`Store::take_budget`]), so several replicas share it instead of each having
 /// its own.
+#[derive(Clone)]
 pub struct Budget {
     name: &'static str,
     gcra: Gcra,

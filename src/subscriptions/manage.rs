@@ -1,109 +1,72 @@
 //! `GET /subscriptions/manage?token=` and `POST /subscriptions/manage`: change sections,
 //! schedule and mail language of an active subscription.
 
-use axum::{
-    extract::{Request, State},
-    http::StatusCode,
-    response::Response,
-};
+use axum::{extract::State, http::StatusCode, response::Response};
 use minijinja::{Value, context};
 use serde_json::json;
 
 use super::{
     choices::Catalog,
-    input::{self, Fields, Format, Problem},
-    link_token::{
-        LinkError, Opened, link_error, locale_field, open, page_for, resolve, token_field,
-    },
+    input::{Format, Problem},
+    link_token::{LinkError, LinkPage, TokenForm, TokenPage, link_error},
     pages::{Link, Notice, Page, json_response, ser},
+    state::PageState,
 };
 use crate::domain::{Preferences, Subscriber, SubscriberStatus, TokenKind};
-use crate::{AppState, error::AppError};
+use crate::error::AppError;
 
-const PATH: &str = "/subscriptions/manage";
+/// The page behind a manage link.
+pub struct Manage;
+
+impl LinkPage for Manage {
+    const KIND: TokenKind = TokenKind::Manage;
+    const PATH: &'static str = "/subscriptions/manage";
+    const FIELDS: &'static [&'static str] = &["token", "sections", "schedule", "locale"];
+}
 
 /// `GET /subscriptions/manage?token=…`: the current choices in a form.
-pub async fn show(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
-    let query = Fields::from_query(req.uri().query());
-    let Opened {
-        page,
-        format,
-        found: m,
-    } = match open(&state, &query, req.headers(), TokenKind::Manage, PATH).await? {
-        Ok(opened) => opened,
-        Err(answer) => return Ok(answer),
-    };
-    let raw = page.token;
-    let sub = state.store.subscriber_by_email(&m.email).await?;
+pub async fn show(
+    State(state): State<PageState>,
+    link: TokenPage<Manage>,
+) -> Result<Response, AppError> {
+    let (page, format) = (link.page(&state), link.format);
+    let sub = state.store.subscriber_by_email(&link.found.email).await?;
     let Some(sub) = sub.filter(|s| s.status == SubscriberStatus::Active) else {
         return Ok(not_active(&page, format));
     };
     let catalog = Catalog::load(&state.store, &state.config).await?;
     Ok(match format {
         Format::Json => json_response(StatusCode::OK, view(&sub)),
-        Format::Html => form(&page, &catalog, &sub, raw.unwrap_or_default(), &[], false),
+        Format::Html => form(&page, &catalog, &sub, &link.token, &[], false),
     })
 }
 
 /// `POST /subscriptions/manage` (fields `token`, `sections`, `schedule`, `locale`).
 #[tracing::instrument(skip_all)]
-pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
-    let (parts, body) = req.into_parts();
-    let query = Fields::from_query(parts.uri.query());
-    let site = state.config.site.language.clone();
-    let (format, fields) = match input::read_body(&parts.headers, body, false).await {
-        Ok(x) => x,
-        Err(p) => {
-            let (page, _) = page_for(&state, &parts.headers, Ok(None), &site, PATH, None);
-            return Ok(page.problem(input::answer_format(&parts.headers), &p));
-        }
-    };
-    let raw = token_field(&fields, &query).map(|t| t.map(str::to_owned));
-    let found = resolve(
-        &state,
-        raw.clone().ok().flatten().as_deref(),
-        TokenKind::Manage,
-    )
-    .await?;
-    let fallback = found
-        .as_ref()
-        .map_or(site.as_str(), |m| m.locale.as_str())
-        .to_owned();
-    let (page, locale_ok) = page_for(
-        &state,
-        &parts.headers,
-        locale_field(&fields, &query),
-        &fallback,
-        PATH,
-        None,
-    );
-    let checked = fields
-        .only(&["token", "sections", "schedule", "locale"])
-        .and(raw);
-    let raw = match checked.and_then(|r| locale_ok.map(|()| r)) {
-        Ok(r) => r.unwrap_or_default(),
-        Err(p) => return Ok(page.problem(format, &p)),
-    };
-    let sub = match found {
-        Ok(m) => state
-            .store
-            .subscriber_by_email(&m.email)
-            .await?
-            .filter(|s| s.generation == m.generation),
-        Err(e) => return Ok(link_error(&page, format, &e)),
-    };
+pub async fn submit(
+    State(state): State<PageState>,
+    posted: TokenForm<Manage>,
+) -> Result<Response, AppError> {
+    let (page, format, m) = (posted.page(&state), posted.format, &posted.found);
+    let sub = state
+        .store
+        .subscriber_by_email(&m.email)
+        .await?
+        .filter(|s| s.generation == m.generation);
     let Some(sub) = sub.filter(|s| s.status == SubscriberStatus::Active) else {
         return Ok(not_active(&page, format));
     };
     let catalog = Catalog::load(&state.store, &state.config).await?;
+    let fields = &posted.fields;
     let sections = catalog.pick_sections(fields.many("sections"));
     let schedule = fields
         .one("schedule")
         .and_then(|s| catalog.pick_schedule(Some(s.unwrap_or(&sub.schedule))));
     // The page speaks the language asked for; when one is asked for, mail does too.
-    let locale = match locale_field(&fields, &query) {
-        Ok(Some(_)) => page.locale.to_owned(),
-        _ => sub.locale.clone(),
+    let locale = if posted.locale_asked {
+        page.locale.to_owned()
+    } else {
+        sub.locale.clone()
     };
     let (Ok(sections), Ok(schedule)) = (sections.clone(), schedule.clone()) else {
         let problems: Vec<Problem> = [sections.err(), schedule.err()]
@@ -112,7 +75,7 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
             .collect();
         return Ok(match format {
             Format::Json => page.problem(format, &problems[0]),
-            Format::Html => form(&page, &catalog, &sub, &raw, &problems, false),
+            Format::Html => form(&page, &catalog, &sub, &posted.token, &problems, false),
         });
     };
     let prefs = Preferences {
@@ -134,7 +97,7 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
         .unwrap_or(sub);
     Ok(match format {
         Format::Json => json_response(StatusCode::OK, view(&updated)),
-        Format::Html => form(&page, &catalog, &updated, &raw, &[], true),
+        Format::Html => form(&page, &catalog, &updated, &posted.token, &[], true),
     })
 }
 
@@ -177,8 +140,8 @@ fn form(
         token => token,
         saved => saved,
         mail_locale => &sub.locale,
-        sections => ser(&catalog.section_choices(page.state, page.locale, chosen)),
-        schedules => ser(&catalog.schedule_choices(page.state, page.locale, Some(&sub.schedule))),
+        sections => ser(&catalog.section_choices(&page.state.templates, page.locale, chosen)),
+        schedules => ser(&catalog.schedule_choices(&page.state.templates, page.locale, Some(&sub.schedule))),
         errors => if errors.is_empty() { Value::from(()) } else { ser(&errors) },
     };
     page.render(

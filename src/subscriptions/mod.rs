@@ -15,6 +15,7 @@ pub mod links;
 mod manage;
 pub mod outbox;
 mod pages;
+mod state;
 mod subscribe;
 pub mod token;
 mod unsubscribe;
@@ -24,37 +25,21 @@ use std::time::Duration;
 use axum::{Router, routing::get};
 use tokio::task::JoinSet;
 
-use crate::{AppState, clock::to_ms, config::SubscriptionsConfig};
+use crate::{AppState, clock::to_ms};
 
-pub use subscribe::{CONFIRM_TTL_MS, RESEND_INTERVAL_MS};
+pub use limits::RESEND_INTERVAL_MS;
+pub use state::{PageState, Subscriptions};
+pub use token::CONFIRM_TTL_MS;
 
 /// Expired confirmation tokens are kept this long (the link then still says "expired" and
 /// offers a new mail rather than "unknown"), and pending sign-ups as long after their last mail.
 const KEEP_STALE_MS: i64 = 30 * 24 * 3_600_000;
+/// A pause after a failed clean-up before the next hourly wait: should the clock have jumped
+/// (the next hour already past), a failing database is not asked again at once.
+const CLEANUP_PAUSE: Duration = Duration::from_secs(60);
 
-/// State shared by the subscription handlers.
-pub struct Subscriptions {
-    clients: limits::ClientLimiter,
-    confirmations: limits::Budget,
-    outbox: outbox::Outbox,
-}
-
-impl Subscriptions {
-    /// Limits from `[subscriptions]`, an empty queue.
-    pub fn new(config: &SubscriptionsConfig) -> Self {
-        Self {
-            clients: limits::ClientLimiter::new(
-                config.ip_burst,
-                config.ip_per_hour,
-                config.ip_table_size,
-            ),
-            confirmations: limits::Budget::per_hour("confirmations", config.confirmations_per_hour),
-            outbox: outbox::Outbox::default(),
-        }
-    }
-}
-
-/// Routes of the public subscription pages.
+/// Routes of the public subscription pages; their handlers take [`PageState`] from the app's
+/// state.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/subscribe", get(subscribe::form).post(subscribe::submit))
@@ -99,7 +84,10 @@ pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = ?e, "clean-up of stale subscriptions failed");
-                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    tokio::select! {
+                        _ = state.shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(CLEANUP_PAUSE) => {}
+                    }
                 }
             }
         }

@@ -10,11 +10,19 @@ use tokio::{
     task::JoinSet,
 };
 
-use super::{choices::schedule_name, links};
+use super::{
+    choices::schedule_name,
+    limits::RESEND_INTERVAL_MS,
+    links,
+    token::{self, CONFIRM_TTL_MS},
+};
 use crate::{
     AppState,
+    clock::to_ms,
+    config::SiteConfig,
     domain::{Email, Preferences},
-    mail::{self, SendError},
+    mail::{self, SendError, Templates},
+    store::{IssuedHashes, SubscribeOutcome},
 };
 
 /// Jobs waiting; beyond this `POST /subscribe` answers 503.
@@ -25,6 +33,10 @@ const PARALLEL: usize = 4;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Waits before the 2nd and 3rd attempts of a mail that failed transiently.
 const RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(5), Duration::from_secs(60)];
+/// What a visitor turned away by a full queue is asked to wait (`Retry-After`): the longest
+/// pause of a mail between attempts, after which the mails being sent have moved on and the
+/// queue with them.
+pub const BUSY_RETRY_AFTER: Duration = RETRY_DELAYS[RETRY_DELAYS.len() - 1];
 
 /// A mail to send on a visitor's behalf. The token exists only here and in the mail.
 #[derive(Debug, Clone)]
@@ -118,8 +130,7 @@ pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
 async fn deliver(state: &AppState, job: Job) {
     let job = match job {
         Job::Mail(m) => m,
-        Job::SignUp { email, prefs } => match super::subscribe::record(state, &email, &prefs).await
-        {
+        Job::SignUp { email, prefs } => match record(state, &email, &prefs).await {
             Ok(Some(m)) => m,
             Ok(None) => return,
             Err(e) => {
@@ -128,7 +139,7 @@ async fn deliver(state: &AppState, job: Job) {
             }
         },
     };
-    let email = match compose(state, &job) {
+    let email = match compose(&state.config.site, &state.templates, &job) {
         Ok(e) => e,
         Err(e) => {
             tracing::error!(error = ?e, "cannot render a subscription mail");
@@ -158,9 +169,50 @@ async fn deliver(state: &AppState, job: Job) {
     }
 }
 
+/// Records a sign-up and says which mail, if any, is due.
+async fn record(
+    state: &AppState,
+    email: &Email,
+    prefs: &Preferences,
+) -> anyhow::Result<Option<MailJob>> {
+    let now = to_ms(state.clock.now());
+    let confirm = token::generate();
+    let manage = token::generate();
+    let hashes = IssuedHashes {
+        confirm: &confirm.hash,
+        manage: &manage.hash,
+        confirm_expires_at: now + CONFIRM_TTL_MS,
+    };
+    let outcome = state
+        .store
+        .request_subscription(email.as_str(), prefs, &hashes, now, RESEND_INTERVAL_MS)
+        .await?;
+    Ok(match outcome {
+        SubscribeOutcome::SendConfirmation { locale, .. } => Some(MailJob::Confirm {
+            to: email.clone(),
+            locale,
+            token: confirm.text,
+            schedule: prefs.schedule.clone(),
+        }),
+        SubscribeOutcome::SendAlreadyActive { locale, .. } => Some(MailJob::AlreadyActive {
+            to: email.clone(),
+            locale,
+            token: manage.text,
+        }),
+        SubscribeOutcome::Throttled => {
+            // No mail after all: the budget unit taken for it goes back.
+            state
+                .subscriptions
+                .confirmations
+                .give_back(&state.store, now)
+                .await;
+            None
+        }
+    })
+}
+
 /// Renders a job into a mail, in the subscriber's language.
-pub fn compose(state: &AppState, job: &MailJob) -> anyhow::Result<mail::Email> {
-    let site = &state.config.site;
+pub fn compose(site: &SiteConfig, t: &Templates, job: &MailJob) -> anyhow::Result<mail::Email> {
     let base = site.base_url.as_str();
     // (template name, the strings key of its subject, what only it needs)
     let (to, locale, template, subject_key, extra) = match job {
@@ -170,7 +222,7 @@ pub fn compose(state: &AppState, job: &MailJob) -> anyhow::Result<mail::Email> {
             token,
             schedule,
         } => {
-            let name = schedule_name(state, locale, schedule, schedule);
+            let name = schedule_name(t, locale, schedule, schedule);
             let url = links::confirm_url(base, token, locale);
             (
                 to,
@@ -191,7 +243,6 @@ pub fn compose(state: &AppState, job: &MailJob) -> anyhow::Result<mail::Email> {
             )
         }
     };
-    let t = &state.templates;
     let subject = t.text(locale, subject_key).replace("{site}", &site.title);
     let ctx = context! {
         t => t.strings(locale),

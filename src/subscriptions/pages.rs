@@ -11,8 +11,11 @@ use axum::{
 use minijinja::{Value, context};
 use serde::Serialize;
 
-use super::input::{Format, Problem};
-use crate::{AppState, error::AppError};
+use super::{
+    input::{Format, Problem},
+    state::PageState,
+};
+use crate::error::AppError;
 
 /// A form a notice page offers (e.g. "send a new confirmation mail").
 #[derive(Debug, Clone, Serialize)]
@@ -41,7 +44,7 @@ pub struct Notice {
 
 /// Where and in which language a page is rendered.
 pub struct Page<'a> {
-    pub state: &'a AppState,
+    pub state: &'a PageState,
     pub locale: &'static str,
     /// The path this page lives at, for the language switch link.
     pub path: &'a str,

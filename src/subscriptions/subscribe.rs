@@ -14,27 +14,20 @@ use serde_json::json;
 use super::{
     choices::Catalog,
     input::{self, Fields, Format, Problem},
-    outbox::{Job, MailJob},
+    outbox::{BUSY_RETRY_AFTER, Job},
     pages::{Notice, Page, json_response, ser},
-    token,
+    state::PageState,
 };
 use crate::{
-    AppState,
     clock::to_ms,
     domain::{Email, Preferences},
     error::AppError,
-    store::{IssuedHashes, SubscribeOutcome},
 };
-
-/// Confirmation links work this long.
-pub const CONFIRM_TTL_MS: i64 = 48 * 3_600_000;
-/// One address gets at most one mail from `POST /subscribe` per this interval.
-pub const RESEND_INTERVAL_MS: i64 = 10 * 60_000;
 
 const FIELDS: &[&str] = &["email", "sections", "schedule", "locale"];
 
 /// `GET /subscribe`: the form (or, asked for JSON, what can be chosen).
-pub async fn form(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
+pub async fn form(State(state): State<PageState>, req: Request) -> Result<Response, AppError> {
     let query = Fields::from_query(req.uri().query());
     let format = input::answer_format(req.headers());
     let site = state.config.site.language.clone();
@@ -58,8 +51,8 @@ pub async fn form(State(state): State<AppState>, req: Request) -> Result<Respons
         return Ok(json_response(
             StatusCode::OK,
             json!({
-                "sections": catalog.section_choices(&state, page_locale, None),
-                "schedules": catalog.schedule_choices(&state, page_locale, None),
+                "sections": catalog.section_choices(&state.templates, page_locale, None),
+                "schedules": catalog.schedule_choices(&state.templates, page_locale, None),
                 "default_schedule": catalog.default_schedule,
             }),
         ));
@@ -77,7 +70,7 @@ pub async fn form(State(state): State<AppState>, req: Request) -> Result<Respons
 
 /// `POST /subscribe`.
 #[tracing::instrument(skip_all)]
-pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
+pub async fn submit(State(state): State<PageState>, req: Request) -> Result<Response, AppError> {
     let now = to_ms(state.clock.now());
     let ip = client_ip(&req);
     let (parts, body) = req.into_parts();
@@ -88,7 +81,7 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
         path: "/subscribe",
         token: None,
     };
-    if let Err(wait) = state.subscriptions.clients.check(ip, now) {
+    if let Err(wait) = state.clients.check(ip, now) {
         let p = too_many(wait);
         return Ok(early.problem(input::answer_format(&headers), &p));
     }
@@ -161,21 +154,20 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Respo
 /// unit of the hourly budget), so neither the answer nor its timing depends on the
 /// address's state; the transaction that does depend on it runs in the outbox worker.
 async fn request(
-    state: &AppState,
+    state: &PageState,
     email: &Email,
     prefs: &Preferences,
     now: i64,
 ) -> Result<Result<(), Problem>, AppError> {
-    let subs = &state.subscriptions;
-    let Ok(slot) = subs.outbox.sender.try_reserve() else {
+    let Ok(slot) = state.outbox.try_reserve() else {
         return Ok(Err(Problem {
             status: StatusCode::SERVICE_UNAVAILABLE,
             field: None,
             code: "busy",
-            value: "60".into(),
+            value: BUSY_RETRY_AFTER.as_secs().to_string(),
         }));
     };
-    if let Err(wait) = subs.confirmations.take(&state.store, now).await? {
+    if let Err(wait) = state.confirmations.take(&state.store, now).await? {
         return Ok(Err(too_many(wait)));
     }
     slot.send(Job::SignUp {
@@ -183,48 +175,6 @@ async fn request(
         prefs: prefs.clone(),
     });
     Ok(Ok(()))
-}
-
-/// Records a sign-up (in the outbox worker) and says which mail, if any, is due.
-pub(super) async fn record(
-    state: &AppState,
-    email: &Email,
-    prefs: &Preferences,
-) -> anyhow::Result<Option<MailJob>> {
-    let now = to_ms(state.clock.now());
-    let confirm = token::generate();
-    let manage = token::generate();
-    let hashes = IssuedHashes {
-        confirm: &confirm.hash,
-        manage: &manage.hash,
-        confirm_expires_at: now + CONFIRM_TTL_MS,
-    };
-    let outcome = state
-        .store
-        .request_subscription(email.as_str(), prefs, &hashes, now, RESEND_INTERVAL_MS)
-        .await?;
-    Ok(match outcome {
-        SubscribeOutcome::SendConfirmation { locale, .. } => Some(MailJob::Confirm {
-            to: email.clone(),
-            locale,
-            token: confirm.text,
-            schedule: prefs.schedule.clone(),
-        }),
-        SubscribeOutcome::SendAlreadyActive { locale, .. } => Some(MailJob::AlreadyActive {
-            to: email.clone(),
-            locale,
-            token: manage.text,
-        }),
-        SubscribeOutcome::Throttled => {
-            // No mail after all: the budget unit taken for it goes back.
-            state
-                .subscriptions
-                .confirmations
-                .give_back(&state.store, now)
-                .await;
-            None
-        }
-    })
 }
 
 /// The "check your inbox" page, the same for every address.
@@ -260,7 +210,7 @@ pub fn too_many(wait_secs: u64) -> Problem {
 }
 
 /// The page language when the request names none: Accept-Language, then the site's.
-pub fn fallback(state: &AppState, headers: &HeaderMap) -> &'static str {
+pub fn fallback(state: &PageState, headers: &HeaderMap) -> &'static str {
     input::choose_locale(None, headers, &state.config.site.language).unwrap_or("zh-CN")
 }
 
@@ -285,8 +235,8 @@ fn render_form(
         .collect();
     let extra = context! {
         email => email,
-        sections => ser(&catalog.section_choices(page.state, page.locale, sections)),
-        schedules => ser(&catalog.schedule_choices(page.state, page.locale, schedule)),
+        sections => ser(&catalog.section_choices(&page.state.templates, page.locale, sections)),
+        schedules => ser(&catalog.schedule_choices(&page.state.templates, page.locale, schedule)),
         errors => if errors.is_empty() { Value::from(()) } else { ser(&errors) },
     };
     page.render(

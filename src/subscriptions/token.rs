@@ -5,6 +5,9 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+/// Confirmation links work this long (SPEC §5); manage and unsubscribe links never expire.
+pub const CONFIRM_TTL_MS: i64 = 48 * 3_600_000;
+
 /// Length of a token's text form: 32 bytes in unpadded base64url.
 const TOKEN_LEN: usize = 43;
 

@@ -2,38 +2,35 @@
 //! page's form or as an RFC 8058 one-click request (`List-Unsubscribe=One-Click`, urlencoded
 //! or multipart, no cookies, no Origin): answered 200 with no redirect, harmless to repeat.
 
-use axum::{
-    extract::{Request, State},
-    http::StatusCode,
-    response::Response,
-};
+use axum::{extract::State, http::StatusCode, response::Response};
 use minijinja::context;
 use serde_json::json;
 
 use super::{
-    input::{self, Fields, Format},
-    link_token::{
-        LinkError, Opened, link_error, locale_field, open, page_for, resolve, token_field,
-    },
+    input::Format,
+    link_token::{LinkError, LinkPage, TokenForm, TokenPage, link_error},
     pages::{Link, Notice, Page, json_response},
+    state::PageState,
 };
 use crate::domain::{SubscriberStatus, TokenKind};
-use crate::{AppState, clock::to_ms, error::AppError};
+use crate::{clock::to_ms, error::AppError};
 
-const PATH: &str = "/unsubscribe";
+/// The page behind an unsubscribe link (a manage token: it never expires).
+pub struct Unsubscribe;
+
+impl LinkPage for Unsubscribe {
+    const KIND: TokenKind = TokenKind::Manage;
+    const PATH: &'static str = "/unsubscribe";
+    const FIELDS: &'static [&'static str] = &["token", "locale", "List-Unsubscribe"];
+    const MULTIPART: bool = true;
+}
 
 /// `GET /unsubscribe?token=…`: the question, with a button; never a change.
-pub async fn show(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
-    let query = Fields::from_query(req.uri().query());
-    let Opened {
-        page,
-        format,
-        found: m,
-    } = match open(&state, &query, req.headers(), TokenKind::Manage, PATH).await? {
-        Ok(opened) => opened,
-        Err(answer) => return Ok(answer),
-    };
-    let raw = page.token;
+pub async fn show(
+    State(state): State<PageState>,
+    link: TokenPage<Unsubscribe>,
+) -> Result<Response, AppError> {
+    let (page, format, m) = (link.page(&state), link.format, &link.found);
     if m.status == SubscriberStatus::Unsubscribed {
         return Ok(done(&page, format, &m.email));
     }
@@ -43,43 +40,18 @@ pub async fn show(State(state): State<AppState>, req: Request) -> Result<Respons
             "pages/unsubscribe.html",
             &page.text("unsubscribe.title"),
             StatusCode::OK,
-            context! { email => &m.email, token => raw },
+            context! { email => &m.email, token => &link.token },
         ),
     })
 }
 
 /// `POST /unsubscribe?token=…` (or field `token`).
 #[tracing::instrument(skip_all)]
-pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
-    let (parts, body) = req.into_parts();
-    let query = Fields::from_query(parts.uri.query());
-    let site = state.config.site.language.clone();
-    let (format, fields) = match input::read_body(&parts.headers, body, true).await {
-        Ok(x) => x,
-        Err(p) => {
-            let (page, _) = page_for(&state, &parts.headers, Ok(None), &site, PATH, None);
-            return Ok(page.problem(input::answer_format(&parts.headers), &p));
-        }
-    };
-    let raw = token_field(&fields, &query);
-    let found = resolve(&state, raw.clone().ok().flatten(), TokenKind::Manage).await?;
-    let fallback = found
-        .as_ref()
-        .map_or(site.as_str(), |m| m.locale.as_str())
-        .to_owned();
-    let locale = locale_field(&fields, &query);
-    let (page, locale_ok) = page_for(&state, &parts.headers, locale, &fallback, PATH, None);
-    let checked = fields
-        .only(&["token", "locale", "List-Unsubscribe"])
-        .and(raw.map(drop))
-        .and(locale_ok);
-    if let Err(p) = checked {
-        return Ok(page.problem(format, &p));
-    }
-    let m = match found {
-        Ok(m) => m,
-        Err(e) => return Ok(link_error(&page, format, &e)),
-    };
+pub async fn submit(
+    State(state): State<PageState>,
+    form: TokenForm<Unsubscribe>,
+) -> Result<Response, AppError> {
+    let (page, format, m) = (form.page(&state), form.format, &form.found);
     let now = to_ms(state.clock.now());
     if !state
         .store
