@@ -13,6 +13,11 @@ use crate::{AppState, articles::Article, clock::to_ms, domain::RunStatus, store:
 /// Candidate lists a dry run keeps for subscribers who share a window.
 const WINDOWS_KEPT: usize = 64;
 
+/// Subscribers a dry run reads per query: memory stays flat however many there are.
+const DRY_RUN_PAGE: u32 = 1000;
+/// How often `digest run` looks again when only retries waiting for their backoff remain.
+const RETRY_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What a dry run found.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct DryRun {
@@ -45,7 +50,7 @@ pub async fn dry_run(
     let mut after_id = 0;
     loop {
         let page = store
-            .active_subscribers_of_schedule(slug, after_id, 1000)
+            .active_subscribers_of_schedule(slug, after_id, DRY_RUN_PAGE)
             .await?;
         let Some(last) = page.last() else { break };
         after_id = last.id;
@@ -106,7 +111,7 @@ pub async fn run(state: &AppState, slug: &str) -> anyhow::Result<i64> {
         }
         if handled == 0 {
             // Only retries remain, waiting for their backoff.
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            tokio::time::sleep(RETRY_POLL).await;
         }
     }
 }
