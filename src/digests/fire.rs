@@ -18,9 +18,36 @@ pub fn fire_instants(
     after: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Vec<DateTime<Utc>> {
+    instants(cron, tz, after, until, MAX_INSTANTS)
+}
+
+/// The next `n` fire instants strictly after `after`, oldest first, by the same rules as
+/// [`fire_instants`] (fewer when the cron has fewer left, e.g. an impossible date).
+pub fn next_instants(
+    cron: &CronSpec,
+    tz: Tz,
+    after: DateTime<Utc>,
+    n: usize,
+) -> Vec<DateTime<Utc>> {
+    instants(
+        cron,
+        tz,
+        after,
+        DateTime::<Utc>::MAX_UTC,
+        n.min(MAX_INSTANTS),
+    )
+}
+
+fn instants(
+    cron: &CronSpec,
+    tz: Tz,
+    after: DateTime<Utc>,
+    until: DateTime<Utc>,
+    most: usize,
+) -> Vec<DateTime<Utc>> {
     let mut out = Vec::new();
     let mut cursor = after.with_timezone(&tz);
-    while out.len() < MAX_INSTANTS {
+    while out.len() < most {
         let Ok(next) = cron.cron().find_next_occurrence(&cursor, false) else {
             break;
         };
@@ -90,6 +117,58 @@ mod tests {
         // 2026-11-01: New York clocks go from 02:00 back to 01:00; 01:30 happens twice.
         let days = new_york("30 1 * * *", "2026-10-31T12:00:00Z", "2026-11-02T12:00:00Z");
         assert_eq!(days, ["2026-11-01 01:30:00 EDT", "2026-11-02 01:30:00 EST"]);
+    }
+
+    #[test]
+    fn next_instants_step_over_a_dst_change_one_per_local_day() {
+        let cron = CronSpec::parse("30 2 * * *").unwrap();
+        let ny = chrono_tz::America::New_York;
+        let next = next_instants(&cron, ny, utc("2026-03-06T12:00:00Z"), 5);
+        assert_eq!(next.len(), 5);
+        assert!(next.windows(2).all(|w| w[0] < w[1]), "{next:?}");
+        let days: Vec<String> = next
+            .iter()
+            .map(|t| t.with_timezone(&ny).format("%F").to_string())
+            .collect();
+        assert_eq!(
+            days,
+            [
+                "2026-03-07",
+                "2026-03-08",
+                "2026-03-09",
+                "2026-03-10",
+                "2026-03-11"
+            ]
+        );
+        // 02:30 EST is 07:30Z before the change, 02:30 EDT is 06:30Z after it.
+        assert_eq!(next[0], utc("2026-03-07T07:30:00Z"));
+        assert_eq!(next[2], utc("2026-03-09T06:30:00Z"));
+        // Across the fall-back overlap: 01:30 happens twice on 2026-11-01 but counts once.
+        let cron = CronSpec::parse("30 1 * * *").unwrap();
+        let next = next_instants(&cron, ny, utc("2026-10-31T12:00:00Z"), 3);
+        assert_eq!(
+            next,
+            [
+                utc("2026-11-01T05:30:00Z"),
+                utc("2026-11-02T06:30:00Z"),
+                utc("2026-11-03T06:30:00Z")
+            ]
+        );
+    }
+
+    #[test]
+    fn next_instants_are_strictly_after_the_start() {
+        let cron = CronSpec::parse("0 8 * * *").unwrap();
+        let next = next_instants(
+            &cron,
+            chrono_tz::Asia::Shanghai,
+            utc("2026-03-01T00:00:00Z"),
+            2,
+        );
+        assert_eq!(
+            next,
+            [utc("2026-03-02T00:00:00Z"), utc("2026-03-03T00:00:00Z")]
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod compose;
+pub mod describe;
 pub mod fire;
 pub mod render;
 pub mod scheduler;
