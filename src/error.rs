@@ -24,6 +24,9 @@ pub enum AppError {
     Unauthorized,
     #[error("{0}")]
     NotFound(String),
+    /// 404 for a name in the path that names nothing; the message lists the names that do.
+    #[error("{message}")]
+    UnknownName { message: String, field: String },
     #[error("{0}")]
     Conflict(String),
     #[error("request body too large")]
@@ -40,6 +43,26 @@ impl AppError {
         AppError::Invalid {
             message: message.into(),
             field: Some(field.to_owned()),
+        }
+    }
+
+    /// 404 for `field` = `given`, a `kind` (schedule, section) that does not exist, listing
+    /// the `valid` ones: `no schedule "dialy"; schedules: daily, weekly`.
+    pub fn unknown_name(
+        field: &str,
+        kind: &str,
+        given: &str,
+        valid: impl IntoIterator<Item = String>,
+    ) -> Self {
+        let valid: Vec<String> = valid.into_iter().collect();
+        let listed = if valid.is_empty() {
+            format!("there are no {kind}s")
+        } else {
+            format!("{kind}s: {}", valid.join(", "))
+        };
+        AppError::UnknownName {
+            message: format!("no {kind} {given:?}; {listed}"),
+            field: field.to_owned(),
         }
     }
 
@@ -78,6 +101,9 @@ impl IntoResponse for AppError {
             ),
             AppError::Unauthorized => (StatusCode::UNAUTHORIZED, self.to_string(), None),
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone(), None),
+            AppError::UnknownName { message, field } => {
+                (StatusCode::NOT_FOUND, message.clone(), Some(field.as_str()))
+            }
             AppError::Conflict(m) => (StatusCode::CONFLICT, m.clone(), None),
             AppError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, self.to_string(), None),
             AppError::TooManyRequests { .. } => {

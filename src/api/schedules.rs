@@ -5,17 +5,22 @@ use std::collections::HashMap;
 use axum::{
     Json,
     extract::{Path, Query, State},
-    http::StatusCode,
+    http::{HeaderMap, StatusCode},
 };
 use serde::{Deserialize, Serialize};
 
-use super::{ApiState, JsonBody, auth::Admin, id_cursor, only_params, parse_limit};
+use super::{
+    ApiState, JsonBody,
+    auth::Admin,
+    id_cursor, only_params, parse_limit,
+    schedule_view::{ScheduleView, request_locale},
+    unknown::unknown_schedule,
+};
 use crate::{
     clock::to_ms,
     digests::Preview,
     domain::{
-        CronSpec, Delivery, Run, RunFigure, Schedule, ScheduleFields, SectionSlug, TimeZone,
-        check_text,
+        CronSpec, Delivery, Run, RunFigure, ScheduleFields, SectionSlug, TimeZone, check_text,
     },
     error::AppError,
 };
@@ -31,11 +36,33 @@ pub struct List<T> {
 pub async fn list(
     _: Admin,
     State(state): State<ApiState>,
-) -> Result<Json<List<Schedule>>, AppError> {
+    headers: HeaderMap,
+) -> Result<Json<List<ScheduleView>>, AppError> {
+    let (locale, now) = (request_locale(&state, &headers), state.clock.now());
+    let items = state.store.list_schedules().await?;
     Ok(Json(List {
-        items: state.store.list_schedules().await?,
+        items: (items.into_iter())
+            .map(|s| ScheduleView::new(s, locale, now))
+            .collect(),
         next_cursor: None,
     }))
+}
+
+/// `GET /api/v1/schedules/{slug}`: one schedule as the list shows it.
+pub async fn get(
+    _: Admin,
+    State(state): State<ApiState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<ScheduleView>, AppError> {
+    match state.store.get_schedule(&slug).await? {
+        Some(s) => Ok(Json(ScheduleView::new(
+            s,
+            request_locale(&state, &headers),
+            state.clock.now(),
+        ))),
+        None => Err(unknown_schedule(&state, &slug).await),
+    }
 }
 
 /// `PUT /api/v1/schedules/{slug}` body.
@@ -94,8 +121,9 @@ pub async fn put(
     _: Admin,
     State(state): State<ApiState>,
     Path(slug): Path<String>,
+    headers: HeaderMap,
     JsonBody(input): JsonBody<ScheduleInput>,
-) -> Result<(StatusCode, Json<Schedule>), AppError> {
+) -> Result<(StatusCode, Json<ScheduleView>), AppError> {
     let slug = SectionSlug::parse(&slug).map_err(|e| AppError::invalid("slug", e))?;
     let fields = input.validate(&state.config.site.timezone)?;
     let created = state
@@ -107,17 +135,18 @@ pub async fn put(
         .get_schedule(slug.as_str())
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("schedule vanished after put")))?;
+    let view = ScheduleView::new(s, request_locale(&state, &headers), state.clock.now());
     Ok((
         if created {
             StatusCode::CREATED
         } else {
             StatusCode::OK
         },
-        Json(s),
+        Json(view),
     ))
 }
 
-/// `DELETE /api/v1/schedules/{slug}`: 204, or 404 when there is none.
+/// `DELETE /api/v1/schedules/{slug}`: 204, or 404 (listing the schedules) when there is none.
 pub async fn delete(
     _: Admin,
     State(state): State<ApiState>,
@@ -130,7 +159,7 @@ pub async fn delete(
     {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(AppError::NotFound(format!("no schedule {slug:?}")))
+        Err(unknown_schedule(&state, &slug).await)
     }
 }
 
@@ -146,7 +175,7 @@ pub async fn run_now(
     Path(slug): Path<String>,
 ) -> Result<(StatusCode, Json<Started>), AppError> {
     if state.store.get_schedule(&slug).await?.is_none() {
-        return Err(AppError::NotFound(format!("no schedule {slug:?}")));
+        return Err(unknown_schedule(&state, &slug).await);
     }
     let run_id = state.digests.run_now(&slug).await?;
     Ok((StatusCode::ACCEPTED, Json(Started { run_id })))
@@ -240,11 +269,9 @@ pub async fn preview(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<axum::response::Response, AppError> {
     use axum::response::IntoResponse;
-    let schedule = state
-        .store
-        .get_schedule(&slug)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("no schedule {slug:?}")))?;
+    let Some(schedule) = state.store.get_schedule(&slug).await? else {
+        return Err(unknown_schedule(&state, &slug).await);
+    };
     let email = q
         .get("email")
         .filter(|e| !e.trim().is_empty())
