@@ -3,10 +3,12 @@
 mod articles;
 pub mod auth;
 mod json;
+mod schedule_view;
 mod schedules;
 mod sections;
 mod sources;
 mod subscribers;
+mod unknown;
 
 use std::sync::Arc;
 
@@ -51,11 +53,18 @@ impl FromRef<AppState> for ApiState {
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/sections", get(sections::list))
-        .route("/sections/{slug}", axum::routing::put(sections::put))
+        .route(
+            "/sections/{slug}",
+            get(sections::get)
+                .put(sections::put)
+                .delete(sections::delete),
+        )
         .route("/schedules", get(schedules::list))
         .route(
             "/schedules/{slug}",
-            axum::routing::put(schedules::put).delete(schedules::delete),
+            get(schedules::get)
+                .put(schedules::put)
+                .delete(schedules::delete),
         )
         .route(
             "/schedules/{slug}/run",

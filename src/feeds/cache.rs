@@ -12,7 +12,13 @@ use axum::http::HeaderValue;
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
-use super::{ALL, doc::FeedDoc, index, opml, render, rendered::Rendered, site::Site};
+use super::{
+    ALL,
+    doc::FeedDoc,
+    index, opml, render,
+    rendered::Rendered,
+    site::{Format, Site, feed_path},
+};
 use crate::{
     clock::{Clock, from_ms},
     config::Config,
@@ -174,7 +180,9 @@ impl FeedCache {
         let newest = |items: &[crate::articles::Article]| {
             items.first().map(|a| a.published_at).unwrap_or_default()
         };
-        let sections_edited = sections.iter().map(|s| s.updated_at).max().unwrap_or(0);
+        // A deleted section changed the list too: the pages listing sections never get older.
+        let sections_edited = (sections.iter().map(|s| s.updated_at).max().unwrap_or(0))
+            .max(self.store.sections_deleted_at().await?);
         let all_changed = from_ms(
             marks
                 .values()
@@ -225,7 +233,15 @@ impl FeedCache {
             .feed_renders
             .fetch_add(rendered.len() as u64, Relaxed);
         let count = rendered.len();
-        let (changed, installed) = self.swap(scope, rendered);
+        // Sections the change named that no longer exist: their feeds answer 404 from now on.
+        let gone: Vec<&str> = match scope {
+            Scope::All => Vec::new(),
+            Scope::Sections(set) => (set.iter())
+                .filter(|slug| !sections.iter().any(|s| &s.slug == *slug))
+                .map(String::as_str)
+                .collect(),
+        };
+        let (changed, installed) = self.swap(scope, &gone, rendered);
         if pages_stale {
             *self.sections.lock().expect("feed cache lock") = sections;
         }
@@ -240,11 +256,13 @@ impl FeedCache {
         Ok(changed)
     }
 
-    /// Installs `rendered` under one write lock; returns the URLs of feeds whose content
-    /// differs from what was served before, and the installed documents.
+    /// Installs `rendered` and drops the feeds of the `gone` sections under one write lock;
+    /// returns the URLs of feeds whose content differs from what was served before, and the
+    /// installed documents.
     fn swap(
         &self,
         scope: &Scope,
+        gone: &[&str],
         rendered: Vec<(String, Rendered)>,
     ) -> (Vec<String>, Vec<Arc<Rendered>>) {
         let mut docs = self.docs.write().expect("feed cache lock");
@@ -252,7 +270,15 @@ impl FeedCache {
         let mut fresh = match scope {
             // Starting empty drops the documents of sections that no longer exist.
             Scope::All => HashMap::with_capacity(rendered.len()),
-            Scope::Sections(_) => old.clone(),
+            Scope::Sections(_) => {
+                let mut kept = old.clone();
+                for slug in gone {
+                    for format in Format::ALL {
+                        kept.remove(&feed_path(slug, format));
+                    }
+                }
+                kept
+            }
         };
         let mut changed = Vec::new();
         let mut installed = Vec::with_capacity(rendered.len());

@@ -38,6 +38,7 @@ pub use ledger::{
     Claim, Claimed, Intent, IntentAnswer, ORPHAN_ERROR, Outcome, Recorded, Reported, RetryPolicy,
     Window,
 };
+pub use sections::SectionDeletion;
 pub use sources::{SourceItem, SourceState, Validators};
 pub use subscribe::IssuedHashes;
 pub use subscriber_admin::SubscriberCursor;
