@@ -5,6 +5,9 @@ use anyhow::bail;
 use super::{Config, MailTransport, SourceConfig, parse_interval};
 use crate::domain::{CronSpec, SectionSlug, TimeZone};
 
+/// Shortest bearer token accepted: a guessable token would open the whole admin API.
+pub const MIN_TOKEN_CHARS: usize = 32;
+
 impl Config {
     /// Checks every value serde cannot; each error names its key.
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -29,6 +32,20 @@ impl Config {
         }
         if !(1..=1000).contains(&self.database.max_connections) {
             bail!("database.max_connections: must be between 1 and 1000");
+        }
+        for (key, token) in [
+            ("auth.admin_token", &self.auth.admin_token),
+            ("auth.publisher_token", &self.auth.publisher_token),
+        ] {
+            if let Some(t) = token
+                && t.chars().count() < MIN_TOKEN_CHARS
+            {
+                bail!(
+                    "{key}: must be at least {MIN_TOKEN_CHARS} characters, this one has {}; \
+                     make one with `openssl rand -hex 32`, or leave it unset to turn that API off",
+                    t.chars().count()
+                );
+            }
         }
         if self.mail.transport == MailTransport::Smtp {
             let Some(u) = &self.mail.smtp_url else {
