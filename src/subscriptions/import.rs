@@ -226,15 +226,16 @@ fn parse_row(
         .split_whitespace()
         .map(str::to_owned)
         .collect();
-    let sections = rules
-        .catalog
-        .pick_sections(&given)
-        .map_err(|p| ("sections", format!("unknown section {:?}", p.value)))?;
+    let catalog = &rules.catalog;
+    let sections = catalog.pick_sections(&given).map_err(|p| {
+        let valid = catalog.sections.iter().map(|s| s.slug.as_str());
+        ("sections", unknown("section", &p.value, valid))
+    })?;
     let schedule = field(cols.schedule);
-    let schedule = rules
-        .catalog
-        .pick_schedule(Some(schedule.trim()))
-        .map_err(|p| ("schedule", format!("unknown schedule {:?}", p.value)))?;
+    let schedule = catalog.pick_schedule(Some(schedule.trim())).map_err(|p| {
+        let valid = catalog.schedules.iter().map(|s| s.slug.as_str());
+        ("schedule", unknown("schedule", &p.value, valid))
+    })?;
     let locale = match cols.locale.map(field).filter(|l| !l.trim().is_empty()) {
         Some(l) => supported(&l)
             .ok_or(("locale", format!("unsupported locale {l:?} (zh-CN or en)")))?
@@ -249,6 +250,16 @@ fn parse_row(
             locale,
         },
     })
+}
+
+/// `unknown section "x"; sections: news, notices`: what was wrong and what would do.
+fn unknown<'a>(kind: &str, given: &str, valid: impl Iterator<Item = &'a str>) -> String {
+    let valid: Vec<&str> = valid.collect();
+    if valid.is_empty() {
+        format!("unknown {kind} {given:?}; there are no {kind}s to choose")
+    } else {
+        format!("unknown {kind} {given:?}; {kind}s: {}", valid.join(", "))
+    }
 }
 
 /// UTF-8, or else GB18030 (what spreadsheet software on Chinese systems often saves). Both
