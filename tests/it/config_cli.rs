@@ -126,10 +126,22 @@ fn check_accepts_the_default_config_and_rejects_a_bad_env_override_by_name() {
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("port"));
 
-    // A numeric token from the environment is still a token.
+    // A numeric token from the environment is still a token: refused for its length (not its
+    // type), accepted when long enough.
     let num = tidings()
         .arg("check")
         .env("TIDINGS_AUTH__ADMIN_TOKEN", "1234567890")
+        .output()
+        .unwrap();
+    assert!(!num.status.success());
+    let stderr = String::from_utf8_lossy(&num.stderr);
+    assert!(
+        stderr.contains("auth.admin_token: must be at least 32"),
+        "{stderr}"
+    );
+    let num = tidings()
+        .arg("check")
+        .env("TIDINGS_AUTH__ADMIN_TOKEN", "1".repeat(32))
         .output()
         .unwrap();
     assert!(

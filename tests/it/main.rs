@@ -4,6 +4,7 @@
 #[macro_use]
 mod common;
 
+mod api_admin_additions;
 mod api_articles;
 mod api_bad_input;
 mod auth;
