@@ -36,7 +36,7 @@ enum Times {
 
 /// On which days it fires.
 #[derive(Debug, PartialEq, Eq)]
-enum Days {
+enum Dates {
     Every,
     /// Weekdays, Monday = 0 … Sunday = 6, sorted; never all seven.
     Weekdays(Vec<u8>),
@@ -48,7 +48,7 @@ enum Days {
 #[derive(Debug, PartialEq, Eq)]
 struct Reading {
     times: Times,
-    days: Days,
+    days: Dates,
 }
 
 const EN_DAYS: [&str; 7] = [
@@ -94,14 +94,14 @@ impl Reading {
             }
         };
         let days = match (any(dom), any(dow)) {
-            (true, true) => Days::Every,
-            (false, true) => Days::MonthDays(list(dom, 1, 31)?),
+            (true, true) => Dates::Every,
+            (false, true) => Dates::MonthDays(list(dom, 1, 31)?),
             (true, false) => {
                 let days = weekdays(dow)?;
                 if days.len() == 7 {
-                    Days::Every
+                    Dates::Every
                 } else {
-                    Days::Weekdays(days)
+                    Dates::Weekdays(days)
                 }
             }
             // Days of the month OR weekdays: no short phrase says that honestly.
@@ -112,12 +112,12 @@ impl Reading {
 
     fn en(&self) -> String {
         let days = match &self.days {
-            Days::Every => None,
-            Days::Weekdays(d) => Some(match contiguous(d) {
+            Dates::Every => None,
+            Dates::Weekdays(d) => Some(match contiguous(d) {
                 Some((first, last)) => format!("{} to {}", EN_DAYS[first], EN_DAYS[last]),
                 None => format!("every {}", en_join(d.iter().map(|&i| EN_DAYS[i as usize]))),
             }),
-            Days::MonthDays(d) => Some(format!(
+            Dates::MonthDays(d) => Some(format!(
                 "every month on day{} {}",
                 if d.len() > 1 { "s" } else { "" },
                 en_join(d.iter().map(u8::to_string))
@@ -140,8 +140,8 @@ impl Reading {
 
     fn zh(&self) -> String {
         let days = match &self.days {
-            Days::Every => "每天".to_owned(),
-            Days::Weekdays(d) => match contiguous(d) {
+            Dates::Every => "每天".to_owned(),
+            Dates::Weekdays(d) => match contiguous(d) {
                 Some((first, last)) => format!("每周{}至周{}", ZH_DAYS[first], ZH_DAYS[last]),
                 None => {
                     let names: Vec<String> = d
@@ -151,7 +151,7 @@ impl Reading {
                     format!("每{}", names.join("、"))
                 }
             },
-            Days::MonthDays(d) => {
+            Dates::MonthDays(d) => {
                 let names: Vec<String> = d.iter().map(|n| format!("{n} 日")).collect();
                 format!("每月 {}", names.join("、"))
             }
@@ -166,7 +166,7 @@ impl Reading {
             Times::EveryMinutes(n) => format!("每 {n} 分钟"),
         };
         match self.days {
-            Days::Every => times,
+            Dates::Every => times,
             _ => format!("{days} {times}"),
         }
     }
