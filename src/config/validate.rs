@@ -42,7 +42,7 @@ impl Config {
             {
                 bail!(
                     "{key}: must be at least {MIN_TOKEN_CHARS} characters, this one has {}; \
-                     make one with `openssl rand -hex 32`, or leave it unset to turn that API off",
+                     make one with `openssl rand -hex 32`",
                     t.chars().count()
                 );
             }
