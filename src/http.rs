@@ -24,12 +24,13 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
-    let layered = Router::new()
+    Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .nest("/api/v1", crate::api::router())
         .merge(crate::subscriptions::router())
+        .merge(crate::feeds::router())
         .fallback(not_found)
         // Each `layer` call wraps everything above it; the last one added runs first.
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -48,13 +49,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(CatchPanicLayer::new())
-        .with_state(state.clone());
-    // Feed documents are answered from memory with nothing to await and no body to read, so
-    // they skip the layers above (the per-request span, timer and body wrappers cost more
-    // than serving them); they count themselves in the request metrics.
-    crate::feeds::router()
         .with_state(state)
-        .fallback_service(layered)
 }
 
 async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {

@@ -1,5 +1,6 @@
-//! The accept loop: the short path for cached feed documents (`feeds::fast`), then hyper with
-//! a header-read timeout, a connection cap and graceful shutdown.
+//! The accept loop: every connection goes to hyper (HTTP/1.1, or HTTP/2 with prior knowledge)
+//! and every request through the one router of `http::router`, under a connection cap, the
+//! timeouts below and graceful shutdown.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -10,13 +11,18 @@ use hyper_util::{
     server::{conn::auto, graceful::GracefulShutdown},
     service::TowerToHyperService,
 };
-use tokio::{net::TcpListener, sync::Semaphore};
+use tokio::{
+    net::TcpListener,
+    sync::{Notify, Semaphore},
+};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::{AppState, feeds::fast};
+use crate::AppState;
 
-/// A client must send its request headers within this time.
+/// A client must send each request's headers within this time, in all: counted from the
+/// connection's start for the first request, and from the end of the previous answer for the
+/// next ones (hyper's header timer, which never restarts while a head arrives piecemeal).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Open connections beyond this are closed at once.
 pub const MAX_CONNECTIONS: usize = 10_000;
@@ -24,12 +30,11 @@ pub const MAX_CONNECTIONS: usize = 10_000;
 /// Short enough that the whole exit fits a container runtime's 10 s stop timeout.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(6);
 
-/// Serves `router` on `listener` until `shutdown` fires, then drains open connections. Each
-/// connection starts on the short path for `state`'s cached feed documents.
+/// Serves `router` on `listener` until `shutdown` fires, then drains open connections.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    state: AppState,
+    _state: AppState,
     shutdown: CancellationToken,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -59,30 +64,43 @@ pub async fn serve(
             tracing::warn!(%peer, "connection limit reached; closing");
             continue;
         };
+        let head_deadline = tokio::time::Instant::now() + HEADER_READ_TIMEOUT;
         let _ = stream.set_nodelay(true);
-        let router = router.clone();
-        let service = TowerToHyperService::new(tower::service_fn(
-            move |mut req: hyper::Request<Incoming>| {
-                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-                router.clone().oneshot(req)
-            },
-        ));
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        let state = state.clone();
-        let shutdown = shutdown.clone();
+        // Told when the first request's head has arrived.
+        let first_request = Arc::new(Notify::new());
+        let service = {
+            let (router, first_request) = (router.clone(), first_request.clone());
+            TowerToHyperService::new(tower::service_fn(
+                move |mut req: hyper::Request<Incoming>| {
+                    first_request.notify_one();
+                    req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                    router.clone().oneshot(req)
+                },
+            ))
+        };
+        let io = TokioIo::new(stream);
+        let conn = graceful.watch(
+            builder
+                .serve_connection_with_upgrades(io, service)
+                .into_owned(),
+        );
         tokio::spawn(async move {
-            let io = match fast::serve(stream, &state, &shutdown, HEADER_READ_TIMEOUT).await {
-                fast::Next::Closed => return,
-                fast::Next::HandOff(io) => io,
+            let _permit = permit;
+            tokio::pin!(conn);
+            // hyper's header timer starts only once it knows the protocol, which takes the
+            // first bytes; until the first request, the deadline counts from the connection's
+            // start here.
+            let ended = tokio::select! {
+                ended = &mut conn => ended,
+                _ = first_request.notified() => conn.await,
+                _ = tokio::time::sleep_until(head_deadline) => {
+                    tracing::debug!(%peer, "no request within the header timeout; closing");
+                    return;
+                }
             };
-            let conn = builder
-                .serve_connection_with_upgrades(TokioIo::new(io), service)
-                .into_owned();
-            if let Err(e) = watcher.watch(conn).await {
+            if let Err(e) = ended {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
-            drop(permit);
         });
     }
     drop(listener);
