@@ -2,7 +2,13 @@
 //! and every request through the one router of `http::router`, under a connection cap, the
 //! timeouts below and graceful shutdown.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+mod write_timeout;
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, atomic::Ordering::Relaxed},
+    time::Duration,
+};
 
 use axum::{Router, extract::ConnectInfo};
 use hyper::body::Incoming;
@@ -13,17 +19,25 @@ use hyper_util::{
 };
 use tokio::{
     net::TcpListener,
-    sync::{Notify, Semaphore},
+    sync::{Notify, OwnedSemaphorePermit, Semaphore},
 };
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::AppState;
+use crate::{AppState, metrics::Metrics};
+use write_timeout::WriteTimeout;
 
 /// A client must send each request's headers within this time, in all: counted from the
 /// connection's start for the first request, and from the end of the previous answer for the
 /// next ones (hyper's header timer, which never restarts while a head arrives piecemeal).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest an idle keep-alive HTTP/1.1 connection stays open: the wait for the next
+/// request's headers, which hyper bounds by [`HEADER_READ_TIMEOUT`] from the previous answer.
+pub const KEEP_ALIVE_IDLE_TIMEOUT: Duration = HEADER_READ_TIMEOUT;
+/// A connection whose client reads nothing of an answer for this long is closed, so that
+/// clients that stopped reading cannot hold places under [`MAX_CONNECTIONS`]. Slow readers
+/// are not affected: every write that gets through starts the count again.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Open connections beyond this are closed at once.
 pub const MAX_CONNECTIONS: usize = 10_000;
 /// How long shutdown waits for open requests.
@@ -34,7 +48,7 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(6);
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    _state: AppState,
+    state: AppState,
     shutdown: CancellationToken,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -42,7 +56,10 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
-        .keep_alive(true);
+        .keep_alive(true)
+        // A client may send its request and then close its side (shutdown(SHUT_WR)); without
+        // this, hyper takes the end of input for an abandoned request and drops the answer.
+        .half_close(true);
     builder.http2().timer(TokioTimer::new());
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
@@ -60,10 +77,11 @@ pub async fn serve(
                 }
             },
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
             tracing::warn!(%peer, "connection limit reached; closing");
             continue;
         };
+        let open = OpenConnection::new(slot, state.metrics.clone());
         let head_deadline = tokio::time::Instant::now() + HEADER_READ_TIMEOUT;
         let _ = stream.set_nodelay(true);
         // Told when the first request's head has arrived.
@@ -78,14 +96,14 @@ pub async fn serve(
                 },
             ))
         };
-        let io = TokioIo::new(stream);
+        let io = TokioIo::new(WriteTimeout::new(stream, WRITE_TIMEOUT));
         let conn = graceful.watch(
             builder
                 .serve_connection_with_upgrades(io, service)
                 .into_owned(),
         );
         tokio::spawn(async move {
-            let _permit = permit;
+            let _open = open;
             tokio::pin!(conn);
             // hyper's header timer starts only once it knows the protocol, which takes the
             // first bytes; until the first request, the deadline counts from the connection's
@@ -107,5 +125,28 @@ pub async fn serve(
     tokio::select! {
         _ = graceful.shutdown() => tracing::info!("all connections closed"),
         _ = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("connections still open after drain timeout"),
+    }
+}
+
+/// An open connection: its place under [`MAX_CONNECTIONS`] and in the connections gauge,
+/// both given back when it is dropped.
+struct OpenConnection {
+    _slot: OwnedSemaphorePermit,
+    metrics: Arc<Metrics>,
+}
+
+impl OpenConnection {
+    fn new(slot: OwnedSemaphorePermit, metrics: Arc<Metrics>) -> Self {
+        metrics.http_connections_open.fetch_add(1, Relaxed);
+        Self {
+            _slot: slot,
+            metrics,
+        }
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.metrics.http_connections_open.fetch_sub(1, Relaxed);
     }
 }
