@@ -1,6 +1,5 @@
 //! Configuration errors name their key; the CLI's `check` and `migrate` behave.
 
-
 use std::process::Command;
 
 use tidings::config::Config;
