@@ -4,8 +4,7 @@
 //! - `freshness BASE TOKEN N`: N updates, each timed from sending the PUT to the first GET of
 //!   `/feeds/news.rss` that shows it; prints p50/p99/max;
 //! - `scale ARTICLES SECTIONS`: a SQLite database of that size, the cold build of every feed
-//!   and the rebuild after one article changes;
-//! - `bare PORT FILE ETAG`: a bare axum handler serving FILE, for reference.
+//!   and the rebuild after one article changes.
 
 use std::{
     collections::BTreeSet,
@@ -189,43 +188,6 @@ async fn scale(articles: usize, sections: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The reference the issue cites: a bare axum handler returning the same bytes, with the
-/// ETag and validators but no middleware, on the default runtime.
-async fn bare(port: u16, file: &str, etag: &str) -> anyhow::Result<()> {
-    use axum::{
-        http::{HeaderMap, StatusCode, header},
-        response::IntoResponse,
-    };
-    let body = bytes::Bytes::from(std::fs::read(file)?);
-    let etag = etag.to_owned();
-    let handler = move |headers: HeaderMap| {
-        let (body, etag) = (body.clone(), etag.clone());
-        async move {
-            if headers
-                .get(header::IF_NONE_MATCH)
-                .is_some_and(|v| v == etag.as_str())
-            {
-                return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
-            }
-            (
-                [
-                    (
-                        header::CONTENT_TYPE,
-                        "application/rss+xml; charset=utf-8".to_owned(),
-                    ),
-                    (header::ETAG, etag),
-                ],
-                body,
-            )
-                .into_response()
-        }
-    };
-    let app = axum::Router::new().route("/feeds/news.rss", axum::routing::get(handler));
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    axum::serve(listener, app).await?;
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // `cargo bench` appends `--bench`; ignore flags.
@@ -238,7 +200,6 @@ async fn main() -> anyhow::Result<()> {
         "seed" => seed(&arg(1), &arg(2), arg(3).parse()?).await,
         "freshness" => freshness(&arg(1), &arg(2), arg(3).parse()?).await,
         "scale" => scale(arg(1).parse()?, arg(2).parse()?).await,
-        "bare" => bare(arg(1).parse()?, &arg(2), &arg(3)).await,
         other => anyhow::bail!("unknown mode {other:?}: seed | freshness | scale"),
     }
 }

@@ -3,13 +3,14 @@
 use std::time::Duration;
 
 use axum::{
-    Router,
+    BoxError, Router,
+    body::{Body, Bytes, HttpBody},
     extract::{DefaultBodyLimit, Request, State},
     http::{StatusCode, header},
-    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
 };
+use tower::{ServiceBuilder, util::MapResponseLayer};
 use tower_http::{
     catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, timeout::TimeoutLayer,
     trace::TraceLayer,
@@ -24,46 +25,46 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
-    let layered = Router::new()
+    let counters = state.metrics.clone();
+    Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .nest("/api/v1", crate::api::router())
         .merge(crate::subscriptions::router())
+        .merge(crate::feeds::router())
         .fallback(not_found)
-        // Each `layer` call wraps everything above it; the last one added runs first.
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        // The limit layer refuses a too-long Content-Length in plain text; every error of
-        // this service is the JSON shape.
-        .layer(middleware::map_response(json_payload_too_large))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
-        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        // One `layer` call for the whole stack, so that a request goes through one boxed
+        // service rather than one per layer. The first layer listed runs first.
         .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-            }),
+            ServiceBuilder::new()
+                .layer(CatchPanicLayer::new())
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                }))
+                .layer(MapResponseLayer::new(move |resp: Response| {
+                    counters.count_request(resp.status().as_u16());
+                    resp
+                }))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    REQUEST_TIMEOUT,
+                ))
+                // The limit layer refuses a too-long Content-Length in plain text; every error
+                // of this service is the JSON shape.
+                .layer(MapResponseLayer::new(json_payload_too_large))
+                .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+                .layer(DefaultBodyLimit::max(BODY_LIMIT)),
         )
-        .layer(CatchPanicLayer::new())
-        .with_state(state.clone());
-    // Feed documents are answered from memory with nothing to await and no body to read, so
-    // they skip the layers above (the per-request span, timer and body wrappers cost more
-    // than serving them); they count themselves in the request metrics.
-    crate::feeds::router()
         .with_state(state)
-        .fallback_service(layered)
 }
 
-async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let resp = next.run(req).await;
-    state.metrics.count_request(resp.status().as_u16());
-    resp
-}
-
-async fn json_payload_too_large(resp: Response) -> Response {
+/// The limit layer's 413 in the JSON shape of every error; other answers as they are.
+fn json_payload_too_large<B>(resp: Response<B>) -> Response
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
     let is_json = resp
         .headers()
         .get(header::CONTENT_TYPE)
@@ -71,7 +72,7 @@ async fn json_payload_too_large(resp: Response) -> Response {
     if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
         return AppError::PayloadTooLarge.into_response();
     }
-    resp
+    resp.map(Body::new)
 }
 
 async fn not_found() -> AppError {

@@ -10,6 +10,8 @@ use std::{
 pub struct Metrics {
     /// Requests by status class 1xx..5xx.
     pub http_requests: [AtomicU64; 5],
+    /// HTTP connections open now (at most `server::MAX_CONNECTIONS`).
+    pub http_connections_open: AtomicU64,
     pub feed_renders: AtomicU64,
     pub articles_created: AtomicU64,
     pub articles_updated: AtomicU64,
@@ -56,6 +58,11 @@ impl Metrics {
                 g(c)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP tidings_http_connections_open HTTP connections open now.\n# TYPE tidings_http_connections_open gauge\ntidings_http_connections_open {}",
+            g(&self.http_connections_open)
+        );
         let mut counter = |name: &str, help: &str, rows: &[(&str, u64)]| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             for (labels, v) in rows {

@@ -69,7 +69,8 @@ pub struct FeedCache {
     changes: Mutex<Option<broadcast::Receiver<Change>>>,
     /// One rebuild at a time: a later one always reads a later state.
     rebuilding: tokio::sync::Mutex<()>,
-    /// The instant the first build judged visibility at.
+    /// The instant the latest full build judged visibility at (when the refresher starts
+    /// reading it, the first build's).
     built_as_of: Mutex<DateTime<Utc>>,
     /// `Cache-Control` of every document.
     pub cache_control: HeaderValue,
@@ -157,6 +158,11 @@ impl FeedCache {
         let started = Instant::now();
         let sections = self.store.feed_sections().await?;
         let now = self.clock.now();
+        if *scope == Scope::All {
+            // Without it the refresher takes every article ever published for one published
+            // since, and rebuilds everything again at every start.
+            *self.built_as_of.lock().expect("feed cache lock") = now;
+        }
         let wanted: Vec<&FeedSection> = sections
             .iter()
             .filter(|s| match scope {

@@ -8,8 +8,6 @@ mod atom;
 mod cache;
 mod conditional;
 pub mod doc;
-mod docfile;
-pub mod fast;
 mod index;
 mod json;
 mod opml;

@@ -12,8 +12,6 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::docfile::DocFile;
-
 /// Brotli quality: 5 compresses a 60 KB feed nearly as well as 11, in a few milliseconds.
 const BROTLI_QUALITY: u32 = 5;
 const BROTLI_WINDOW: u32 = 22;
@@ -48,10 +46,6 @@ pub struct Rendered {
     identity: Bytes,
     /// gzip and br bodies, once [`compress`](Self::compress) has run.
     compressed: OnceLock<[Bytes; 2]>,
-    /// Every encoding in one unnamed file, for sendfile: identity at 0, then gzip and br.
-    file: Option<DocFile>,
-    /// Where gzip and br start in `file`, once written there.
-    file_offsets: OnceLock<[u64; 2]>,
     /// Entity tags by encoding: the same content hash, marked per coding as RFC 9110 asks.
     etags: [HeaderValue; 3],
     /// The content hash (the opaque part of the identity ETag, without quotes).
@@ -81,8 +75,6 @@ impl Rendered {
         Self {
             content_type: HeaderValue::from_static(content_type),
             etags: [etag(""), etag("-gzip"), etag("-br")],
-            file: DocFile::new(&body),
-            file_offsets: OnceLock::new(),
             identity: Bytes::from(body),
             compressed: OnceLock::new(),
             last_modified: HeaderValue::from_str(&httpdate::fmt_http_date(lm.into()))
@@ -100,24 +92,7 @@ impl Rendered {
                 Bytes::from(gzip(&self.identity)),
                 Bytes::from(brotli(&self.identity)),
             ];
-            if let Some(file) = &self.file {
-                let gz_at = self.identity.len() as u64;
-                let br_at = gz_at + forms[0].len() as u64;
-                if file.write_at(&forms[0], gz_at) && file.write_at(&forms[1], br_at) {
-                    let _ = self.file_offsets.set([gz_at, br_at]);
-                }
-            }
             let _ = self.compressed.set(forms);
-        }
-    }
-
-    /// The file and offset holding the body in `encoding`, when there is one.
-    pub fn file(&self, encoding: Encoding) -> Option<(&DocFile, u64)> {
-        let file = self.file.as_ref()?;
-        match encoding {
-            Encoding::Identity => Some((file, 0)),
-            Encoding::Gzip => self.file_offsets.get().map(|o| (file, o[0])),
-            Encoding::Br => self.file_offsets.get().map(|o| (file, o[1])),
         }
     }
 
@@ -224,22 +199,5 @@ mod tests {
         assert_eq!(br, body);
         assert!(a.body(Encoding::Br).len() < body.len() / 4);
         assert_eq!(a.etag(Encoding::Gzip), &format!("\"{}-gzip\"", a.tag));
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn the_sendfile_file_holds_each_encoding_at_its_offset() {
-        let body = "基层动态 ".repeat(5000).into_bytes();
-        let doc = Rendered::new(body.clone(), "text/plain", Utc::now(), None);
-        let (file, at) = doc.file(Encoding::Identity).expect("a file for sendfile");
-        assert_eq!(at, 0);
-        assert_eq!(file.read(0, body.len()), body);
-        assert!(doc.file(Encoding::Gzip).is_none(), "not compressed yet");
-        doc.compress();
-        for encoding in [Encoding::Identity, Encoding::Gzip, Encoding::Br] {
-            let (file, at) = doc.file(encoding).unwrap();
-            let expected = doc.body(encoding);
-            assert_eq!(file.read(at, expected.len()), &expected[..], "{encoding:?}");
-        }
     }
 }

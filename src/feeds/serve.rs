@@ -1,8 +1,12 @@
 //! The HTTP side of the cache: every public feed document is answered from memory, with
-//! conditional GET, HEAD and content negotiation, and no other work per request.
+//! conditional GET, HEAD and content negotiation, and no other work per request. These routes
+//! sit inside the same layers as every other (trace span, timeout, request metrics, panic
+//! catcher), so they count nothing themselves.
+
+use std::convert::Infallible;
 
 use axum::{
-    body::Body,
+    body::{Body, Bytes},
     extract::{Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
@@ -16,17 +20,14 @@ use crate::{AppState, error::AppError};
 
 /// `GET`/`HEAD` of `/`, `/feeds.opml` and `/feeds/{section}.{rss,atom,json}`.
 pub async fn cached(State(state): State<AppState>, req: Request) -> Response {
-    let resp = match state.feeds.get(req.uri().path()) {
+    match state.feeds.get(req.uri().path()) {
         Some(doc) => respond(&doc, req.headers(), &state.feeds.cache_control),
         None => AppError::NotFound("no such feed".into()).into_response(),
-    };
-    state.metrics.count_request(resp.status().as_u16());
-    resp
+    }
 }
 
-/// Any other method on a feed path: 405, counted like every answer.
-pub async fn method_not_allowed(State(state): State<AppState>) -> Response {
-    state.metrics.count_request(405);
+/// Any other method on a feed path.
+pub async fn method_not_allowed() -> Response {
     (
         StatusCode::METHOD_NOT_ALLOWED,
         [(header::ALLOW, HeaderValue::from_static("GET, HEAD"))],
@@ -35,7 +36,7 @@ pub async fn method_not_allowed(State(state): State<AppState>) -> Response {
 }
 
 /// What to answer a request for a document: 304 or the body, and in which coding.
-pub fn decide<'a>(
+fn decide<'a>(
     doc: &Rendered,
     accept_encoding: Option<&str>,
     if_none_match: impl IntoIterator<Item = &'a str>,
@@ -71,14 +72,8 @@ pub fn respond(doc: &Rendered, headers: &HeaderMap, cache_control: &HeaderValue)
         text(header::IF_MODIFIED_SINCE),
     );
     let mut resp = if not_modified {
-        let mut r = Response::new(Body::empty());
+        let mut r = Response::new(unannounced_empty_body());
         *r.status_mut() = StatusCode::NOT_MODIFIED;
-        // hyper would write `content-length: 0` for the empty body; RFC 9110 §8.6 allows a
-        // Content-Length on a 304 only when it is the 200's.
-        r.headers_mut().insert(
-            header::CONTENT_LENGTH,
-            HeaderValue::from(doc.body(encoding).len()),
-        );
         r
     } else {
         let mut r = Response::new(Body::from(doc.body(encoding).clone()));
@@ -103,4 +98,16 @@ pub fn respond(doc: &Rendered, headers: &HeaderMap, cache_control: &HeaderValue)
         }
     }
     resp
+}
+
+/// The body of a 304: nothing, without a `Content-Length`.
+///
+/// RFC 9110 §8.6 allows a Content-Length on a 304 only when it is the 200's, and caches and
+/// testers flag `content-length: 0`. A body known to be empty (`Body::empty()`, whose size hint
+/// is exactly 0) gets one anyway: axum's router writes the exact size of every answer into
+/// `Content-Length`, and hyper sends that header on a HEAD. A stream's size is unknown, so
+/// neither adds the header; hyper sends no body with a 304 whatever the body says, so this one
+/// is never even polled over HTTP/1.
+fn unannounced_empty_body() -> Body {
+    Body::from_stream(futures_util::stream::empty::<Result<Bytes, Infallible>>())
 }

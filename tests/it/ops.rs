@@ -17,7 +17,7 @@ on_both_backends! {
         assert_eq!(r.status(), StatusCode::OK);
         assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
         let text = r.text().await.unwrap();
-        for name in ["tidings_http_requests_total", "tidings_feed_renders_total", "tidings_articles_ingested_total",
+        for name in ["tidings_http_requests_total", "tidings_http_connections_open", "tidings_feed_renders_total", "tidings_articles_ingested_total",
                      "tidings_source_errors_total", "tidings_deliveries_total", "tidings_delivery_queue_depth",
                      "tidings_smtp_latency_seconds"] {
             assert!(text.contains(name), "{name} missing");

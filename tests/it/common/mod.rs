@@ -6,6 +6,7 @@ pub mod fault_smtp;
 pub mod feed_checks;
 pub mod feeds;
 pub mod process;
+pub mod raw_http;
 pub mod site;
 #[macro_use]
 pub mod smtp;
