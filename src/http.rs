@@ -1,6 +1,6 @@
 //! Router assembly and the middleware every request passes through.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     BoxError, Router,
@@ -16,7 +16,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{AppState, error::AppError};
+use crate::{AppState, error::AppError, metrics::Metrics, store::Store};
 
 /// Largest request body accepted anywhere, in bytes.
 pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
@@ -83,21 +83,21 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn readyz(State(state): State<AppState>) -> Response {
-    if state.store.ping().await {
+async fn readyz(State(store): State<Store>) -> Response {
+    if store.ping().await {
         (StatusCode::OK, "ready\n").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(metrics): State<Arc<Metrics>>) -> Response {
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        metrics.render(),
     )
         .into_response()
 }

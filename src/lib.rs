@@ -21,6 +21,7 @@ pub mod subscriptions;
 use std::{net::SocketAddr, ops::Deref, sync::Arc};
 
 use anyhow::Context;
+use axum::extract::FromRef;
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
@@ -44,7 +45,7 @@ pub struct Inner {
     pub metrics: Arc<Metrics>,
     pub ingest: Ingest,
     /// Every public feed document, pre-rendered.
-    pub feeds: feeds::FeedCache,
+    pub feeds: Arc<feeds::FeedCache>,
     pub shutdown: CancellationToken,
     /// Schedules, runs and their delivery loops.
     pub digests: digests::Digests,
@@ -54,6 +55,26 @@ pub struct Inner {
     pub templates: Arc<mail::Templates>,
     /// Rate limits and the confirmation-mail queue of the subscription pages.
     pub subscriptions: subscriptions::Subscriptions,
+}
+
+// The small states handlers extract (axum `FromRef`); services define their own bigger ones
+// (`api::ApiState`, `subscriptions::PageState`).
+impl FromRef<AppState> for Store {
+    fn from_ref(app: &AppState) -> Self {
+        app.store.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Metrics> {
+    fn from_ref(app: &AppState) -> Self {
+        app.metrics.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<feeds::FeedCache> {
+    fn from_ref(app: &AppState) -> Self {
+        app.feeds.clone()
+    }
 }
 
 impl Deref for AppState {
@@ -127,7 +148,7 @@ impl App {
             events,
             metrics,
             ingest,
-            feeds,
+            feeds: Arc::new(feeds),
             shutdown: CancellationToken::new(),
             digests,
             mailer,

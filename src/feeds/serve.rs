@@ -3,7 +3,7 @@
 //! sit inside the same layers as every other (trace span, timeout, request metrics, panic
 //! catcher), so they count nothing themselves.
 
-use std::convert::Infallible;
+use std::{convert::Infallible, sync::Arc};
 
 use axum::{
     body::{Body, Bytes},
@@ -13,15 +13,16 @@ use axum::{
 };
 
 use super::{
+    FeedCache,
     conditional::{negotiate, none_match, not_modified_since},
     rendered::{Encoding, Rendered},
 };
-use crate::{AppState, error::AppError};
+use crate::error::AppError;
 
 /// `GET`/`HEAD` of `/`, `/feeds.opml` and `/feeds/{section}.{rss,atom,json}`.
-pub async fn cached(State(state): State<AppState>, req: Request) -> Response {
-    match state.feeds.get(req.uri().path()) {
-        Some(doc) => respond(&doc, req.headers(), &state.feeds.cache_control),
+pub async fn cached(State(feeds): State<Arc<FeedCache>>, req: Request) -> Response {
+    match feeds.get(req.uri().path()) {
+        Some(doc) => respond(&doc, req.headers(), &feeds.cache_control),
         None => AppError::NotFound("no such feed".into()).into_response(),
     }
 }
