@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .nest("/api/v1", crate::api::router())
         .merge(crate::subscriptions::router())
+        .merge(crate::admin::router(&state))
         .fallback(not_found)
         // Each `layer` call wraps everything above it; the last one added runs first.
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -1,6 +1,7 @@
 //! tidings: watches published articles, serves RSS/Atom/JSON feeds per section and mails
 //! subscribers digests on admin-set schedules. `App::build` is used by `main` and by tests.
 
+pub mod admin;
 pub mod api;
 pub mod articles;
 pub mod clock;
@@ -54,6 +55,8 @@ pub struct Inner {
     pub templates: Arc<mail::Templates>,
     /// Rate limits and the confirmation-mail queue of the subscription pages.
     pub subscriptions: subscriptions::Subscriptions,
+    /// What the admin console keeps between requests.
+    pub console: admin::Console,
 }
 
 impl Deref for AppState {
@@ -133,6 +136,7 @@ impl App {
             mailer,
             templates,
             subscriptions,
+            console: admin::Console::default(),
         }));
         Ok(state)
     }
