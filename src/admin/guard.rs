@@ -70,10 +70,9 @@ pub async fn guard(State(state): State<ConsoleState>, req: Request, next: Next) 
         };
         if !before_login && visit.signed.is_none() {
             // No session: the page says to log in again (and nothing changes).
-            return match session::require(&state, &visit, Role::Editor) {
-                Err(resp) => resp,
-                Ok(_) => unreachable!("no session"),
-            };
+            if let Some(refused) = session::refusal(&state, &visit, Role::Editor) {
+                return refused;
+            }
         }
         let body = match to_bytes(body, BODY_LIMIT).await {
             Ok(b) => b,

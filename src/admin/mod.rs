@@ -127,9 +127,9 @@ async fn admins_only(State(state): State<ConsoleState>, req: Request, next: Next
     let visit = req.extensions().get::<session::Visit>().cloned();
     match visit {
         Some(v) if v.signed.is_none() && req.method() == Method::GET => next.run(req).await,
-        Some(v) => match session::require(&state, &v, Role::Admin) {
-            Ok(_) => next.run(req).await,
-            Err(resp) => resp,
+        Some(v) => match session::refusal(&state, &v, Role::Admin) {
+            None => next.run(req).await,
+            Some(refused) => refused,
         },
         None => next.run(req).await,
     }

@@ -43,28 +43,32 @@ pub struct AdminSession {
     pub visit: Visit,
 }
 
-/// The session of `visit` if its person has `role` (admins have every role), else the page
-/// to answer instead: 403, saying to log in again or that the role is missing.
-pub fn require(state: &ConsoleState, visit: &Visit, role: Role) -> Result<Signed, Response> {
+/// `None` if `visit` has a session whose person has `role` (admins have every role), else
+/// the page to answer instead: 403, saying to log in again or that the role is missing.
+pub fn refusal(state: &ConsoleState, visit: &Visit, role: Role) -> Option<Response> {
     let view = View::new(state, visit);
     match &visit.signed {
-        None => Err(view.notice(
-            StatusCode::FORBIDDEN,
-            Notice::error(
-                view.text("signed_out.title"),
-                vec![view.text("signed_out.body")],
-            )
-            .link(login_url(state, "/admin"), view.text("signed_out.login")),
-        )),
-        Some(s) if role == Role::Admin && s.account.role != Role::Admin => Err(view.notice(
-            StatusCode::FORBIDDEN,
-            Notice::error(
-                view.text("forbidden.title"),
-                vec![view.text("forbidden.body")],
-            )
-            .link(state.admin_path(), view.text("forbidden.back")),
-        )),
-        Some(s) => Ok(s.clone()),
+        None => Some(
+            view.notice(
+                StatusCode::FORBIDDEN,
+                Notice::error(
+                    view.text("signed_out.title"),
+                    vec![view.text("signed_out.body")],
+                )
+                .link(login_url(state, "/admin"), view.text("signed_out.login")),
+            ),
+        ),
+        Some(s) if role == Role::Admin && s.account.role != Role::Admin => Some(
+            view.notice(
+                StatusCode::FORBIDDEN,
+                Notice::error(
+                    view.text("forbidden.title"),
+                    vec![view.text("forbidden.body")],
+                )
+                .link(state.admin_path(), view.text("forbidden.back")),
+            ),
+        ),
+        Some(_) => None,
     }
 }
 
@@ -86,7 +90,10 @@ async fn extract(
         let next = visit.uri.path_and_query().map_or("/admin", |p| p.as_str());
         return Err(Redirect::to(&login_url(state, next)).into_response());
     }
-    let me = require(state, &visit, role)?;
+    if let Some(refused) = refusal(state, &visit, role) {
+        return Err(refused);
+    }
+    let me = visit.signed.clone().expect("refusal checked the session");
     Ok((me, visit))
 }
 

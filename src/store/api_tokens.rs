@@ -121,16 +121,15 @@ impl Store {
 
     /// The live (not revoked) token with this hash.
     pub async fn api_token_by_hash(&self, hash: &str) -> anyhow::Result<Option<StoredToken>> {
-        let row: Option<(i64, String, Option<i64>)> =
-            read_pool!(self, |p| {
-                sqlx::query_as(
+        let row: Option<(i64, String, Option<i64>)> = read_pool!(self, |p| {
+            sqlx::query_as(
             "SELECT id, role, last_used_at FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL"
         )
         .bind(hash)
         .fetch_optional(p)
         .await
         .context("find API token")
-            })?;
+        })?;
         row.map(|(id, role, last_used_ms)| -> anyhow::Result<StoredToken> {
             Ok(StoredToken {
                 id,
