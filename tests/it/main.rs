@@ -5,6 +5,7 @@
 mod common;
 
 mod admin_accounts;
+mod admin_browser;
 mod admin_security;
 mod admin_tokens;
 mod api_admin_additions;
