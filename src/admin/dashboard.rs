@@ -81,7 +81,7 @@ pub async fn show(
             url: a.url,
         })
         .collect();
-    let admin = if s.me.account.role == Role::Admin {
+    let figures = if s.me.account.role == Role::Admin {
         Some(admin_figures(&state, &view).await?)
     } else {
         None
@@ -90,7 +90,7 @@ pub async fn show(
         "admin/dashboard.html",
         &view.text("dashboard.title"),
         StatusCode::OK,
-        context! { articles => ser(&articles), admin => admin },
+        context! { articles => ser(&articles), figures => figures },
     ))
 }
 

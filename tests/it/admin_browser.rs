@@ -106,9 +106,24 @@ async fn an_admin_sets_a_password_logs_in_makes_a_token_and_logs_out_in_a_real_b
     let app = common::spawn_app_with(common::Backend::Sqlite, |c| {
         c.server.bind = format!("127.0.0.1:{port}").parse().unwrap();
         c.site.base_url = base.clone();
+        // A feed source that cannot be reached, to show in red on the dashboard.
+        c.sources = vec![toml::from_str(
+            "kind = \"feed\"\nname = \"省政府网站\"\nsection = \"news\"\nurl = \"http://127.0.0.1:9/rss.xml\"\ninterval = \"1h\"",
+        )
+        .unwrap()];
     })
     .await
     .unwrap();
+    let import = "email,sections,schedule\nli.lei@example.org,news,daily\nwang.fang@example.org,,daily\nzhao.min@example.org,notices,weekly\n";
+    let r = app
+        .client
+        .post(app.url("/api/v1/subscribers/import"))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .body(import)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
     let r = app
         .put_article(
             "chart",
@@ -116,6 +131,25 @@ async fn an_admin_sets_a_password_logs_in_makes_a_token_and_logs_out_in_a_real_b
         )
         .await;
     assert!(r.status().is_success());
+    let r = app
+        .client
+        .post(app.url("/api/v1/schedules/daily/run"))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    app.state
+        .store
+        .record_source_error(
+            "省政府网站",
+            tidings::domain::SourceType::Feed,
+            "GET http://127.0.0.1:9/rss.xml: connection refused",
+            None,
+            tidings::clock::to_ms(app.clock.now()),
+        )
+        .await
+        .unwrap();
 
     let (_driver, webdriver) = start_chromedriver().await;
     for (locale, words) in [("zh-CN", &ZH), ("en", &EN)] {
