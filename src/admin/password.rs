@@ -146,4 +146,15 @@ mod tests {
         assert!(!verify("anything", "not a hash"));
         assert!(!verify("anything", dummy_hash()));
     }
+
+    #[test]
+    fn the_dummy_hash_costs_what_a_real_one_costs() {
+        let real = hash("correct horse battery").unwrap();
+        let (real, dummy) = (
+            PasswordHash::new(&real).unwrap(),
+            PasswordHash::new(dummy_hash()).unwrap(),
+        );
+        assert_eq!(real.algorithm, dummy.algorithm);
+        assert_eq!(real.params, dummy.params);
+    }
 }

@@ -282,3 +282,45 @@ fn cookie_value(set_cookie: &str) -> String {
         .trim_start_matches("tidings_admin=")
         .to_owned()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_made_on_one_replica_works_on_the_other() {
+    let Some(a) = common::try_spawn_app(common::Backend::Postgres).await else {
+        eprintln!("TIDINGS_TEST_POSTGRES_URL unset: PostgreSQL test not run");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::test_config(dir.path(), &a.database_url);
+    let b =
+        tidings::App::build_with_clock(config, tidings::clock::Clock::manual(common::test_start()))
+            .await
+            .expect("build the second replica");
+    let b_base = format!("http://{}", b.local_addr());
+    let b_state = b.state();
+    tokio::spawn(b.run());
+
+    // Logged in through replica A; cookies are per host, so the browser sends it to B too.
+    let c = signed_in(&a, "li.lei@example.org", Role::Admin).await;
+    let on_b = c
+        .client
+        .get(format!("{b_base}/admin/accounts"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on_b.status(), StatusCode::OK);
+    let html = on_b.text().await.unwrap();
+    assert!(html.contains("li.lei@example.org"));
+
+    // A logout through B ends the session on A as well.
+    let csrf = common::admin::field(&html, "csrf").unwrap();
+    let r = c
+        .client
+        .post(format!("{b_base}/admin/logout"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(c.get("/admin").await.status(), StatusCode::SEE_OTHER);
+    b_state.shutdown.cancel();
+}
