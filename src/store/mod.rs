@@ -6,6 +6,7 @@
 //! `BEGIN IMMEDIATE`, so concurrent writers queue instead of failing with "database is locked".
 
 mod admin_accounts;
+mod admin_sessions;
 mod api_tokens;
 mod articles;
 mod audit;
@@ -35,7 +36,8 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
-pub use admin_accounts::{LoginSecret, NewSession, SessionRow};
+pub use admin_accounts::LoginSecret;
+pub use admin_sessions::{NewSession, SessionRow};
 pub use api_tokens::StoredToken;
 pub use articles::{ArticleCursor, ArticlePage, PutOutcome, PutResult};
 pub use digest_content::{Recipient, RunInfo};
