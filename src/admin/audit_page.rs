@@ -74,7 +74,7 @@ pub async fn show(
             client: e.client.clone(),
         })
         .collect();
-    let older = more.then(|| {
+    let link = |before: Option<i64>| {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         if !person.is_empty() {
             query.append_pair("person", person);
@@ -82,14 +82,14 @@ pub async fn show(
         if let Some(k) = kind {
             query.append_pair("kind", k.as_str());
         }
-        let last = entries[PAGE as usize - 1].id;
-        query.append_pair("before", &last.to_string());
+        if let Some(id) = before {
+            query.append_pair("before", &id.to_string());
+        }
         format!("{}/audit?{}", state.admin_path(), query.finish())
-    });
-    let newest = q
-        .before
-        .is_some()
-        .then(|| format!("{}/audit", state.admin_path()));
+    };
+    let older = more.then(|| link(Some(entries[PAGE as usize - 1].id)));
+    // Back to the newest entries of the same filter.
+    let newest = q.before.is_some().then(|| link(None));
     Ok(view.render(
         "admin/audit.html",
         &view.text("audit.title"),
