@@ -22,6 +22,9 @@ pub enum AppError {
     },
     #[error("missing or wrong bearer token")]
     Unauthorized,
+    /// 403: a valid token (or person) without the role the call needs.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     /// 404 for a name in the path that names nothing; the message lists the names that do.
@@ -100,6 +103,7 @@ impl IntoResponse for AppError {
                 field.as_deref(),
             ),
             AppError::Unauthorized => (StatusCode::UNAUTHORIZED, self.to_string(), None),
+            AppError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone(), None),
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone(), None),
             AppError::UnknownName { message, field } => {
                 (StatusCode::NOT_FOUND, message.clone(), Some(field.as_str()))

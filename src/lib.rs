@@ -1,6 +1,7 @@
 //! tidings: watches published articles, serves RSS/Atom/JSON feeds per section and mails
 //! subscribers digests on admin-set schedules. `App::build` is used by `main` and by tests.
 
+pub mod admin;
 pub mod api;
 pub mod articles;
 pub mod clock;
@@ -55,6 +56,8 @@ pub struct Inner {
     pub templates: Arc<mail::Templates>,
     /// Rate limits and the confirmation-mail queue of the subscription pages.
     pub subscriptions: subscriptions::Subscriptions,
+    /// What the admin console keeps between requests.
+    pub console: admin::Console,
 }
 
 // The small states handlers extract (axum `FromRef`); services define their own bigger ones
@@ -154,6 +157,7 @@ impl App {
             mailer,
             templates,
             subscriptions,
+            console: admin::Console::default(),
         }));
         Ok(state)
     }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tidings::{App, config::Config, store::Store};
+use tidings::{App, config::Config, domain::Role, store::Store};
 
 #[derive(Parser)]
 #[command(
@@ -43,6 +43,11 @@ enum Command {
         #[command(subcommand)]
         command: DigestCommand,
     },
+    /// Accounts of the admin console.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Subscriber administration.
     Subscribers {
         #[command(subcommand)]
@@ -59,6 +64,25 @@ enum DigestCommand {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Add a person; prints a one-time link (24 hours) to set their password.
+    Add {
+        email: String,
+        /// `admin` (everything) or `editor` (articles and sections).
+        #[arg(long, default_value = "admin", value_parser = parse_role)]
+        role: Role,
+    },
+    /// Print a new link to set the password; the old password and every session end now.
+    Reset { email: String },
+    /// List the people with their role and last login.
+    List,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).map_err(|_| format!("{s:?} is not a role; roles: admin, editor"))
 }
 
 #[derive(Subcommand)]
@@ -190,6 +214,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             state.store.close().await;
             Ok(())
         }
+        Command::Admin { command } => admin_command(&config, command).await,
         Command::Subscribers {
             command: SubscribersCommand::Import { file },
         } => {
@@ -208,6 +233,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run().await
         }
     }
+}
+
+async fn admin_command(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
+    use tidings::admin::cli;
+    let store = Store::connect(&config.database.url).await?;
+    store.migrate().await?;
+    let now = chrono::Utc::now();
+    let result = match command {
+        AdminCommand::Add { email, role } => cli::add(&store, config, &email, role, now).await.map(
+            |link| {
+                format!(
+                    "Added {email} ({role}). To set the password, open this link within 24 hours \
+                     (it works once):\n{link}\n"
+                )
+            },
+        ),
+        AdminCommand::Reset { email } => {
+            cli::reset(&store, config, &email, now).await.map(|link| {
+                format!(
+                    "{email}: the old password and every session have ended. To set a new \
+                     password, open this link within 24 hours (it works once):\n{link}\n"
+                )
+            })
+        }
+        AdminCommand::List => cli::list(&store, config).await,
+    };
+    store.close().await;
+    print!("{}", result?);
+    Ok(())
 }
 
 async fn schedules_list(config: &Config) -> anyhow::Result<()> {

@@ -1,4 +1,6 @@
-//! Bearer-token extractors; tokens are compared in constant time, only from the header.
+//! Bearer-token extractors. A token is one of the config's (`auth.admin_token`,
+//! `auth.publisher_token`, compared in constant time) or a named token made in the console
+//! (looked up by its SHA-256). Missing or unknown → 401; known without the role → 403.
 
 use axum::{
     extract::{FromRef, FromRequestParts},
@@ -8,13 +10,17 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::ApiState;
-use crate::error::AppError;
+use crate::{clock::to_ms, domain::Role, error::AppError};
 
-/// Proof that the request carried the admin token.
+/// Proof that the request carried the admin token or a named token of role admin.
 pub struct Admin;
 
-/// Proof that the request carried the publisher token or the admin token.
+/// Proof that the request carried the publisher or admin token, or any named token (an
+/// editor's token has the publisher's rights: articles, and reading sections).
 pub struct Publisher;
+
+/// A named token's last use is written at most this often (not on every call).
+const TOUCH_EVERY_MS: i64 = 60_000;
 
 /// Compares `given` with `expected` without leaking where they differ or their lengths:
 /// both are hashed first, then the digests compared in constant time.
@@ -29,6 +35,11 @@ pub fn token_matches(given: &[u8], expected: Option<&str>) -> bool {
     a.ct_eq(&b).into()
 }
 
+/// What a named token is stored as: the hex SHA-256 of its text.
+pub fn hash_token(token: &[u8]) -> String {
+    hex::encode(Sha256::digest(token))
+}
+
 fn bearer(parts: &Parts) -> Option<&[u8]> {
     let value = parts.headers.get(axum::http::header::AUTHORIZATION)?;
     let bytes = value.as_bytes();
@@ -40,6 +51,24 @@ fn bearer(parts: &Parts) -> Option<&[u8]> {
     (!token.is_empty()).then_some(token)
 }
 
+/// The role of the named token `given`, if it is a live one; records its use.
+async fn named_token(state: &ApiState, given: &[u8]) -> Result<Option<Role>, AppError> {
+    if given.is_empty() {
+        return Ok(None);
+    }
+    let Some(token) = state.store.api_token_by_hash(&hash_token(given)).await? else {
+        return Ok(None);
+    };
+    let now = to_ms(state.clock.now());
+    if token
+        .last_used_ms
+        .is_none_or(|used| now - used >= TOUCH_EVERY_MS)
+    {
+        state.store.touch_api_token(token.id, now).await?;
+    }
+    Ok(Some(token.role))
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Admin
 where
     ApiState: FromRef<S>,
@@ -49,12 +78,26 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         let state = ApiState::from_ref(state);
         let given = bearer(parts).unwrap_or_default();
-        if token_matches(given, state.config.auth.admin_token.as_deref()) {
-            Ok(Admin)
-        } else {
-            Err(AppError::Unauthorized)
+        let admin = token_matches(given, state.config.auth.admin_token.as_deref());
+        let publisher = token_matches(given, state.config.auth.publisher_token.as_deref());
+        if admin {
+            return Ok(Admin);
+        }
+        if publisher && !given.is_empty() {
+            return Err(forbidden("the publisher token"));
+        }
+        match named_token(&state, given).await? {
+            Some(Role::Admin) => Ok(Admin),
+            Some(Role::Editor) => Err(forbidden("an editor's token")),
+            None => Err(AppError::Unauthorized),
         }
     }
+}
+
+fn forbidden(what: &str) -> AppError {
+    AppError::Forbidden(format!(
+        "{what} may not make this call; it needs the admin token or a token with the admin role"
+    ))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Publisher
@@ -70,9 +113,11 @@ where
         let admin = token_matches(given, state.config.auth.admin_token.as_deref());
         let publisher = token_matches(given, state.config.auth.publisher_token.as_deref());
         if (admin | publisher) && !given.is_empty() {
-            Ok(Publisher)
-        } else {
-            Err(AppError::Unauthorized)
+            return Ok(Publisher);
+        }
+        match named_token(&state, given).await? {
+            Some(_) => Ok(Publisher),
+            None => Err(AppError::Unauthorized),
         }
     }
 }

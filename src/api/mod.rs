@@ -6,7 +6,7 @@ mod json;
 mod schedule_view;
 mod schedules;
 mod sections;
-mod sources;
+pub mod sources;
 mod subscribers;
 mod unknown;
 

@@ -7,26 +7,30 @@ use serde::Serialize;
 use super::ApiState;
 use super::auth::Admin;
 use crate::{
-    clock::from_ms, config::SourceConfig, domain::SourceType, error::AppError, store::SourceState,
+    clock::from_ms,
+    config::{Config, SourceConfig},
+    domain::SourceType,
+    error::AppError,
+    store::{SourceState, Store},
 };
 
 /// One configured source and how its last polls went.
 #[derive(Serialize)]
 pub struct SourceHealth {
-    name: String,
-    kind: SourceType,
+    pub name: String,
+    pub kind: SourceType,
     /// Section it feeds; `null` for a directory, whose folders name the sections.
-    section: Option<String>,
+    pub section: Option<String>,
     /// The folder, list page or feed it watches.
-    target: String,
+    pub target: String,
     /// `ok`, `error` (the last poll failed or found nothing) or `pending` (not run yet).
-    status: &'static str,
-    last_success_at: Option<String>,
-    last_error_at: Option<String>,
-    last_error: Option<String>,
-    items_found: i64,
+    pub status: &'static str,
+    pub last_success_at: Option<String>,
+    pub last_error_at: Option<String>,
+    pub last_error: Option<String>,
+    pub items_found: i64,
     /// Failed polls since the last success.
-    consecutive_errors: i64,
+    pub consecutive_errors: i64,
 }
 
 /// The answer of `GET /api/v1/sources`, shaped like every list.
@@ -42,8 +46,16 @@ fn rfc3339(ms: Option<i64>) -> Option<String> {
 
 /// `GET /api/v1/sources`: every configured source in config order.
 pub async fn list(_: Admin, State(state): State<ApiState>) -> Result<Json<SourceList>, AppError> {
-    let mut items = Vec::with_capacity(state.config.sources.len());
-    for config in &state.config.sources {
+    Ok(Json(SourceList {
+        items: health(&state.config, &state.store).await?,
+        next_cursor: None,
+    }))
+}
+
+/// The health of every configured source, in config order (also shown by the console).
+pub async fn health(config: &Config, store: &Store) -> anyhow::Result<Vec<SourceHealth>> {
+    let mut items = Vec::with_capacity(config.sources.len());
+    for config in &config.sources {
         let name = config.name();
         if items.iter().any(|i: &SourceHealth| i.name == name) {
             continue;
@@ -55,7 +67,7 @@ pub async fn list(_: Admin, State(state): State<ApiState>) -> Result<Json<Source
             } => (Some(section.clone()), list_url.clone()),
             SourceConfig::Feed { section, url, .. } => (Some(section.clone()), url.clone()),
         };
-        let recorded = (state.store.source_state(&name).await?)
+        let recorded = (store.source_state(&name).await?)
             .unwrap_or_else(|| SourceState::never_ran(&name, config.kind()));
         let status = match (recorded.last_success_at, recorded.last_error_at) {
             (None, None) => "pending",
@@ -75,8 +87,5 @@ pub async fn list(_: Admin, State(state): State<ApiState>) -> Result<Json<Source
             consecutive_errors: recorded.consecutive_errors,
         });
     }
-    Ok(Json(SourceList {
-        items,
-        next_cursor: None,
-    }))
+    Ok(items)
 }

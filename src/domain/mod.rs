@@ -3,6 +3,7 @@
 //! so inner code can trust them. It depends on no other module of the crate; `store` reads
 //! and writes these values, services and handlers use them.
 
+mod admin;
 mod article;
 mod cron;
 mod email;
@@ -17,6 +18,7 @@ mod subscriber;
 mod text;
 mod timezone;
 
+pub use admin::{Account, ApiToken, Audit, AuditEntry, LoginAttempt};
 pub use article::{Article, ArticleStatus, Image, NewArticle};
 pub use cron::CronSpec;
 pub use email::{Email, EmailError, MAX_EMAIL_LEN};
@@ -26,7 +28,8 @@ pub use schedule::{Schedule, ScheduleChoice, ScheduleFields};
 pub use section::Section;
 pub use slug::SectionSlug;
 pub use status::{
-    DeliveryStatus, RunFigure, RunStatus, SourceType, SubscriberStatus, TokenKind, UnknownValue,
+    AuditKind, DeliveryStatus, LoginOutcome, Role, RunFigure, RunStatus, SourceType,
+    SubscriberStatus, TokenKind, UnknownValue,
 };
 pub use subscriber::{Preferences, Subscriber};
 pub use text::{check_text, strip_invalid_chars};

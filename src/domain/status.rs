@@ -153,6 +153,41 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// What a console account or a named API token may do (SPEC §9).
+    pub enum Role ("role") {
+        /// Everything.
+        Admin = "admin",
+        /// Articles and sections, previews and test sends (the publisher's rights in the API).
+        Editor = "editor",
+    }
+}
+
+text_enum! {
+    /// How a console login attempt ended.
+    pub enum LoginOutcome ("login outcome") {
+        Success = "success",
+        /// Unknown address or wrong password: the same to the person trying.
+        Failed = "failed",
+        /// Refused unchecked: too many failures for that address or from that client.
+        Throttled = "throttled",
+    }
+}
+
+text_enum! {
+    /// What an audit log entry records.
+    pub enum AuditKind ("audit kind") {
+        AccountAdd = "account.add",
+        AccountReset = "account.reset",
+        PasswordSet = "password.set",
+        Login = "login",
+        Logout = "logout",
+        LogoutEverywhere = "logout.everywhere",
+        TokenCreate = "token.create",
+        TokenRevoke = "token.revoke",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

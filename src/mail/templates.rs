@@ -33,15 +33,40 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "mail/confirm.html",
     "mail/already_subscribed.txt",
     "mail/already_subscribed.html",
+    "admin/base.html",
+    "admin/notice.html",
+    "admin/login.html",
+    "admin/password.html",
+    "admin/dashboard.html",
+    "admin/accounts.html",
+    "admin/token_created.html",
+    "admin/audit.html",
 ];
 
-/// The shipped strings of each locale, under any keys the folder's files lack.
-const BUILTIN_STRINGS: &[(&str, &str)] = &[
+/// The shipped strings of each locale, under any keys the folder's files lack: the file of
+/// the public pages and mails (`locales/{locale}.toml`) and the console's
+/// (`locales/admin.{locale}.toml`, whose keys sit under `admin`).
+const BUILTIN_STRINGS: &[(&str, &str, &str)] = &[
     (
         "zh-CN",
+        "zh-CN.toml",
         include_str!("../../config/templates/locales/zh-CN.toml"),
     ),
-    ("en", include_str!("../../config/templates/locales/en.toml")),
+    (
+        "zh-CN",
+        "admin.zh-CN.toml",
+        include_str!("../../config/templates/locales/admin.zh-CN.toml"),
+    ),
+    (
+        "en",
+        "en.toml",
+        include_str!("../../config/templates/locales/en.toml"),
+    ),
+    (
+        "en",
+        "admin.en.toml",
+        include_str!("../../config/templates/locales/admin.en.toml"),
+    ),
 ];
 
 /// minijinja's HTML escaping also turns '/' into "&#x2f;", which is correct but makes every
@@ -92,19 +117,21 @@ impl Templates {
                     .with_context(|| format!("built-in template {name}"))?;
             }
         }
-        let mut strings = HashMap::new();
-        for (locale, builtin) in BUILTIN_STRINGS {
-            let mut table: toml::Table = builtin.parse().context("built-in strings")?;
-            let path = dir.join("locales").join(format!("{locale}.toml"));
+        let mut strings: HashMap<&'static str, toml::Table> = HashMap::new();
+        for (locale, file, builtin) in BUILTIN_STRINGS {
+            let mut table: toml::Table = builtin
+                .parse()
+                .with_context(|| format!("built-in strings {file}"))?;
+            let path = dir.join("locales").join(file);
             if path.is_file() {
                 let text = std::fs::read_to_string(&path)
                     .with_context(|| format!("read {}", path.display()))?;
-                let file: toml::Table = text
+                let over: toml::Table = text
                     .parse()
                     .with_context(|| format!("strings file {}", path.display()))?;
-                merge(&mut table, file);
+                merge(&mut table, over);
             }
-            strings.insert(*locale, table);
+            merge(strings.entry(*locale).or_default(), table);
         }
         Ok(Self { env, strings })
     }

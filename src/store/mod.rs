@@ -5,8 +5,13 @@
 //! SQLite gets a single-connection writer pool whose transactions start with
 //! `BEGIN IMMEDIATE`, so concurrent writers queue instead of failing with "database is locked".
 
+mod admin_accounts;
+mod admin_sessions;
+mod api_tokens;
 mod articles;
+mod audit;
 mod budgets;
+mod dashboard;
 mod digest_content;
 mod feeds;
 mod ledger;
@@ -31,6 +36,9 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
+pub use admin_accounts::LoginSecret;
+pub use admin_sessions::{NewSession, SessionRow};
+pub use api_tokens::StoredToken;
 pub use articles::{ArticleCursor, ArticlePage, PutOutcome, PutResult};
 pub use digest_content::{Recipient, RunInfo};
 pub use feeds::FeedSection;

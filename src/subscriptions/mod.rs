@@ -27,7 +27,7 @@ use tokio::task::JoinSet;
 
 use crate::{AppState, clock::to_ms};
 
-pub use input::choose_locale;
+pub use input::{choose_locale, supported};
 pub use limits::RESEND_INTERVAL_MS;
 pub use state::{PageState, Subscriptions};
 pub use token::CONFIRM_TTL_MS;

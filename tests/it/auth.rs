@@ -35,7 +35,7 @@ on_both_backends! {
         assert_eq!(r.status(), StatusCode::CREATED);
         let r = app.client.put(app.url("/api/v1/sections/sports")).bearer_auth(common::PUBLISHER_TOKEN)
             .json(&serde_json::json!({"title": "体育"})).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "a valid token without the role");
         assert!(app.state.store.get_section("sports").await.unwrap().is_none());
     }
 }

@@ -4,6 +4,10 @@
 #[macro_use]
 mod common;
 
+mod admin_accounts;
+mod admin_browser;
+mod admin_security;
+mod admin_tokens;
 mod api_admin_additions;
 mod api_articles;
 mod api_bad_input;

@@ -284,7 +284,7 @@ async fn the_sources_api_answers_only_the_admin() {
     let pending = health(&app, "site").await;
 
     assert_eq!(anonymous.status(), 401);
-    assert_eq!(publisher.status(), 401);
+    assert_eq!(publisher.status(), 403, "a valid token without the role");
     assert_eq!(pending["status"], "pending");
     assert_eq!(pending["target"], "http://127.0.0.1:9/");
     assert!(pending["last_success_at"].is_null());

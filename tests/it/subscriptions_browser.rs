@@ -15,7 +15,7 @@ use fantoccini::{ClientBuilder, Locator};
 use tidings::domain::SubscriberStatus;
 
 /// chromedriver, killed when the test ends however it ends.
-struct Driver(Child);
+pub(crate) struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -30,7 +30,7 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-async fn start_chromedriver() -> (Driver, String) {
+pub(crate) async fn start_chromedriver() -> (Driver, String) {
     let Some(bin) = find_on_path("chromedriver") else {
         panic!(
             "chromedriver is not installed, so the browser test cannot run. \
@@ -62,7 +62,7 @@ async fn start_chromedriver() -> (Driver, String) {
     panic!("chromedriver did not start listening on port {port} within 10 s");
 }
 
-fn artifacts() -> PathBuf {
+pub(crate) fn artifacts() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -2,6 +2,7 @@
 //! PostgreSQL database when `TIDINGS_TEST_POSTGRES_URL` is set), driven over real HTTP.
 #![allow(dead_code)]
 
+pub mod admin;
 pub mod fault_smtp;
 pub mod feed_checks;
 pub mod feeds;

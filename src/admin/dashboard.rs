@@ -1,0 +1,164 @@
+//! `GET /admin`: the dashboard. Everyone sees the latest articles; admins also see
+//! subscribers by status, the last runs, each enabled schedule's next fire time and the
+//! sources that fail.
+
+use axum::{extract::State, http::StatusCode, response::Response};
+use minijinja::context;
+use serde::Serialize;
+
+use super::{
+    page::{View, ser},
+    session::EditorSession,
+    state::ConsoleState,
+};
+use crate::{
+    domain::{CronSpec, Role, TimeZone},
+    error::AppError,
+};
+
+/// Articles listed.
+const ARTICLES: u32 = 10;
+/// Runs listed.
+const RUNS: u32 = 5;
+
+#[derive(Serialize)]
+struct ArticleRow {
+    title: String,
+    section: String,
+    url: String,
+    published: String,
+    scheduled: bool,
+}
+
+#[derive(Serialize)]
+struct RunRow {
+    id: i64,
+    schedule: String,
+    started: String,
+    status: &'static str,
+    sent: i64,
+    failed: i64,
+    bounced: i64,
+    total: i64,
+}
+
+#[derive(Serialize)]
+struct ScheduleRow {
+    slug: String,
+    name: String,
+    next: Option<String>,
+    timezone: String,
+}
+
+#[derive(Serialize)]
+struct SourceRow {
+    name: String,
+    kind: &'static str,
+    target: String,
+    failing: bool,
+    pending: bool,
+    last_error: Option<String>,
+}
+
+/// `GET /admin`.
+pub async fn show(
+    State(state): State<ConsoleState>,
+    s: EditorSession,
+) -> Result<Response, AppError> {
+    let view = View::new(&state, &s.visit);
+    let now = state.clock.now();
+    let articles: Vec<ArticleRow> = state
+        .store
+        .list_articles(None, None, ARTICLES, None)
+        .await?
+        .items
+        .into_iter()
+        .map(|a| ArticleRow {
+            scheduled: a.published_at > now,
+            published: view.time(a.published_at),
+            title: a.title,
+            section: a.section,
+            url: a.url,
+        })
+        .collect();
+    let figures = if s.me.account.role == Role::Admin {
+        Some(admin_figures(&state, &view).await?)
+    } else {
+        None
+    };
+    Ok(view.render(
+        "admin/dashboard.html",
+        &view.text("dashboard.title"),
+        StatusCode::OK,
+        context! { articles => ser(&articles), figures => figures },
+    ))
+}
+
+async fn admin_figures(
+    state: &ConsoleState,
+    view: &View<'_>,
+) -> Result<minijinja::Value, AppError> {
+    let now = state.clock.now();
+    let subscribers: Vec<(&'static str, i64)> = state
+        .store
+        .subscriber_status_counts()
+        .await?
+        .into_iter()
+        .map(|(status, n)| (status.as_str(), n))
+        .collect();
+    let runs: Vec<RunRow> = state
+        .store
+        .list_runs(None, None, RUNS)
+        .await?
+        .into_iter()
+        .map(|r| RunRow {
+            id: r.id,
+            started: view.time(r.fire_at.unwrap_or(r.created_at)),
+            status: r.status.as_str(),
+            sent: r.sent,
+            failed: r.failed,
+            bounced: r.bounced,
+            total: r.total,
+            schedule: r.schedule,
+        })
+        .collect();
+    let schedules: Vec<ScheduleRow> = state
+        .store
+        .list_schedules()
+        .await?
+        .into_iter()
+        .filter(|s| s.enabled)
+        .map(|s| {
+            let next = match (CronSpec::parse(&s.cron), TimeZone::parse(&s.timezone)) {
+                (Ok(cron), Ok(tz)) => crate::digests::fire::next_instants(&cron, tz.0, now, 1)
+                    .first()
+                    .map(|t| view.time_in(*t, &s.timezone)),
+                _ => None,
+            };
+            ScheduleRow {
+                slug: s.slug,
+                name: s.name,
+                next,
+                timezone: s.timezone,
+            }
+        })
+        .collect();
+    let sources: Vec<SourceRow> = crate::api::sources::health(&state.config, &state.store)
+        .await?
+        .into_iter()
+        .map(|h| SourceRow {
+            kind: h.kind.as_str(),
+            failing: h.status == "error",
+            pending: h.status == "pending",
+            last_error: h.last_error,
+            name: h.name,
+            target: h.target,
+        })
+        .collect();
+    Ok(context! {
+        subscribers => ser(&subscribers),
+        runs => ser(&runs),
+        schedules => ser(&schedules),
+        sources => ser(&sources),
+    })
+}
