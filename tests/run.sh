@@ -4,8 +4,9 @@
 # browser test and its screenshots), then runs the whole suite. Extra arguments go to
 # `cargo test` (a filter, `-- --nocapture`, ...).
 #
-# PostgreSQL variants run when TIDINGS_TEST_POSTGRES_URL is set; without it they are skipped
-# (TIDINGS_TEST_REQUIRE_POSTGRES=1 makes a skipped variant fail).
+# PostgreSQL variants run when TIDINGS_TEST_POSTGRES_URL is set; without it they are skipped.
+# TIDINGS_TEST_REQUIRE_POSTGRES=1 (CI sets it) makes a skipped variant fail, and makes this
+# script fail when no PostgreSQL variant ran at all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,4 +42,15 @@ if ! fc-list 2>/dev/null | grep -qi 'cjk\|wqy'; then
     || echo "tests/run.sh: no CJK font package; screenshots may show boxes" >&2
 fi
 
-exec cargo test "$@"
+if [[ "${TIDINGS_TEST_REQUIRE_POSTGRES:-}" != 1 ]]; then
+  exec cargo test "$@"
+fi
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test "$@" 2>&1 | tee "$log"
+pg_run=$(grep -cE '(::|_)postgres \.\.\. ok' "$log" || true)
+echo "tests/run.sh: PostgreSQL variants run: $pg_run"
+if [[ "$pg_run" -eq 0 ]]; then
+  echo "tests/run.sh: no PostgreSQL variant ran: the suite proved nothing about PostgreSQL" >&2
+  exit 1
+fi
