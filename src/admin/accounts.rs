@@ -18,7 +18,6 @@ use super::{
     state::ConsoleState,
 };
 use crate::{
-    api::auth::hash_token,
     domain::{Audit, AuditKind, Role},
     error::AppError,
 };
@@ -178,13 +177,7 @@ pub async fn create(
     .change(None, Some(format!("role {role}")));
     state
         .store
-        .create_api_token(
-            name,
-            role,
-            &hash_token(token.as_bytes()),
-            &audit,
-            state.now_ms(),
-        )
+        .create_api_token(name, role, &secret::hash(&token), &audit, state.now_ms())
         .await?;
     tracing::info!(name, role = %role, "API token created");
     Ok(view.render(

@@ -3,20 +3,15 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
-use rand::RngCore;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-/// 256 random bits as 43 URL-safe characters.
-pub fn generate() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
+/// What the database keeps of a secret: its SHA-256, hex (the subscriber tokens' rule).
+pub use crate::subscriptions::token::hash;
 
-/// What the database keeps of a secret: its SHA-256, hex.
-pub fn hash(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+/// 256 random bits as 43 URL-safe characters, made as subscriber tokens are.
+pub fn generate() -> String {
+    crate::subscriptions::token::generate().text
 }
 
 /// The CSRF token of forms shown under `key` (a session id, or the pre-login cookie): an

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::ApiState;
-use crate::{clock::to_ms, domain::Role, error::AppError};
+use crate::{clock::to_ms, domain::Role, error::AppError, subscriptions::token};
 
 /// Proof that the request carried the admin token or a named token of role admin.
 pub struct Admin;
@@ -35,11 +35,6 @@ pub fn token_matches(given: &[u8], expected: Option<&str>) -> bool {
     a.ct_eq(&b).into()
 }
 
-/// What a named token is stored as: the hex SHA-256 of its text.
-pub fn hash_token(token: &[u8]) -> String {
-    hex::encode(Sha256::digest(token))
-}
-
 fn bearer(parts: &Parts) -> Option<&[u8]> {
     let value = parts.headers.get(axum::http::header::AUTHORIZATION)?;
     let bytes = value.as_bytes();
@@ -56,7 +51,11 @@ async fn named_token(state: &ApiState, given: &[u8]) -> Result<Option<Role>, App
     if given.is_empty() {
         return Ok(None);
     }
-    let Some(token) = state.store.api_token_by_hash(&hash_token(given)).await? else {
+    let Some(token) = state
+        .store
+        .api_token_by_hash(&token::hash(&String::from_utf8_lossy(given)))
+        .await?
+    else {
         return Ok(None);
     };
     let now = to_ms(state.clock.now());
