@@ -93,7 +93,10 @@ fn parse_query(
         Some(s) => SubscriberStatus::parse(s).map(Some).map_err(|_| {
             AppError::bad_request(
                 Some("status"),
-                "status must be pending, active, unsubscribed or bounced",
+                format!(
+                    "status must be one of {}",
+                    SubscriberStatus::NAMES.join(", ")
+                ),
             )
         }),
     }
