@@ -6,6 +6,7 @@
 //! that refuses editors, so a route added to that group cannot forget the check.
 
 mod accounts;
+mod articles;
 mod audit_page;
 pub mod cli;
 mod dashboard;
@@ -13,10 +14,16 @@ mod guard;
 mod login;
 mod page;
 pub mod password;
+mod runs;
+mod schedules;
 pub mod secret;
+mod sections;
 mod session;
+mod settings;
 mod setup;
+mod sources;
 mod state;
+mod subscribers;
 mod visit;
 
 use axum::{
@@ -84,6 +91,15 @@ fn editor_routes() -> Vec<Route> {
         Route::post("/admin/logout", login::logout),
         Route::post("/admin/logout-everywhere", login::logout_everywhere),
     ]
+    .into_iter()
+    .chain(articles::editor_routes())
+    .chain(sections::editor_routes())
+    .chain(schedules::editor_routes())
+    .chain(runs::editor_routes())
+    .chain(subscribers::editor_routes())
+    .chain(sources::editor_routes())
+    .chain(settings::editor_routes())
+    .collect()
 }
 
 /// Routes for admins only: subscribers, schedules, settings and accounts.
@@ -94,6 +110,15 @@ fn admin_routes() -> Vec<Route> {
         Route::post("/admin/tokens/{id}/revoke", accounts::revoke),
         Route::get("/admin/audit", audit_page::show),
     ]
+    .into_iter()
+    .chain(articles::admin_routes())
+    .chain(sections::admin_routes())
+    .chain(schedules::admin_routes())
+    .chain(runs::admin_routes())
+    .chain(subscribers::admin_routes())
+    .chain(sources::admin_routes())
+    .chain(settings::admin_routes())
+    .collect()
 }
 
 /// Method and path of every admin-only route (tests walk them all as an editor).

@@ -15,6 +15,13 @@ use crate::{domain::Role, error::AppError};
 /// The console's sections in the header, with the least role that may open each.
 const NAV: &[(&str, &str, Role)] = &[
     ("dashboard", "", Role::Editor),
+    ("articles", "/articles", Role::Editor),
+    ("sections", "/sections", Role::Editor),
+    ("schedules", "/schedules", Role::Admin),
+    ("runs", "/runs", Role::Admin),
+    ("subscribers", "/subscribers", Role::Admin),
+    ("sources", "/sources", Role::Editor),
+    ("settings", "/settings", Role::Admin),
     ("accounts", "/accounts", Role::Admin),
     ("audit", "/audit", Role::Admin),
 ];
@@ -203,9 +210,21 @@ pub fn protect(resp: &mut Response) {
     );
 }
 
+/// The console's stylesheet: the common rules, then each page's own.
+const STYLESHEET: &str = concat!(
+    include_str!("console.css"),
+    include_str!("css/articles.css"),
+    include_str!("css/sections.css"),
+    include_str!("css/schedules.css"),
+    include_str!("css/runs.css"),
+    include_str!("css/subscribers.css"),
+    include_str!("css/sources.css"),
+    include_str!("css/settings.css"),
+);
+
 /// `GET /admin/assets/console.css`: the console's one stylesheet, built into the binary.
 pub async fn stylesheet() -> Response {
-    let mut resp = include_str!("console.css").into_response();
+    let mut resp = STYLESHEET.into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

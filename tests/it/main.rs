@@ -5,6 +5,14 @@
 mod common;
 
 mod admin_accounts;
+mod admin_articles;
+mod admin_sections;
+mod admin_schedules;
+mod admin_runs;
+mod admin_subscribers;
+mod admin_sources;
+mod admin_settings;
+mod admin_walk;
 mod admin_browser;
 mod admin_security;
 mod admin_tokens;

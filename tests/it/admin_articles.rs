@@ -1,0 +1,1 @@
+//! Console tests: articles (filled in by its own change).

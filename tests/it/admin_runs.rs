@@ -1,0 +1,1 @@
+//! Console tests: runs (filled in by its own change).

@@ -1,0 +1,1 @@
+//! Console tests: schedules (filled in by its own change).

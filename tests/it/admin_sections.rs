@@ -1,0 +1,1 @@
+//! Console tests: sections (filled in by its own change).

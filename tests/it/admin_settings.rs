@@ -1,0 +1,1 @@
+//! Console tests: settings (filled in by its own change).

@@ -1,0 +1,1 @@
+//! Console tests: sources (filled in by its own change).

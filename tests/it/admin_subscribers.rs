@@ -1,0 +1,1 @@
+//! Console tests: subscribers (filled in by its own change).

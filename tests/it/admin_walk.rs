@@ -1,0 +1,1 @@
+//! Console tests: walk (filled in by its own change).
