@@ -7,7 +7,7 @@ mod schedule_view;
 mod schedules;
 mod sections;
 pub mod sources;
-mod subscribers;
+pub mod subscribers;
 mod unknown;
 
 use std::sync::Arc;

@@ -185,6 +185,10 @@ text_enum! {
         LogoutEverywhere = "logout.everywhere",
         TokenCreate = "token.create",
         TokenRevoke = "token.revoke",
+        SubscriberAdd = "subscriber.add",
+        SubscriberImport = "subscriber.import",
+        SubscriberErase = "subscriber.erase",
+        SubscriberResend = "subscriber.resend",
     }
 }
 

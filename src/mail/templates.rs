@@ -41,6 +41,11 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "admin/accounts.html",
     "admin/token_created.html",
     "admin/audit.html",
+    "admin/subscribers_list.html",
+    "admin/subscribers_person.html",
+    "admin/subscribers_new.html",
+    "admin/subscribers_import.html",
+    "admin/subscribers_erase.html",
 ];
 
 /// The shipped strings of each locale, under any keys the folder's files lack: the file of

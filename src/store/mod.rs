@@ -235,3 +235,7 @@ impl Store {
         }
     }
 }
+mod subscriber_console;
+pub use subscriber_console::{ConsoleCursor, HistoryNote, PersonDelivery, SubscriberQuery};
+mod subscriber_uploads;
+pub use subscriber_uploads::Upload;

@@ -120,7 +120,7 @@ impl Store {
         .context("count tokens"))
     }
 
-    /// Erases a person: their row, sections, tokens and watermarks; `false` if unknown.
+    /// Erases a person: their row, sections, tokens, watermarks and console history; `false` if unknown.
     #[tracing::instrument(skip_all)]
     pub async fn erase_subscriber(&self, email: &str) -> anyhow::Result<bool> {
         write_tx!(self, |tx| {
@@ -135,6 +135,7 @@ impl Store {
                     "DELETE FROM tokens WHERE subscriber_id = $1",
                     "DELETE FROM subscriber_sections WHERE subscriber_id = $1",
                     "DELETE FROM watermarks WHERE subscriber_id = $1",
+                    "DELETE FROM subscriber_history WHERE subscriber_id = $1",
                     "DELETE FROM subscribers WHERE id = $1",
                 ] {
                     sqlx::query(sql)
@@ -187,7 +188,7 @@ impl Store {
     }
 
     /// Attaches each row's chosen sections.
-    async fn with_sections(&self, rows: Vec<SubscriberRow>) -> anyhow::Result<Vec<Subscriber>> {
+    pub(super) async fn with_sections(&self, rows: Vec<SubscriberRow>) -> anyhow::Result<Vec<Subscriber>> {
         let ids: Vec<i64> = rows
             .iter()
             .filter(|r| !r.all_sections)

@@ -84,30 +84,9 @@ pub async fn import_csv(
     mut progress: impl FnMut(u64, u64),
 ) -> anyhow::Result<Result<ImportReport, String>> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
-    let header = match reader.byte_headers() {
-        Ok(h) => h.clone(),
-        Err(e) => return Ok(Err(format!("cannot read the header line: {e}"))),
-    };
-    let find = |name: &str| {
-        header.iter().position(|h| {
-            let h = decode(h);
-            h.trim_start_matches('\u{feff}')
-                .trim()
-                .eq_ignore_ascii_case(name)
-        })
-    };
-    let (Some(email), Some(sections), Some(schedule)) =
-        (find("email"), find("sections"), find("schedule"))
-    else {
-        return Ok(Err(
-            "the header line must name the columns email,sections,schedule".into(),
-        ));
-    };
-    let cols = Columns {
-        email,
-        sections,
-        schedule,
-        locale: find("locale"),
+    let cols = match columns(&mut reader) {
+        Ok(c) => c,
+        Err(why) => return Ok(Err(why)),
     };
     let mut report = ImportReport::default();
     let mut batch: Vec<(u64, ImportRow)> = Vec::with_capacity(BATCH);
@@ -153,6 +132,108 @@ pub async fn import_csv(
         }
         if !more {
             return Ok(Ok(report));
+        }
+    }
+}
+
+/// The column positions named by the header line, or why there are none.
+fn columns<R: Read>(reader: &mut csv::Reader<R>) -> Result<Columns, String> {
+    let header = match reader.byte_headers() {
+        Ok(h) => h.clone(),
+        Err(e) => return Err(format!("cannot read the header line: {e}")),
+    };
+    let find = |name: &str| {
+        header.iter().position(|h| {
+            let h = decode(h);
+            h.trim_start_matches('\u{feff}')
+                .trim()
+                .eq_ignore_ascii_case(name)
+        })
+    };
+    let (Some(email), Some(sections), Some(schedule)) =
+        (find("email"), find("sections"), find("schedule"))
+    else {
+        return Err("the header line must name the columns email,sections,schedule".into());
+    };
+    Ok(Columns {
+        email,
+        sections,
+        schedule,
+        locale: find("locale"),
+    })
+}
+
+/// The first valid rows of a file and every rejected line, nothing stored: what an import of
+/// it would do (rows of people who unsubscribed or bounced are left alone at import).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ImportPreview {
+    pub rows: Vec<PreviewRow>,
+    pub valid_total: u64,
+    pub errors: Vec<RowProblem>,
+    pub errors_total: u64,
+}
+
+/// A valid row of a preview.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PreviewRow {
+    pub line: u64,
+    pub email: String,
+    /// `None`: every section.
+    pub sections: Option<Vec<String>>,
+    pub schedule: String,
+    pub locale: String,
+}
+
+/// Reads `input` as [`import_csv`] would, keeping the first `shown` valid rows; errs when the
+/// header lacks a required column.
+pub fn preview_csv(
+    rules: &ImportRules,
+    input: impl Read,
+    shown: usize,
+) -> Result<ImportPreview, String> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    let cols = columns(&mut reader)?;
+    let mut out = ImportPreview::default();
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => return Ok(out),
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line());
+                match parse_row(&record, &cols, rules) {
+                    Ok(row) => {
+                        out.valid_total += 1;
+                        if out.rows.len() < shown {
+                            out.rows.push(PreviewRow {
+                                line,
+                                email: row.email,
+                                sections: row.prefs.sections,
+                                schedule: row.prefs.schedule,
+                                locale: row.prefs.locale,
+                            });
+                        }
+                    }
+                    Err((field, error)) => ImportReport::note(
+                        &mut out.errors,
+                        &mut out.errors_total,
+                        RowProblem {
+                            line,
+                            field: Some(field.into()),
+                            error,
+                        },
+                    ),
+                }
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                let problem = RowProblem {
+                    line,
+                    field: None,
+                    error: e.to_string(),
+                };
+                ImportReport::note(&mut out.errors, &mut out.errors_total, problem);
+                return Ok(out);
+            }
         }
     }
 }
