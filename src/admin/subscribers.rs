@@ -89,7 +89,8 @@ struct Filters {
 impl Filters {
     fn read(params: &HashMap<String, String>, catalog: &Catalog, view: &View<'_>) -> Self {
         let get = |k: &str| params.get(k).map_or("", |v| v.trim()).to_owned();
-        let (q, status, section, schedule) = (get("q"), get("status"), get("section"), get("schedule"));
+        let (q, status, section, schedule) =
+            (get("q"), get("status"), get("section"), get("schedule"));
         let mut problems = Vec::new();
         let mut query = SubscriberQuery::default();
         if q.chars().count() > MAX_PREFIX || q.chars().any(char::is_control) {
@@ -147,8 +148,11 @@ impl Filters {
     }
 }
 
+/// Slug → title pairs, in the page's language.
+type Names = Vec<(String, String)>;
+
 /// Section slug → title in the page's language, and the same for schedules.
-pub(super) fn names(catalog: &Catalog, view: &View<'_>) -> (Vec<(String, String)>, Vec<(String, String)>) {
+pub(super) fn names(catalog: &Catalog, view: &View<'_>) -> (Names, Names) {
     let t = &view.state.templates;
     let locale = view.visit.locale;
     let sections = catalog
@@ -172,11 +176,18 @@ fn title_of(names: &[(String, String)], slug: &str) -> String {
 }
 
 /// What a person's sections read as: the titles, or "all sections".
-pub(super) fn sections_text(s: &Subscriber, names: &[(String, String)], view: &View<'_>) -> Vec<String> {
+pub(super) fn sections_text(
+    s: &Subscriber,
+    names: &[(String, String)],
+    view: &View<'_>,
+) -> Vec<String> {
     if s.all_sections {
         vec![view.text("subscribers.all_sections")]
     } else {
-        s.sections.iter().map(|slug| title_of(names, slug)).collect()
+        s.sections
+            .iter()
+            .map(|slug| title_of(names, slug))
+            .collect()
     }
 }
 
@@ -222,8 +233,15 @@ pub async fn list(
             }
         })
         .collect();
-    let next_url = next.map(|c| format!("{admin}/subscribers?{}", filters.link(&[("after", &c.encode())])));
-    let first_url = after.is_some().then(|| format!("{admin}/subscribers?{}", filters.link(&[])));
+    let next_url = next.map(|c| {
+        format!(
+            "{admin}/subscribers?{}",
+            filters.link(&[("after", &c.encode())])
+        )
+    });
+    let first_url = after
+        .is_some()
+        .then(|| format!("{admin}/subscribers?{}", filters.link(&[])));
     let export_url = format!("{admin}/subscribers/export?{}", filters.link(&[]));
     let notice = match params.get("done").map(String::as_str) {
         Some("erased") => Some(view.text("subscribers.erased")),

@@ -21,9 +21,7 @@ use super::super::{
 use crate::{
     domain::{Audit, AuditKind, Email, Preferences, SubscriberStatus},
     error::AppError,
-    subscriptions::{
-        PageState, RESEND_INTERVAL_MS, choices::Catalog, outbox::Job, supported,
-    },
+    subscriptions::{PageState, RESEND_INTERVAL_MS, choices::Catalog, outbox::Job, supported},
 };
 
 /// Longest consent reason, in characters.
@@ -127,7 +125,14 @@ pub async fn form(
     State(state): State<ConsoleState>,
     s: AdminSession,
 ) -> Result<Response, AppError> {
-    render(&state, &s, &Typed::default(), &BTreeMap::new(), StatusCode::OK).await
+    render(
+        &state,
+        &s,
+        &Typed::default(),
+        &BTreeMap::new(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// Queues a sign-up as `POST /subscribe` does: a queue slot and a unit of the hourly
@@ -211,14 +216,23 @@ pub async fn submit(
     let (Ok(email), Ok(sections), Ok(schedule), Some(locale), true) =
         (email, sections, schedule, locale, errors.is_empty())
     else {
-        return render(&state, &s, &typed, &errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return render(
+            &state,
+            &s,
+            &typed,
+            &errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     };
     let normalised = email.as_str().to_owned();
     if let Some(known) = state.store.subscriber_by_email(&normalised).await? {
         errors.insert(
             "email",
-            view.text("subscribers.errors.known")
-                .replace("{status}", &view.text(&format!("subscribers.statuses.{}", known.status))),
+            view.text("subscribers.errors.known").replace(
+                "{status}",
+                &view.text(&format!("subscribers.statuses.{}", known.status)),
+            ),
         );
         return render(&state, &s, &typed, &errors, StatusCode::CONFLICT).await;
     }
@@ -231,7 +245,10 @@ pub async fn submit(
     let summary = format!(
         "schedule {}, sections {}, locale {}",
         prefs.schedule,
-        prefs.sections.as_ref().map_or("all".into(), |s| s.join(" ")),
+        prefs
+            .sections
+            .as_ref()
+            .map_or("all".into(), |s| s.join(" ")),
         prefs.locale
     );
     if consent {
@@ -241,7 +258,10 @@ pub async fn submit(
             &format!("subscriber {normalised}"),
             Some(&s.visit.client),
         )
-        .change(None, Some(format!("active by consent ({summary}): {}", typed.reason)));
+        .change(
+            None,
+            Some(format!("active by consent ({summary}): {}", typed.reason)),
+        );
         let Some(id) = state
             .store
             .add_consented_subscriber(&normalised, &prefs, &typed.reason, &audit, now)
@@ -267,13 +287,19 @@ pub async fn submit(
         &format!("subscriber {normalised}"),
         Some(&s.visit.client),
     )
-    .change(None, Some(format!("pending, confirmation mail sent ({summary})")));
+    .change(
+        None,
+        Some(format!("pending, confirmation mail sent ({summary})")),
+    );
     state.store.record_audit(&audit, now).await?;
     Ok(view.notice(
         StatusCode::OK,
         Notice {
             title: view.text("subscribers.mail_sent_title"),
-            lines: vec![view.text("subscribers.mail_sent_body").replace("{email}", &normalised)],
+            lines: vec![
+                view.text("subscribers.mail_sent_body")
+                    .replace("{email}", &normalised),
+            ],
             ..Notice::default()
         }
         .link(
@@ -302,12 +328,18 @@ pub async fn resend(
     let refuse = |key: &str, status| {
         view.notice(
             status,
-            Notice::error(view.text("subscribers.resend_refused"), vec![view.text(key)])
-                .link(back.clone(), view.text("subscribers.back_person")),
+            Notice::error(
+                view.text("subscribers.resend_refused"),
+                vec![view.text(key)],
+            )
+            .link(back.clone(), view.text("subscribers.back_person")),
         )
     };
     if sub.status != SubscriberStatus::Pending {
-        return Ok(refuse("subscribers.errors.not_pending", StatusCode::CONFLICT));
+        return Ok(refuse(
+            "subscribers.errors.not_pending",
+            StatusCode::CONFLICT,
+        ));
     }
     let now = state.now_ms();
     if last.is_some_and(|t| now - t < RESEND_INTERVAL_MS) {

@@ -24,9 +24,10 @@ use crate::{
     subscriptions::import::{ImportRules, import_csv, preview_csv},
 };
 
-/// Largest file accepted. Every request body of the service is bounded by the same figure
-/// (`http::BODY_LIMIT`), so a larger upload is refused before it gets here.
-pub const MAX_FILE: usize = crate::http::BODY_LIMIT;
+/// Largest file accepted: every request body of the service is bounded by 2 MiB (the limit
+/// of `http.rs`, which the console's guard also reads bodies up to), so a larger upload is
+/// refused before it gets here.
+pub const MAX_FILE: usize = 2 * 1024 * 1024;
 /// Valid rows shown in a preview.
 const SHOWN: usize = 20;
 /// How long an upload waits for its import.
@@ -50,7 +51,11 @@ pub async fn form(State(state): State<ConsoleState>, s: AdminSession) -> Respons
 
 /// The file part of the upload form: its name and content, or the key of what was wrong.
 async fn read_file(mut parts: Multipart) -> Result<(String, Vec<u8>), &'static str> {
-    while let Some(mut field) = parts.next_field().await.map_err(|_| "subscribers.errors.upload")? {
+    while let Some(mut field) = parts
+        .next_field()
+        .await
+        .map_err(|_| "subscribers.errors.upload")?
+    {
         if field.name() != Some("file") {
             continue;
         }
@@ -62,7 +67,11 @@ async fn read_file(mut parts: Multipart) -> Result<(String, Vec<u8>), &'static s
             .take(MAX_NAME)
             .collect();
         let mut content = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(|_| "subscribers.errors.upload")? {
+        while let Some(chunk) = field
+            .chunk()
+            .await
+            .map_err(|_| "subscribers.errors.upload")?
+        {
             if content.len() + chunk.len() > MAX_FILE {
                 return Err("subscribers.errors.too_big");
             }
@@ -95,13 +104,21 @@ pub async fn upload(
             let msg = view
                 .text(key)
                 .replace("{max}", &(MAX_FILE / (1024 * 1024)).to_string());
-            return Ok(form_page(&view, Some(msg), StatusCode::UNPROCESSABLE_ENTITY));
+            return Ok(form_page(
+                &view,
+                Some(msg),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ));
         }
     };
     let rules = ImportRules::load(&state.store, &state.config).await?;
     if let Err(why) = preview_csv(&rules, content.as_slice(), SHOWN) {
         let msg = format!("{} ({why})", view.text("subscribers.errors.header"));
-        return Ok(form_page(&view, Some(msg), StatusCode::UNPROCESSABLE_ENTITY));
+        return Ok(form_page(
+            &view,
+            Some(msg),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
     }
     let now = state.now_ms();
     let upload = Upload {
@@ -152,7 +169,8 @@ async fn preview_page(
         }
     };
     let (section_names, schedule_names) = {
-        let catalog = crate::subscriptions::choices::Catalog::load(&state.store, &state.config).await?;
+        let catalog =
+            crate::subscriptions::choices::Catalog::load(&state.store, &state.config).await?;
         super::names(&catalog, view)
     };
     let rows: Vec<_> = preview
@@ -223,18 +241,37 @@ pub async fn commit(
             return Ok(gone(&view));
         };
         let msg = view.text("subscribers.errors.consent");
-        return preview_page(&state, &view, &u, Some(msg), StatusCode::UNPROCESSABLE_ENTITY).await;
+        return preview_page(
+            &state,
+            &view,
+            &u,
+            Some(msg),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     // Taken out first: a second click (or a second tab) finds nothing to import again.
     let Some(upload) = state.store.take_upload(&id, me, now).await? else {
         return Ok(gone(&view));
     };
     let rules = ImportRules::load(&state.store, &state.config).await?;
-    let report = match import_csv(&state.store, &rules, upload.content.as_slice(), now, |_, _| {}).await? {
+    let report = match import_csv(
+        &state.store,
+        &rules,
+        upload.content.as_slice(),
+        now,
+        |_, _| {},
+    )
+    .await?
+    {
         Ok(r) => r,
         Err(why) => {
             let msg = format!("{} ({why})", view.text("subscribers.errors.header"));
-            return Ok(form_page(&view, Some(msg), StatusCode::UNPROCESSABLE_ENTITY));
+            return Ok(form_page(
+                &view,
+                Some(msg),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ));
         }
     };
     let audit = Audit::new(
@@ -251,7 +288,11 @@ pub async fn commit(
         )),
     );
     state.store.record_audit(&audit, now).await?;
-    tracing::info!(created = report.created, updated = report.updated, "subscribers imported in the console");
+    tracing::info!(
+        created = report.created,
+        updated = report.updated,
+        "subscribers imported in the console"
+    );
     Ok(view.render(
         "admin/subscribers_import.html",
         &view.text("subscribers.imported_title"),

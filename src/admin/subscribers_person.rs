@@ -82,7 +82,10 @@ fn row_events(s: &Subscriber, view: &View<'_>) -> Vec<Event> {
             note: None,
         });
     }
-    for (t, key) in [(s.unsubscribed_at, "unsubscribed"), (s.bounced_at, "bounced")] {
+    for (t, key) in [
+        (s.unsubscribed_at, "unsubscribed"),
+        (s.bounced_at, "bounced"),
+    ] {
         if let Some(t) = t {
             out.push(Event {
                 at_ms: t,
@@ -137,7 +140,10 @@ pub async fn show(
             reply: d.last_error,
         })
         .collect();
-    let bounces: Vec<&DeliveryRow> = deliveries.iter().filter(|d| d.status == "bounced").collect();
+    let bounces: Vec<&DeliveryRow> = deliveries
+        .iter()
+        .filter(|d| d.status == "bounced")
+        .collect();
     let done = match params.get("done").map(String::as_str) {
         Some("added") => Some(view.text("subscribers.added")),
         Some("resent") => Some(view.text("subscribers.resent")),

@@ -188,7 +188,10 @@ impl Store {
     }
 
     /// Attaches each row's chosen sections.
-    pub(super) async fn with_sections(&self, rows: Vec<SubscriberRow>) -> anyhow::Result<Vec<Subscriber>> {
+    pub(super) async fn with_sections(
+        &self,
+        rows: Vec<SubscriberRow>,
+    ) -> anyhow::Result<Vec<Subscriber>> {
         let ids: Vec<i64> = rows
             .iter()
             .filter(|r| !r.all_sections)

@@ -365,4 +365,3 @@ impl Store {
         Ok(())
     }
 }
-

@@ -2,7 +2,7 @@
 //! a person's page (history, deliveries, escaping), add (confirmation mail or consent with a
 //! reason), CSV import by upload (preview, then commit), export and erasure.
 
-use crate::common::{self, TestApp, admin::signed_in, admin::Console};
+use crate::common::{self, TestApp, admin::Console, admin::signed_in};
 
 use reqwest::StatusCode;
 use tidings::{
@@ -49,13 +49,13 @@ async fn exec(app: &TestApp, sql: &str) {
     }
 }
 
-fn id_of(app: &TestApp, s: &tidings::domain::Subscriber) -> String {
-    let _ = app;
-    s.id.to_string()
-}
-
 async fn person(app: &TestApp, email: &str) -> tidings::domain::Subscriber {
-    app.state.store.subscriber_by_email(email).await.unwrap().unwrap()
+    app.state
+        .store
+        .subscriber_by_email(email)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 /// Addresses listed in a list page, in order.
@@ -176,14 +176,14 @@ on_both_backends! {
         let c = signed_in(&app, ADMIN, Role::Admin).await;
         c.app.clock.advance(chrono::Duration::seconds(1));
 
-        let html = c.page(&format!("/admin/subscribers/{}", id_of(&app, &s)), StatusCode::OK).await;
+        let html = c.page(&format!("/admin/subscribers/{}", s.id), StatusCode::OK).await;
         assert!(html.contains("通过导入加入"), "{html}");
         assert!(html.contains("已退订"));
         assert!(html.find("通过导入加入").unwrap() < html.rfind("已退订").unwrap(), "oldest first");
         assert!(html.contains("/admin/runs/77"), "the run is linked");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "the SMTP reply is escaped");
         assert!(!html.contains("<script>"), "no raw script from outside");
-        assert_eq!(c.page("/admin/subscribers/999999", StatusCode::NOT_FOUND).await.contains("找不到"), true);
+        assert!(c.page("/admin/subscribers/999999", StatusCode::NOT_FOUND).await.contains("找不到"));
         assert_eq!(c.get("/admin/subscribers/abc").await.status(), StatusCode::NOT_FOUND);
     }
 
@@ -358,7 +358,11 @@ mod browser {
         for (width, height) in [(1280, 1000), (390, 1500)] {
             client.set_window_size(width, height).await.unwrap();
             let png = client.screenshot().await.unwrap();
-            std::fs::write(artifacts().join(format!("admin-{locale}-{name}-{width}.png")), png).unwrap();
+            std::fs::write(
+                artifacts().join(format!("admin-{locale}-{name}-{width}.png")),
+                png,
+            )
+            .unwrap();
         }
         client.set_window_size(1280, 1000).await.unwrap();
     }
@@ -370,7 +374,13 @@ mod browser {
     }
 
     async fn click(client: &Client, css: &str) {
-        client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+        client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
     }
 
     async fn wait_h1(client: &Client, text: &str) {
@@ -383,7 +393,11 @@ mod browser {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_admin_finds_adds_imports_by_file_and_erases_subscribers_in_a_real_browser() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let base = format!("http://127.0.0.1:{port}");
         let app = common::spawn_app_with(common::Backend::Sqlite, |c| {
             c.server.bind = format!("127.0.0.1:{port}").parse().unwrap();
@@ -391,8 +405,24 @@ mod browser {
         })
         .await
         .unwrap();
-        add(&app, &["zhang.wei@example.org", "zhang.min@example.org", "li.zhang@example.org"], "daily", None).await;
-        add(&app, &["wang.fang@example.org"], "weekly", Some(&["news", "notices"])).await;
+        add(
+            &app,
+            &[
+                "zhang.wei@example.org",
+                "zhang.min@example.org",
+                "li.zhang@example.org",
+            ],
+            "daily",
+            None,
+        )
+        .await;
+        add(
+            &app,
+            &["wang.fang@example.org"],
+            "weekly",
+            Some(&["news", "notices"]),
+        )
+        .await;
         let zhang = person(&app, "zhang.wei@example.org").await;
         exec(&app, &format!(
             "INSERT INTO runs (id, schedule, status, created_at) VALUES (12, 'daily', 'done', 1772323200000);
@@ -412,82 +442,212 @@ mod browser {
             let zh = locale == "zh-CN";
             let profile = tempfile::tempdir().unwrap();
             let mut caps = serde_json::Map::new();
-            caps.insert("goog:chromeOptions".into(), serde_json::json!({ "args": [
+            caps.insert(
+                "goog:chromeOptions".into(),
+                serde_json::json!({ "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--no-first-run", "--window-size=1280,1000", "--hide-scrollbars",
                 format!("--lang={locale}"), format!("--user-data-dir={}", profile.path().display()),
-            ] }));
-            let client = ClientBuilder::native().capabilities(caps).connect(&webdriver).await.expect("open a Chromium session");
+            ] }),
+            );
+            let client = ClientBuilder::native()
+                .capabilities(caps)
+                .connect(&webdriver)
+                .await
+                .expect("open a Chromium session");
             let email = format!("admin.{}@example.org", locale.to_lowercase());
             let link = common::admin::add_account(&app, &email, Role::Admin).await;
-            client.goto(&format!("{link}&locale={locale}")).await.unwrap();
+            client
+                .goto(&format!("{link}&locale={locale}"))
+                .await
+                .unwrap();
             fill(&client, "password", common::admin::PASSWORD).await;
             fill(&client, "repeat", common::admin::PASSWORD).await;
             click(&client, "button[type=submit].primary").await;
-            client.wait().for_element(Locator::Id("email")).await.unwrap();
+            client
+                .wait()
+                .for_element(Locator::Id("email"))
+                .await
+                .unwrap();
             fill(&client, "email", &email).await;
             fill(&client, "password", common::admin::PASSWORD).await;
             click(&client, "button[type=submit].primary").await;
-            client.wait().for_element(Locator::Css("nav")).await.unwrap();
+            client
+                .wait()
+                .for_element(Locator::Css("nav"))
+                .await
+                .unwrap();
 
             // The list, searched by prefix in capitals.
-            client.goto(&format!("{base}/admin/subscribers")).await.unwrap();
+            client
+                .goto(&format!("{base}/admin/subscribers"))
+                .await
+                .unwrap();
             wait_h1(&client, if zh { "订阅者" } else { "Subscribers" }).await;
             fill(&client, "q", "ZHANG").await;
             click(&client, "form.subs-filters button").await;
             for _ in 0..50 {
-                if client.current_url().await.unwrap().as_str().contains("q=ZHANG") {
+                if client
+                    .current_url()
+                    .await
+                    .unwrap()
+                    .as_str()
+                    .contains("q=ZHANG")
+                {
                     break;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
             let html = client.source().await.unwrap();
-            assert!(html.contains("zhang.wei@example.org") && !html.contains("li.zhang@example.org"), "prefix search");
+            assert!(
+                html.contains("zhang.wei@example.org") && !html.contains("li.zhang@example.org"),
+                "prefix search"
+            );
             shoot(&client, locale, "subscribers-01-list").await;
 
             // The person page.
-            client.find(Locator::LinkText("zhang.wei@example.org")).await.unwrap().click().await.unwrap();
+            client
+                .find(Locator::LinkText("zhang.wei@example.org"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
             wait_h1(&client, "zhang.wei@example.org").await;
-            assert!(client.source().await.unwrap().contains("&lt;zhang.wei@example.org&gt;: mailbox unavailable"));
+            assert!(
+                client
+                    .source()
+                    .await
+                    .unwrap()
+                    .contains("&lt;zhang.wei@example.org&gt;: mailbox unavailable")
+            );
             shoot(&client, locale, "subscribers-02-person").await;
 
             // Add one, consent without a reason refused in place.
-            client.goto(&format!("{base}/admin/subscribers/new")).await.unwrap();
-            wait_h1(&client, if zh { "添加订阅者" } else { "Add a subscriber" }).await;
-            fill(&client, "email", &format!("new.{}@example.org", locale.to_lowercase())).await;
+            client
+                .goto(&format!("{base}/admin/subscribers/new"))
+                .await
+                .unwrap();
+            wait_h1(
+                &client,
+                if zh {
+                    "添加订阅者"
+                } else {
+                    "Add a subscriber"
+                },
+            )
+            .await;
+            fill(
+                &client,
+                "email",
+                &format!("new.{}@example.org", locale.to_lowercase()),
+            )
+            .await;
             click(&client, "input[name=mode][value=consent]").await;
             click(&client, "form button.primary").await;
-            client.wait().for_element(Locator::Id("reason-error")).await.unwrap();
+            client
+                .wait()
+                .for_element(Locator::Id("reason-error"))
+                .await
+                .unwrap();
             shoot(&client, locale, "subscribers-03-add-refused").await;
 
             // Import by choosing the file in the file input.
-            client.goto(&format!("{base}/admin/subscribers/import")).await.unwrap();
-            wait_h1(&client, if zh { "从 CSV 文件导入订阅者" } else { "Import subscribers from a CSV file" }).await;
+            client
+                .goto(&format!("{base}/admin/subscribers/import"))
+                .await
+                .unwrap();
+            wait_h1(
+                &client,
+                if zh {
+                    "从 CSV 文件导入订阅者"
+                } else {
+                    "Import subscribers from a CSV file"
+                },
+            )
+            .await;
             shoot(&client, locale, "subscribers-04-import").await;
-            client.find(Locator::Id("file")).await.unwrap().send_keys(csv_path.to_str().unwrap()).await.unwrap();
+            client
+                .find(Locator::Id("file"))
+                .await
+                .unwrap()
+                .send_keys(csv_path.to_str().unwrap())
+                .await
+                .unwrap();
             click(&client, "form button.primary").await;
-            wait_h1(&client, if zh { "导入前请核对" } else { "Check before importing" }).await;
+            wait_h1(
+                &client,
+                if zh {
+                    "导入前请核对"
+                } else {
+                    "Check before importing"
+                },
+            )
+            .await;
             let html = client.source().await.unwrap();
-            assert!(html.contains("not-an-address") || html.contains("会员名单.csv"), "{html}");
-            assert!(html.contains("nosuch"), "the rejected line is shown with its reason");
+            assert!(
+                html.contains("not-an-address") || html.contains("会员名单.csv"),
+                "{html}"
+            );
+            assert!(
+                html.contains("nosuch"),
+                "the rejected line is shown with its reason"
+            );
             shoot(&client, locale, "subscribers-05-import-preview").await;
             if zh {
                 click(&client, "input[name=consent]").await;
                 click(&client, "form button.primary").await;
                 wait_h1(&client, "导入完成").await;
                 shoot(&client, locale, "subscribers-06-imported").await;
-                assert!(app.state.store.subscriber_by_email("zhou.jie@example.org").await.unwrap().is_some());
+                assert!(
+                    app.state
+                        .store
+                        .subscriber_by_email("zhou.jie@example.org")
+                        .await
+                        .unwrap()
+                        .is_some()
+                );
             }
 
             // Erase, after the confirmation page.
-            let target = person(&app, if zh { "zhang.min@example.org" } else { "sun.li@example.org" }).await;
-            client.goto(&format!("{base}/admin/subscribers/{}/erase", target.id)).await.unwrap();
-            wait_h1(&client, if zh { "确定删除这位订阅者？" } else { "Erase this subscriber?" }).await;
+            let target = person(
+                &app,
+                if zh {
+                    "zhang.min@example.org"
+                } else {
+                    "sun.li@example.org"
+                },
+            )
+            .await;
+            client
+                .goto(&format!("{base}/admin/subscribers/{}/erase", target.id))
+                .await
+                .unwrap();
+            wait_h1(
+                &client,
+                if zh {
+                    "确定删除这位订阅者？"
+                } else {
+                    "Erase this subscriber?"
+                },
+            )
+            .await;
             shoot(&client, locale, "subscribers-07-erase").await;
             click(&client, "form button.primary").await;
-            client.wait().for_element(Locator::Css("p.ok")).await.unwrap();
-            assert!(app.state.store.subscriber_by_email(&target.email).await.unwrap().is_none());
+            client
+                .wait()
+                .for_element(Locator::Css("p.ok"))
+                .await
+                .unwrap();
+            assert!(
+                app.state
+                    .store
+                    .subscriber_by_email(&target.email)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
             client.close().await.unwrap();
         }
     }
