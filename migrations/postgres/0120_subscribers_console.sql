@@ -4,6 +4,8 @@
 -- Address search by prefix, case-insensitive: a range on lower(email) in byte order (C), which
 -- an index answers whatever the database's collation is.
 CREATE INDEX subscribers_email_lower ON subscribers ((lower(email)) COLLATE "C", id);
+-- The same with a status filter (a short prefix and a rare status stay quick).
+CREATE INDEX subscribers_status_email ON subscribers (status, (lower(email)) COLLATE "C", id);
 -- The schedule filter alone, newest first.
 CREATE INDEX subscribers_schedule_id ON subscribers (schedule, id);
 
