@@ -185,6 +185,12 @@ text_enum! {
         LogoutEverywhere = "logout.everywhere",
         TokenCreate = "token.create",
         TokenRevoke = "token.revoke",
+        ScheduleCreate = "schedule.create",
+        ScheduleUpdate = "schedule.update",
+        ScheduleDelete = "schedule.delete",
+        ScheduleRunNow = "schedule.run_now",
+        ScheduleTestSend = "schedule.test_send",
+        RunRetry = "run.retry",
     }
 }
 

@@ -235,3 +235,4 @@ impl Store {
         }
     }
 }
+mod console_runs;
