@@ -184,8 +184,10 @@ fn no_run(state: &ConsoleState, s: &AdminSession) -> Response {
     let view = View::new(state, &s.visit);
     view.notice(
         StatusCode::NOT_FOUND,
-        Notice::error(view.text("runs.not_found"), Vec::new())
-            .link(format!("{}/runs", state.admin_path()), view.text("runs.back")),
+        Notice::error(view.text("runs.not_found"), Vec::new()).link(
+            format!("{}/runs", state.admin_path()),
+            view.text("runs.back"),
+        ),
     )
 }
 
@@ -270,8 +272,8 @@ pub async fn show(
             items.last().map_or(0, |d| d.id)
         )
     });
-    let first_page = (after > 0)
-        .then(|| format!("{admin}/runs/{}?status={chosen}#deliveries", run.id));
+    let first_page =
+        (after > 0).then(|| format!("{admin}/runs/{}?status={chosen}#deliveries", run.id));
     let deliveries: Vec<DeliveryRow> = items
         .into_iter()
         .map(|d| DeliveryRow {
@@ -324,7 +326,10 @@ pub async fn progress(
         Some(id) => state.store.get_run(id).await?,
         None => None,
     }) else {
-        return Ok((StatusCode::NOT_FOUND, Json(serde_json::json!({"error": "no run"})))
+        return Ok((
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({"error": "no run"})),
+        )
             .into_response());
     };
     let view = View::new(&state, &s.visit);
@@ -350,7 +355,9 @@ pub async fn retry_confirm(
     let admin = state.admin_path();
     Ok(confirm(
         &view,
-        &view.text("runs.retry_title").replace("{id}", &run.id.to_string()),
+        &view
+            .text("runs.retry_title")
+            .replace("{id}", &run.id.to_string()),
         vec![
             view.text("runs.retry_body")
                 .replace("{n}", &run.failed.to_string()),
@@ -396,5 +403,10 @@ pub async fn retry(
         app.digests.wakeup.notify_waiters();
         tracing::info!(run = run.id, n, "failed deliveries retried");
     }
-    Ok(Redirect::to(&format!("{}/runs/{}?retried={n}", state.admin_path(), run.id)).into_response())
+    Ok(Redirect::to(&format!(
+        "{}/runs/{}?retried={n}",
+        state.admin_path(),
+        run.id
+    ))
+    .into_response())
 }

@@ -307,14 +307,7 @@ pub async fn new_form(State(state): State<ConsoleState>, s: AdminSession) -> Res
         cron: "0 8 * * *".into(),
         ..ScheduleForm::default()
     };
-    form_page(
-        &state,
-        &s,
-        StatusCode::OK,
-        None,
-        &form,
-        &HashMap::new(),
-    )
+    form_page(&state, &s, StatusCode::OK, None, &form, &HashMap::new())
 }
 
 /// `GET /admin/schedules/{slug}/edit`.
@@ -558,7 +551,9 @@ pub async fn delete_confirm(
     let admin = state.admin_path();
     Ok(confirm(
         &view,
-        &view.text("schedules.delete_title").replace("{name}", &sch.name),
+        &view
+            .text("schedules.delete_title")
+            .replace("{name}", &sch.name),
         vec![
             view.text("schedules.delete_body")
                 .replace("{name}", &sch.name)
@@ -614,7 +609,9 @@ pub async fn run_confirm(
     let admin = state.admin_path();
     Ok(confirm(
         &view,
-        &view.text("schedules.run_title").replace("{name}", &sch.name),
+        &view
+            .text("schedules.run_title")
+            .replace("{name}", &sch.name),
         lines,
         format!("{admin}/schedules/{slug}/run"),
         view.text("schedules.run_button"),
