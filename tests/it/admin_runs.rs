@@ -126,3 +126,270 @@ on_both_backends! {
         assert_eq!(admin.get("/admin/runs/x").await.status(), StatusCode::NOT_FOUND);
     }
 }
+
+/// The schedules and runs pages in a real browser (headless Chromium): each page saved at
+/// 1280 and 390 px in zh-CN and en, and a run's page following the run live, without a
+/// reload, from in progress to done.
+mod browser {
+    use super::*;
+    use crate::subscriptions_browser::{artifacts, start_chromedriver};
+
+    use std::{net::TcpListener, time::Duration};
+
+    use fantoccini::{Client, ClientBuilder, Locator};
+
+    async fn shoot(client: &Client, locale: &str, name: &str) {
+        for (width, height) in [(1280, 1000), (390, 1500)] {
+            client.set_window_size(width, height).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            let png = client.screenshot().await.unwrap();
+            std::fs::write(
+                artifacts().join(format!("admin-{locale}-{name}-{width}.png")),
+                png,
+            )
+            .unwrap();
+        }
+        client.set_window_size(1280, 1000).await.unwrap();
+    }
+
+    async fn fill(client: &Client, id: &str, text: &str) {
+        let field = client.find(Locator::Id(id)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    async fn click(client: &Client, css: &str) {
+        client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn text(client: &Client, css: &str) -> String {
+        client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn wait_css(client: &Client, css: &str) {
+        client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"));
+    }
+
+    /// (run done, run in progress) in the page's language.
+    fn words(locale: &str) -> (&'static str, &'static str) {
+        if locale == "en" {
+            ("done", "running")
+        } else {
+            ("已完成", "发送中")
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn schedules_and_a_live_run_in_a_real_browser() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let smtp = FaultSmtp::start(Faults::default()).await;
+        let url = smtp.url();
+        let app = common::spawn_app_with(Backend::Sqlite, |c| {
+            c.server.bind = format!("127.0.0.1:{port}").parse().unwrap();
+            c.site.base_url = base.clone();
+            c.mail.transport = tidings::config::MailTransport::Smtp;
+            c.mail.smtp_url = Some(url);
+            c.mail.timeout = Some("60s".into());
+            c.mail.rate_per_second = 1000;
+        })
+        .await
+        .unwrap();
+        import(&app, "wang.fang@example.org,,daily\nli.na@example.org,news,daily\nzhao.min@example.org,notices,weekly\n").await;
+        // A schedule in a zone that moves its clocks within the next five sends.
+        let r = app
+            .client
+            .put(app.url("/api/v1/schedules/ny-weekly"))
+            .bearer_auth(common::ADMIN_TOKEN)
+            .json(&serde_json::json!({"name": "New York weekly", "cron": "0 9 * * 0", "timezone": "America/New_York"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+
+        let (_driver, webdriver) = start_chromedriver().await;
+        for locale in ["zh-CN", "en"] {
+            let (done, running) = words(locale);
+            app.clock.advance(chrono::Duration::minutes(1));
+            publish(
+                &app,
+                &format!("a-{locale}"),
+                "news",
+                "省总工会召开“职工之家”建设推进会 <现场>",
+            )
+            .await;
+            publish(
+                &app,
+                &format!("b-{locale}"),
+                "notices",
+                "关于做好 2026 年春节期间困难职工帮扶工作的通知",
+            )
+            .await;
+            app.clock.advance(chrono::Duration::minutes(1));
+
+            let profile = tempfile::tempdir().unwrap();
+            let mut caps = serde_json::Map::new();
+            caps.insert(
+                "goog:chromeOptions".into(),
+                serde_json::json!({ "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", "--window-size=1280,1000", "--hide-scrollbars",
+                    format!("--lang={locale}"),
+                    format!("--user-data-dir={}", profile.path().display()),
+                ] }),
+            );
+            let client = ClientBuilder::native()
+                .capabilities(caps)
+                .connect(&webdriver)
+                .await
+                .expect("open a Chromium session");
+            let email = format!("admin.{locale}@example.org").to_lowercase();
+            let link = tidings::admin::cli::add(
+                &app.state.store,
+                &app.state.config,
+                &email,
+                Role::Admin,
+                app.clock.now(),
+            )
+            .await
+            .unwrap();
+            client
+                .goto(&format!("{link}&locale={locale}"))
+                .await
+                .unwrap();
+            fill(&client, "password", common::admin::PASSWORD).await;
+            fill(&client, "repeat", common::admin::PASSWORD).await;
+            click(&client, "button[type=submit].primary").await;
+            wait_css(&client, "#email").await;
+            fill(&client, "email", &email).await;
+            fill(&client, "password", common::admin::PASSWORD).await;
+            click(&client, "button[type=submit].primary").await;
+            wait_css(&client, "nav a[aria-current=page]").await;
+
+            client
+                .goto(&format!("{base}/admin/schedules"))
+                .await
+                .unwrap();
+            wait_css(&client, "#s-ny-weekly").await;
+            let html = client.source().await.unwrap();
+            assert!(
+                html.contains("2026-03-08 09:00") && html.contains("tag dst"),
+                "the DST day is marked"
+            );
+            shoot(&client, locale, "20-schedules").await;
+
+            client
+                .goto(&format!("{base}/admin/schedules/new"))
+                .await
+                .unwrap();
+            fill(&client, "f-slug", "Morning News").await;
+            fill(&client, "f-name", "早间要闻").await;
+            fill(&client, "f-cron", "0 25 * * *").await;
+            click(&client, "form.stack button.primary").await;
+            wait_css(&client, "#f-cron-error").await;
+            assert_eq!(
+                client
+                    .find(Locator::Id("f-cron"))
+                    .await
+                    .unwrap()
+                    .prop("value")
+                    .await
+                    .unwrap()
+                    .as_deref(),
+                Some("0 25 * * *")
+            );
+            shoot(&client, locale, "21-schedule-form-error").await;
+
+            client
+                .goto(&format!(
+                    "{base}/admin/schedules/daily/preview?email=wang.fang%40example.org"
+                ))
+                .await
+                .unwrap();
+            wait_css(&client, ".mail-frame iframe").await;
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            shoot(&client, locale, "22-preview").await;
+
+            client
+                .goto(&format!("{base}/admin/schedules/daily/run"))
+                .await
+                .unwrap();
+            wait_css(&client, ".confirm form button").await;
+            assert!(text(&client, ".confirm-lead").await.contains('2'));
+            shoot(&client, locale, "23-run-now-confirm").await;
+
+            // The relay holds every reply to the final ".": the run stays in progress.
+            smtp.set_faults(Faults {
+                hold_dot_replies: true,
+                ..Faults::default()
+            });
+            click(&client, ".confirm form button").await;
+            wait_css(&client, "[data-run-status]").await;
+            assert_eq!(text(&client, "[data-run-status]").await, running);
+            client
+                .execute("window.tidingsMarker = 'still here'; return null;", vec![])
+                .await
+                .unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while smtp.messages().len() < 2 * if locale == "en" { 2 } else { 1 } {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the run's mails did not reach the relay"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            shoot(&client, locale, "24-run-in-progress").await;
+
+            // The relay answers: the page follows the run to its end by itself.
+            smtp.set_faults(Faults::default());
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                if text(&client, "[data-run-status]").await == done {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the page did not follow the run to its end"
+                );
+                app.state.digests.wakeup.notify_waiters();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            let marker = client
+                .execute("return window.tidingsMarker || null;", vec![])
+                .await
+                .unwrap();
+            assert_eq!(
+                marker,
+                serde_json::json!("still here"),
+                "updated without a reload"
+            );
+            assert_eq!(text(&client, ".fig-sent .n").await, "2");
+            let bar = client.find(Locator::Id("run-progress")).await.unwrap();
+            assert_eq!(bar.attr("value").await.unwrap().as_deref(), Some("2"));
+            shoot(&client, locale, "25-run-done").await;
+            client.close().await.unwrap();
+        }
+    }
+}
