@@ -20,6 +20,10 @@
     names.forEach(function (name) {
       run.querySelectorAll('[data-figure="' + name + '"]').forEach(function (el) {
         el.textContent = String(p[name]);
+        var box = el.closest(".figure");
+        if (box) {
+          box.classList.toggle("some", p[name] > 0);
+        }
       });
     });
     if (bar) {
@@ -33,8 +37,9 @@
     }
     if (p.finished) {
       run.setAttribute("data-finished", "true");
-      if (live) {
-        live.hidden = true;
+      var line = run.querySelector("[data-live-line]");
+      if (line) {
+        line.hidden = true;
       }
       var done = run.querySelector("[data-done-note]");
       if (done) {
