@@ -249,11 +249,8 @@ impl ScheduleForm {
                     _ => "max_articles",
                 };
                 let lead = view.text(&format!("schedules.errors.{field}"));
-                let text = if field == "cron" || field == "timezone" {
-                    format!("{lead} ({message})")
-                } else {
-                    lead
-                };
+                // Cron and zone errors carry the parser's detail (in English).
+                let text = lead.replace("{detail}", &message);
                 errors.entry(field).or_insert(text);
                 Err(errors)
             }
