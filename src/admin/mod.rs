@@ -145,6 +145,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(admin_only)
         .layer(middleware::from_fn_with_state(console, guard::guard))
         .route("/admin/assets/console.css", get(page::stylesheet))
+        .route("/admin/assets/console.js", get(page::script))
 }
 
 /// The admin-only group's layer: an editor (or nobody) gets the 403 page before any handler.

@@ -19,6 +19,7 @@ const NAV: &[(&str, &str, Role)] = &[
     ("sections", "/sections", Role::Editor),
     ("schedules", "/schedules", Role::Admin),
     ("runs", "/runs", Role::Admin),
+    ("previews", "/previews", Role::Editor),
     ("subscribers", "/subscribers", Role::Admin),
     ("sources", "/sources", Role::Editor),
     ("settings", "/settings", Role::Admin),
@@ -221,6 +222,26 @@ const STYLESHEET: &str = concat!(
     include_str!("css/sources.css"),
     include_str!("css/settings.css"),
 );
+
+/// `GET /admin/assets/console.js`: the console's one script (live run progress), built into
+/// the binary; only the pages that use it allow it (`script-src 'self'`), and they work without it.
+pub async fn script() -> Response {
+    let mut resp = include_str!("console.js").into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
+}
 
 /// `GET /admin/assets/console.css`: the console's one stylesheet, built into the binary.
 pub async fn stylesheet() -> Response {

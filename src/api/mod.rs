@@ -4,7 +4,7 @@ mod articles;
 pub mod auth;
 mod json;
 mod schedule_view;
-mod schedules;
+pub mod schedules;
 mod sections;
 pub mod sources;
 pub mod subscribers;

@@ -69,16 +69,18 @@ pub async fn get(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleInput {
-    name: Option<String>,
-    cron: Option<String>,
-    timezone: Option<String>,
-    enabled: Option<bool>,
-    send_when_empty: Option<bool>,
-    max_articles: Option<i64>,
+    pub name: Option<String>,
+    pub cron: Option<String>,
+    pub timezone: Option<String>,
+    pub enabled: Option<bool>,
+    pub send_when_empty: Option<bool>,
+    pub max_articles: Option<i64>,
 }
 
 impl ScheduleInput {
-    fn validate(self, default_tz: &str) -> Result<ScheduleFields, AppError> {
+    /// The fields to store, or the first invalid one (`AppError::Invalid` naming the field);
+    /// the console's schedule form validates with this too.
+    pub fn validate(self, default_tz: &str) -> Result<ScheduleFields, AppError> {
         let name = self
             .name
             .unwrap_or_default()

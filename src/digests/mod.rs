@@ -90,6 +90,19 @@ impl Digests {
         schedule: &Schedule,
         subscriber_id: i64,
     ) -> anyhow::Result<Preview> {
+        Ok(match self.compose_now(schedule, subscriber_id).await? {
+            Ok(email) => Preview::Mail(email.html.unwrap_or_default()),
+            Err(why) => Preview::Skipped(why),
+        })
+    }
+
+    /// The mail `subscriber_id` would get from `schedule` if it fired now (or why they would
+    /// get none), composed as a run would, writing nothing: previews and test sends.
+    pub async fn compose_now(
+        &self,
+        schedule: &Schedule,
+        subscriber_id: i64,
+    ) -> anyhow::Result<Result<crate::mail::Email, selection::Skip>> {
         let store = &self.store;
         let now = to_ms(self.clock.now());
         let r = store
@@ -112,7 +125,7 @@ impl Digests {
         let sections = store.list_sections().await?;
         let picked = match selection::decide(&reader, schedule, at, &sections, &candidates) {
             selection::Decision::Send(p) => p,
-            selection::Decision::Skip(why) => return Ok(Preview::Skipped(why)),
+            selection::Decision::Skip(why) => return Ok(Err(why)),
         };
         let run = RunInfo {
             id: 0,
@@ -122,7 +135,7 @@ impl Digests {
         };
         let composed =
             (self.composer).compose(&sections, &r, &run, schedule, &picked, self.clock.now())?;
-        Ok(Preview::Mail(composed.email.html.unwrap_or_default()))
+        Ok(Ok(composed.email))
     }
 }
 

@@ -189,6 +189,12 @@ text_enum! {
         SubscriberImport = "subscriber.import",
         SubscriberErase = "subscriber.erase",
         SubscriberResend = "subscriber.resend",
+        ScheduleCreate = "schedule.create",
+        ScheduleUpdate = "schedule.update",
+        ScheduleDelete = "schedule.delete",
+        ScheduleRunNow = "schedule.run_now",
+        ScheduleTestSend = "schedule.test_send",
+        RunRetry = "run.retry",
     }
 }
 

@@ -46,6 +46,13 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "admin/subscribers_new.html",
     "admin/subscribers_import.html",
     "admin/subscribers_erase.html",
+    "admin/schedules_list.html",
+    "admin/schedules_form.html",
+    "admin/schedules_confirm.html",
+    "admin/schedules_previews.html",
+    "admin/schedules_preview.html",
+    "admin/runs_list.html",
+    "admin/runs_show.html",
 ];
 
 /// The shipped strings of each locale, under any keys the folder's files lack: the file of

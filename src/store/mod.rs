@@ -239,3 +239,4 @@ mod subscriber_console;
 pub use subscriber_console::{ConsoleCursor, HistoryNote, PersonDelivery, SubscriberQuery};
 mod subscriber_uploads;
 pub use subscriber_uploads::Upload;
+mod console_runs;
