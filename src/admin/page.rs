@@ -122,7 +122,8 @@ impl<'a> View<'a> {
         let ctx = context! {
             t => strings.get_attr("admin").unwrap_or_default(),
             locale => self.visit.locale,
-            site_title => &self.state.config.site.title,
+            site_title => self.state.branding.brand(self.visit.locale).title,
+            accent_css_url => super::settings::accent_css_url(self.state),
             css_url => format!("{admin}/assets/console.css?v={}", env!("CARGO_PKG_VERSION")),
             admin => admin,
             other_locale => other_locale(self.visit.locale),

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use tokio::sync::Semaphore;
 
-use crate::{AppState, clock::Clock, config::Config, mail::Templates, store::Store};
+use crate::{
+    AppState, branding::Branding, clock::Clock, config::Config, mail::Templates, store::Store,
+};
 
 /// Password checks that may run at once: each Argon2id verification takes 19 MiB and tens of
 /// milliseconds of a core, so a flood of logins waits here instead of exhausting the machine.
@@ -36,6 +38,8 @@ pub struct ConsoleState {
     /// The console's templates and strings live with the public pages'.
     pub templates: Arc<Templates>,
     pub(super) hashing: Arc<Semaphore>,
+    /// The site's title and colours from the settings page (over `[site]`).
+    pub branding: Branding,
 }
 
 impl FromRef<AppState> for ConsoleState {
@@ -46,6 +50,7 @@ impl FromRef<AppState> for ConsoleState {
             clock: app.clock.clone(),
             templates: app.templates.clone(),
             hashing: app.console.hashing.clone(),
+            branding: app.branding.clone(),
         }
     }
 }

@@ -185,6 +185,10 @@ text_enum! {
         LogoutEverywhere = "logout.everywhere",
         TokenCreate = "token.create",
         TokenRevoke = "token.revoke",
+        AccountRole = "account.role",
+        AccountRemove = "account.remove",
+        SettingsChange = "settings.change",
+        SourceCheck = "source.check",
     }
 }
 

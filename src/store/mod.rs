@@ -235,3 +235,8 @@ impl Store {
         }
     }
 }
+mod growth;
+mod site_settings;
+pub use growth::GrowthBucket;
+mod admin_people;
+pub use admin_people::PersonChange;
