@@ -203,7 +203,9 @@ async fn growth_chart(
         active: view.text("growth.active"),
         signups: view.text("growth.signups"),
     };
-    let svg = growth::svg(&days, &labels);
+    let svg = [growth::WIDE, growth::NARROW]
+        .map(|size| growth::svg(&days, &labels, size))
+        .concat();
     Ok(context! {
         svg => minijinja::Value::from_safe_string(svg),
         summary => summary,

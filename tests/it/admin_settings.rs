@@ -114,13 +114,14 @@ on_both_backends! {
         let admin = signed_in(&app, "guan.li@example.org", Role::Admin).await;
         let html = admin.page("/admin", StatusCode::OK).await;
         assert!(html.contains("90 天内净增 4 人，新登记 5 人；目前有效订阅 4 人。"), "{html}");
-        let svg = &html[html.find("<svg class=\"growth\"").expect("the chart")..];
+        let svg = &html[html.find("<svg class=\"growth wide\"").expect("the chart")..];
         let svg = &svg[..svg.find("</svg>").unwrap()];
-        assert!(svg.contains("<desc id=\"growth-desc\">90 天内净增 4 人"));
+        assert!(svg.contains("<desc id=\"growth-desc-wide\">90 天内净增 4 人"));
         let points = svg.split("points=\"").nth(1).unwrap().split('"').next().unwrap();
         let ys: Vec<f64> = points.split(' ').map(|p| p.split(',').nth(1).unwrap().parse().unwrap()).collect();
         assert_eq!(ys.len(), 90);
         // Nobody before the first import; 3, then 5, then 4 (the axis tops at 5): higher is less.
+        assert!(html.contains("<svg class=\"growth narrow\""), "a drawing for phones too");
         let (empty, three, five, four) = (ys[0], ys[81], ys[87], ys[89]);
         assert!(empty > three && three > four && four > five, "{ys:?}");
         assert!(!svg.contains("style="), "no inline style (CSP)");
@@ -254,4 +255,260 @@ mod trusted_proxies {
             assert_eq!(attempts[0].client, "127.0.0.1");
         }
     }
+}
+
+/// Saves the page at 1280 and 390 px wide as `tests/artifacts/admin-{locale}-{name}-{width}.png`.
+async fn shoot(client: &fantoccini::Client, locale: &str, name: &str) {
+    for (width, height) in [(1280, 1100), (390, 1600)] {
+        client.set_window_size(width, height).await.unwrap();
+        let png = client.screenshot().await.unwrap();
+        std::fs::write(
+            crate::subscriptions_browser::artifacts()
+                .join(format!("admin-{locale}-{name}-{width}.png")),
+            png,
+        )
+        .unwrap();
+    }
+    client.set_window_size(1280, 1100).await.unwrap();
+}
+
+/// The dashboard's chart, the sources, settings and accounts pages in Chromium, zh-CN and en.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_sources_settings_and_people_in_a_real_browser() {
+    use fantoccini::{ClientBuilder, Locator};
+    use tidings::domain::SourceType;
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let app = common::spawn_app_with(common::Backend::Sqlite, |c| {
+        c.server.bind = format!("127.0.0.1:{port}").parse().unwrap();
+        c.site.base_url = base.clone();
+        c.sources = vec![
+            toml::from_str("kind = \"feed\"\nname = \"省政府网站\"\nsection = \"news\"\nurl = \"http://127.0.0.1:9/rss.xml\"\ninterval = \"1h\"").unwrap(),
+            toml::from_str("kind = \"feed\"\nname = \"合作单位\"\nsection = \"grassroots\"\nurl = \"https://partner.example.org/feed.xml\"\ninterval = \"30m\"").unwrap(),
+        ];
+    })
+    .await
+    .unwrap();
+    // Two months of sign-ups, a few leaving.
+    let mut n = 0;
+    for day in 0..60 {
+        let rows: String = (0..(3 + day % 7 + day / 10))
+            .map(|i| {
+                n += 1;
+                format!("p{n}.{i}@example.org,,daily\n")
+            })
+            .collect();
+        import(&app, &rows).await;
+        if day % 9 == 4 {
+            let s = app
+                .state
+                .store
+                .subscriber_by_email(&format!("p{}.0@example.org", n - 5))
+                .await
+                .unwrap();
+            if let Some(s) = s {
+                app.state
+                    .store
+                    .unsubscribe(s.id, s.generation, tidings::clock::to_ms(app.clock.now()))
+                    .await
+                    .unwrap();
+            }
+        }
+        app.clock.advance(chrono::Duration::days(1));
+    }
+    let now = tidings::clock::to_ms(app.clock.now());
+    app.state
+        .store
+        .record_source_error(
+            "省政府网站",
+            SourceType::Feed,
+            "GET http://127.0.0.1:9/rss.xml: connection refused <b>(not bold)</b>",
+            None,
+            now - 3_600_000,
+        )
+        .await
+        .unwrap();
+    app.state
+        .store
+        .record_source_error(
+            "省政府网站",
+            SourceType::Feed,
+            "GET http://127.0.0.1:9/rss.xml: connection refused <b>(not bold)</b>",
+            None,
+            now,
+        )
+        .await
+        .unwrap();
+    app.state
+        .store
+        .record_source_success("合作单位", SourceType::Feed, 12, None, now - 600_000)
+        .await
+        .unwrap();
+    let link = common::admin::add_account(&app, "guan.li@example.org", Role::Admin).await;
+    common::admin::add_account(&app, "bian.ji@example.org", Role::Editor).await;
+
+    let (_driver, webdriver) = crate::subscriptions_browser::start_chromedriver().await;
+    let profile = tempfile::tempdir().unwrap();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({ "args": [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run", "--window-size=1280,1100", "--hide-scrollbars", "--lang=zh-CN",
+            format!("--user-data-dir={}", profile.path().display()),
+        ] }),
+    );
+    let client = ClientBuilder::native()
+        .capabilities(caps)
+        .connect(&webdriver)
+        .await
+        .expect("open a Chromium session");
+    let fill = |id: &'static str, text: String| {
+        let client = client.clone();
+        async move {
+            let f = client.find(Locator::Id(id)).await.unwrap();
+            f.clear().await.unwrap();
+            f.send_keys(&text).await.unwrap();
+        }
+    };
+    client.goto(&link).await.unwrap();
+    fill("password", PASSWORD.into()).await;
+    fill("repeat", PASSWORD.into()).await;
+    client
+        .find(Locator::Css("button[type=submit].primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Id("email"))
+        .await
+        .unwrap();
+    fill("email", "guan.li@example.org".into()).await;
+    fill("password", PASSWORD.into()).await;
+    client
+        .find(Locator::Css("button[type=submit].primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("svg.growth"))
+        .await
+        .unwrap();
+
+    for locale in ["zh-CN", "en"] {
+        client
+            .goto(&format!("{base}/admin?locale={locale}"))
+            .await
+            .unwrap();
+        client
+            .wait()
+            .for_element(Locator::Css("svg.growth polyline"))
+            .await
+            .unwrap();
+        shoot(&client, locale, "10-dashboard-chart").await;
+
+        client.goto(&format!("{base}/admin/sources")).await.unwrap();
+        shoot(&client, locale, "11-sources").await;
+        client
+            .find(Locator::Css("table.sources button.secondary"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client
+            .wait()
+            .for_element(Locator::Css("p.notice-ok"))
+            .await
+            .unwrap();
+
+        client
+            .goto(&format!("{base}/admin/settings"))
+            .await
+            .unwrap();
+        fill("f-accent_colour", "teal".into()).await;
+        fill("f-logo_url", "ftp://example.org/logo.png".into()).await;
+        client
+            .find(Locator::Css("form.settings-form button.primary"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client
+            .wait()
+            .for_element(Locator::Css(".invalid"))
+            .await
+            .unwrap();
+        shoot(&client, locale, "12-settings-errors").await;
+        fill("f-accent_colour", "#0d5c8c".into()).await;
+        fill("f-logo_url", String::new()).await;
+        fill("f-title.zh-CN", "青海省总工会 · 职工之家".into()).await;
+        fill(
+            "f-footer.en",
+            "Qinghai Federation of Trade Unions · Xining".into(),
+        )
+        .await;
+        client
+            .find(Locator::Css("form.settings-form button.primary"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client
+            .wait()
+            .for_element(Locator::Css("p.notice-ok"))
+            .await
+            .unwrap();
+        shoot(&client, locale, "13-settings-saved").await;
+
+        client
+            .goto(&format!("{base}/admin/accounts"))
+            .await
+            .unwrap();
+        fill(
+            "person-email",
+            format!("new.{}@example.org", locale.to_lowercase()),
+        )
+        .await;
+        client
+            .find(Locator::Css("form.person-add button.primary"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client
+            .wait()
+            .for_element(Locator::Id("link"))
+            .await
+            .unwrap();
+        shoot(&client, locale, "14-person-added").await;
+        client
+            .goto(&format!("{base}/admin/accounts"))
+            .await
+            .unwrap();
+        shoot(&client, locale, "15-accounts-people").await;
+
+        // The public page with the saved branding.
+        client
+            .goto(&format!("{base}/subscribe?locale={locale}"))
+            .await
+            .unwrap();
+        shoot(&client, locale, "16-public-branded").await;
+    }
+    client.close().await.unwrap();
 }

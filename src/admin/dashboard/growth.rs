@@ -113,30 +113,63 @@ pub struct Labels {
     pub signups: String,
 }
 
-// Geometry of the drawing, in SVG user units (the viewBox; the stylesheet scales it).
-const W: f64 = 720.0;
-const H: f64 = 240.0;
-const LEFT: f64 = 56.0;
+/// Geometry of a drawing, in SVG user units (its viewBox; the stylesheet scales it to the
+/// page's width, so a phone gets a drawing of its own whose text stays readable).
+#[derive(Debug, Clone, Copy)]
+pub struct Size {
+    /// `wide` or `narrow` (a CSS class, and the suffix of the ids inside).
+    pub name: &'static str,
+    w: f64,
+    h: f64,
+    left: f64,
+    font: f64,
+}
+
+/// The drawing for wide screens.
+pub const WIDE: Size = Size {
+    name: "wide",
+    w: 720.0,
+    h: 240.0,
+    left: 56.0,
+    font: 12.0,
+};
+/// The drawing for phones.
+pub const NARROW: Size = Size {
+    name: "narrow",
+    w: 340.0,
+    h: 210.0,
+    left: 44.0,
+    font: 11.0,
+};
 const RIGHT: f64 = 12.0;
 const TOP: f64 = 14.0;
 const BOTTOM: f64 = 28.0;
 
-/// A round axis maximum at or above `n` (1, 2 or 5 times a power of ten).
+/// A round axis maximum at or above `n` (1, 1.5, 2, 3, 4, 5, 6 or 8 times a power of ten,
+/// so the line fills most of the height).
 fn nice_max(n: i64) -> i64 {
     let n = n.max(1);
     let mut step = 1i64;
     loop {
-        for m in [1, 2, 5] {
-            if step.saturating_mul(m) >= n {
-                return step * m;
+        for tenths in [10, 15, 20, 30, 40, 50, 60, 80] {
+            let m = step.saturating_mul(tenths) / 10;
+            if m >= n {
+                return m;
             }
         }
         step = step.saturating_mul(10);
     }
 }
 
-/// The chart as an SVG element (text escaped; numbers only otherwise).
-pub fn svg(days: &[Day], labels: &Labels) -> String {
+/// The chart as an SVG element of `size` (text escaped; numbers only otherwise).
+pub fn svg(days: &[Day], labels: &Labels, size: Size) -> String {
+    let Size {
+        name,
+        w: W,
+        h: H,
+        left: LEFT,
+        font,
+    } = size;
     use std::fmt::Write;
     let esc = |s: &str| {
         s.replace('&', "&amp;")
@@ -154,7 +187,7 @@ pub fn svg(days: &[Day], labels: &Labels) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        r#"<svg class="growth" viewBox="0 0 {W} {H}" role="img" aria-labelledby="growth-title growth-desc" xmlns="http://www.w3.org/2000/svg"><title id="growth-title">{}</title><desc id="growth-desc">{}</desc>"#,
+        r#"<svg class="growth {name}" viewBox="0 0 {W} {H}" font-size="{font}" role="img" aria-labelledby="growth-title-{name} growth-desc-{name}" xmlns="http://www.w3.org/2000/svg"><title id="growth-title-{name}">{}</title><desc id="growth-desc-{name}">{}</desc>"#,
         esc(&labels.title),
         esc(&labels.summary)
     );
@@ -257,7 +290,10 @@ mod tests {
         assert_eq!(d[0].active, 8);
         assert_eq!(grouped(1_234_567), "1,234,567");
         assert_eq!(grouped(-1234), "-1,234");
-        assert_eq!(nice_max(7), 10);
-        assert_eq!(nice_max(1_100), 2_000);
+        assert_eq!(nice_max(7), 8);
+        assert_eq!(nice_max(1), 1);
+        assert_eq!(nice_max(503), 600);
+        assert_eq!(nice_max(1_100), 1_500);
+        assert_eq!(nice_max(1_000_000), 1_000_000);
     }
 }
