@@ -4,6 +4,8 @@
 
 mod growth;
 
+pub use growth::History;
+
 use axum::{extract::State, http::StatusCode, response::Response};
 use minijinja::context;
 use serde::Serialize;
@@ -179,11 +181,7 @@ async fn growth_chart(
 ) -> Result<minijinja::Value, AppError> {
     let now = state.clock.now();
     let tz: chrono_tz::Tz = state.config.site.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let start = growth::window_start(tz, now);
-    let buckets = state
-        .store
-        .subscriber_growth(crate::clock::to_ms(start), growth::BUCKET_MS)
-        .await?;
+    let buckets = state.growth.buckets(&state.store, tz, now).await?;
     let (days, net) = growth::days(tz, now, active, &buckets);
     let signups: i64 = days.iter().map(|d| d.signups).sum();
     let key = if net < 0 {

@@ -18,12 +18,15 @@ const HASHING_AT_ONCE: usize = 2;
 #[derive(Clone)]
 pub struct Console {
     pub(super) hashing: Arc<Semaphore>,
+    /// The dashboard's growth chart before today, kept a few minutes.
+    pub(super) growth: Arc<super::dashboard::History>,
 }
 
 impl Default for Console {
     fn default() -> Self {
         Self {
             hashing: Arc::new(Semaphore::new(HASHING_AT_ONCE)),
+            growth: Arc::default(),
         }
     }
 }
@@ -38,6 +41,7 @@ pub struct ConsoleState {
     /// The console's templates and strings live with the public pages'.
     pub templates: Arc<Templates>,
     pub(super) hashing: Arc<Semaphore>,
+    pub(super) growth: Arc<super::dashboard::History>,
     /// The site's title and colours from the settings page (over `[site]`).
     pub branding: Branding,
 }
@@ -50,6 +54,7 @@ impl FromRef<AppState> for ConsoleState {
             clock: app.clock.clone(),
             templates: app.templates.clone(),
             hashing: app.console.hashing.clone(),
+            growth: app.console.growth.clone(),
             branding: app.branding.clone(),
         }
     }

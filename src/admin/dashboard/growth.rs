@@ -12,12 +12,67 @@ use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::store::GrowthBucket;
+use crate::store::{GrowthBucket, Store};
 
 /// Days the chart covers, today included.
 pub const DAYS: usize = 90;
 /// The store's bucket: a quarter of an hour.
 pub const BUCKET_MS: i64 = 15 * 60_000;
+
+/// How long the buckets before today are reused: they change only when someone is erased
+/// or re-subscribes, and reading them is the dashboard's dearest query.
+const HISTORY_FOR: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The buckets before today, read at most every [`HISTORY_FOR`] (today's are read each time).
+#[derive(Default)]
+pub struct History(std::sync::Mutex<Option<Kept>>);
+
+struct Kept {
+    /// Window start and today's start (ms): the key.
+    key: (i64, i64),
+    at: std::time::Instant,
+    buckets: Vec<GrowthBucket>,
+}
+
+impl History {
+    /// The chart's buckets at `now`: the kept ones before today, and today's read now.
+    pub async fn buckets(
+        &self,
+        store: &Store,
+        tz: Tz,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<GrowthBucket>> {
+        let since = crate::clock::to_ms(window_start(tz, now));
+        let today = crate::clock::to_ms(day_start(tz, now.with_timezone(&tz).date_naive()));
+        // Every zone's day starts on a quarter hour: today begins at a whole bucket.
+        let first_today = (today - since) / BUCKET_MS;
+        let kept = {
+            let k = self.0.lock().expect("history lock");
+            k.as_ref()
+                .filter(|k| k.key == (since, today) && k.at.elapsed() < HISTORY_FOR)
+                .map(|k| k.buckets.clone())
+        };
+        if let Some(mut before) = kept {
+            let fresh = store.subscriber_growth(today, BUCKET_MS).await?;
+            before.extend(fresh.into_iter().map(|b| GrowthBucket {
+                bucket: b.bucket + first_today,
+                ..b
+            }));
+            return Ok(before);
+        }
+        let all = store.subscriber_growth(since, BUCKET_MS).await?;
+        *self.0.lock().expect("history lock") = Some(Kept {
+            key: (since, today),
+            at: std::time::Instant::now(),
+            buckets: all
+                .iter()
+                .filter(|b| b.bucket < first_today)
+                .copied()
+                .collect(),
+        });
+        Ok(all)
+    }
+}
 
 /// One day of the chart.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -165,9 +220,9 @@ fn nice_max(n: i64) -> i64 {
 pub fn svg(days: &[Day], labels: &Labels, size: Size) -> String {
     let Size {
         name,
-        w: W,
-        h: H,
-        left: LEFT,
+        w,
+        h,
+        left,
         font,
     } = size;
     use std::fmt::Write;
@@ -177,17 +232,17 @@ pub fn svg(days: &[Day], labels: &Labels, size: Size) -> String {
             .replace('>', "&gt;")
             .replace('"', "&quot;")
     };
-    let plot_w = W - LEFT - RIGHT;
-    let plot_h = H - TOP - BOTTOM;
+    let plot_w = w - left - RIGHT;
+    let plot_h = h - TOP - BOTTOM;
     let max_active = nice_max(days.iter().map(|d| d.active).max().unwrap_or(0));
     let max_signups = days.iter().map(|d| d.signups).max().unwrap_or(0).max(1);
     let n = days.len().max(2) as f64;
-    let x = |i: usize| LEFT + plot_w * i as f64 / (n - 1.0);
+    let x = |i: usize| left + plot_w * i as f64 / (n - 1.0);
     let y = |v: i64| TOP + plot_h - plot_h * v as f64 / max_active as f64;
     let mut s = String::new();
     let _ = write!(
         s,
-        r#"<svg class="growth {name}" viewBox="0 0 {W} {H}" font-size="{font}" role="img" aria-labelledby="growth-title-{name} growth-desc-{name}" xmlns="http://www.w3.org/2000/svg"><title id="growth-title-{name}">{}</title><desc id="growth-desc-{name}">{}</desc>"#,
+        r#"<svg class="growth {name}" viewBox="0 0 {w} {h}" font-size="{font}" role="img" aria-labelledby="growth-title-{name} growth-desc-{name}" xmlns="http://www.w3.org/2000/svg"><title id="growth-title-{name}">{}</title><desc id="growth-desc-{name}">{}</desc>"#,
         esc(&labels.title),
         esc(&labels.summary)
     );
@@ -199,9 +254,9 @@ pub fn svg(days: &[Day], labels: &Labels, size: Size) -> String {
     ] {
         let _ = write!(
             s,
-            r#"<line class="grid" x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="currentColor" stroke-width="1"/><text class="axis" x="{}" y="{:.1}" text-anchor="end" fill="currentColor">{label}</text>"#,
-            W - RIGHT,
-            LEFT - 6.0,
+            r#"<line class="grid" x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="currentColor" stroke-width="1"/><text class="axis" x="{}" y="{:.1}" text-anchor="end" fill="currentColor">{label}</text>"#,
+            w - RIGHT,
+            left - 6.0,
             y(v) + 4.0,
             y = y(v),
         );
@@ -243,7 +298,7 @@ pub fn svg(days: &[Day], labels: &Labels, size: Size) -> String {
                 s,
                 r#"<text class="axis" x="{:.1}" y="{}" text-anchor="{anchor}" fill="currentColor">{}</text>"#,
                 x(i),
-                H - 8.0,
+                h - 8.0,
                 d.date.format("%m-%d")
             );
         }
