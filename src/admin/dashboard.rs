@@ -4,8 +4,6 @@
 
 mod growth;
 
-pub use growth::History;
-
 use axum::{extract::State, http::StatusCode, response::Response};
 use minijinja::context;
 use serde::Serialize;
@@ -181,7 +179,16 @@ async fn growth_chart(
 ) -> Result<minijinja::Value, AppError> {
     let now = state.clock.now();
     let tz: chrono_tz::Tz = state.config.site.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let buckets = state.growth.buckets(&state.store, tz, now).await?;
+    // Every zone's day starts on a quarter hour: today begins at a whole bucket.
+    let buckets = state
+        .growth
+        .buckets(
+            &state.store,
+            crate::clock::to_ms(growth::window_start(tz, now)),
+            crate::clock::to_ms(growth::today_start(tz, now)),
+            growth::BUCKET_MS,
+        )
+        .await?;
     let (days, net) = growth::days(tz, now, active, &buckets);
     let signups: i64 = days.iter().map(|d| d.signups).sum();
     let key = if net < 0 {

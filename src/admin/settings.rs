@@ -46,16 +46,6 @@ pub(super) fn admin_routes() -> Vec<Route> {
     ]
 }
 
-/// The accent stylesheet's URL (versioned by the colour), when an accent colour is set.
-pub fn accent_css_url(state: &ConsoleState) -> Option<String> {
-    let accent = state.branding.accent()?;
-    Some(format!(
-        "{}/settings/accent.css?v={}",
-        state.admin_path(),
-        accent.trim_start_matches('#')
-    ))
-}
-
 /// `GET /admin/settings/accent.css`.
 pub async fn accent_css(State(state): State<ConsoleState>) -> Response {
     let css = match state.branding.accent() {

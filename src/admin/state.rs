@@ -19,7 +19,7 @@ const HASHING_AT_ONCE: usize = 2;
 pub struct Console {
     pub(super) hashing: Arc<Semaphore>,
     /// The dashboard's growth chart before today, kept a few minutes.
-    pub(super) growth: Arc<super::dashboard::History>,
+    pub(super) growth: Arc<crate::store::GrowthHistory>,
 }
 
 impl Default for Console {
@@ -41,7 +41,7 @@ pub struct ConsoleState {
     /// The console's templates and strings live with the public pages'.
     pub templates: Arc<Templates>,
     pub(super) hashing: Arc<Semaphore>,
-    pub(super) growth: Arc<super::dashboard::History>,
+    pub(super) growth: Arc<crate::store::GrowthHistory>,
     /// The site's title and colours from the settings page (over `[site]`).
     pub branding: Branding,
 }

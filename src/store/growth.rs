@@ -65,3 +65,58 @@ impl Store {
         Ok(out.into_values().collect())
     }
 }
+
+/// How long the buckets before today are reused: they change only when someone is erased or
+/// re-subscribes, and reading them is the dashboard's dearest query.
+const HISTORY_FOR: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The growth chart's buckets before today, read at most every ten minutes by this process
+/// (today's are read on each call).
+#[derive(Default)]
+pub struct GrowthHistory(std::sync::Mutex<Option<Kept>>);
+
+struct Kept {
+    /// Window start and today's start (ms).
+    key: (i64, i64),
+    at: std::time::Instant,
+    buckets: Vec<GrowthBucket>,
+}
+
+impl GrowthHistory {
+    /// [`Store::subscriber_growth`] since `since_ms`, the buckets before `today_ms` (a whole
+    /// number of buckets after `since_ms`) taken from the copy when it is recent.
+    pub async fn buckets(
+        &self,
+        store: &Store,
+        since_ms: i64,
+        today_ms: i64,
+        bucket_ms: i64,
+    ) -> anyhow::Result<Vec<GrowthBucket>> {
+        let first_today = (today_ms - since_ms) / bucket_ms.max(1);
+        let kept = {
+            let k = self.0.lock().expect("history lock");
+            k.as_ref()
+                .filter(|k| k.key == (since_ms, today_ms) && k.at.elapsed() < HISTORY_FOR)
+                .map(|k| k.buckets.clone())
+        };
+        if let Some(mut before) = kept {
+            let fresh = store.subscriber_growth(today_ms, bucket_ms).await?;
+            before.extend(fresh.into_iter().map(|b| GrowthBucket {
+                bucket: b.bucket + first_today,
+                ..b
+            }));
+            return Ok(before);
+        }
+        let all = store.subscriber_growth(since_ms, bucket_ms).await?;
+        *self.0.lock().expect("history lock") = Some(Kept {
+            key: (since_ms, today_ms),
+            at: std::time::Instant::now(),
+            buckets: all
+                .iter()
+                .filter(|b| b.bucket < first_today)
+                .copied()
+                .collect(),
+        });
+        Ok(all)
+    }
+}

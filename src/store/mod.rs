@@ -237,6 +237,6 @@ impl Store {
 }
 mod growth;
 mod site_settings;
-pub use growth::GrowthBucket;
+pub use growth::{GrowthBucket, GrowthHistory};
 mod admin_people;
 pub use admin_people::PersonChange;

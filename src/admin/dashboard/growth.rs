@@ -12,67 +12,12 @@ use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::store::{GrowthBucket, Store};
+use crate::store::GrowthBucket;
 
 /// Days the chart covers, today included.
 pub const DAYS: usize = 90;
 /// The store's bucket: a quarter of an hour.
 pub const BUCKET_MS: i64 = 15 * 60_000;
-
-/// How long the buckets before today are reused: they change only when someone is erased
-/// or re-subscribes, and reading them is the dashboard's dearest query.
-const HISTORY_FOR: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// The buckets before today, read at most every [`HISTORY_FOR`] (today's are read each time).
-#[derive(Default)]
-pub struct History(std::sync::Mutex<Option<Kept>>);
-
-struct Kept {
-    /// Window start and today's start (ms): the key.
-    key: (i64, i64),
-    at: std::time::Instant,
-    buckets: Vec<GrowthBucket>,
-}
-
-impl History {
-    /// The chart's buckets at `now`: the kept ones before today, and today's read now.
-    pub async fn buckets(
-        &self,
-        store: &Store,
-        tz: Tz,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<Vec<GrowthBucket>> {
-        let since = crate::clock::to_ms(window_start(tz, now));
-        let today = crate::clock::to_ms(day_start(tz, now.with_timezone(&tz).date_naive()));
-        // Every zone's day starts on a quarter hour: today begins at a whole bucket.
-        let first_today = (today - since) / BUCKET_MS;
-        let kept = {
-            let k = self.0.lock().expect("history lock");
-            k.as_ref()
-                .filter(|k| k.key == (since, today) && k.at.elapsed() < HISTORY_FOR)
-                .map(|k| k.buckets.clone())
-        };
-        if let Some(mut before) = kept {
-            let fresh = store.subscriber_growth(today, BUCKET_MS).await?;
-            before.extend(fresh.into_iter().map(|b| GrowthBucket {
-                bucket: b.bucket + first_today,
-                ..b
-            }));
-            return Ok(before);
-        }
-        let all = store.subscriber_growth(since, BUCKET_MS).await?;
-        *self.0.lock().expect("history lock") = Some(Kept {
-            key: (since, today),
-            at: std::time::Instant::now(),
-            buckets: all
-                .iter()
-                .filter(|b| b.bucket < first_today)
-                .copied()
-                .collect(),
-        });
-        Ok(all)
-    }
-}
 
 /// One day of the chart.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -100,6 +45,11 @@ fn day_start(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
                 |t| t.with_timezone(&Utc),
             ),
     }
+}
+
+/// The first instant of today in `tz`.
+pub fn today_start(tz: Tz, now: DateTime<Utc>) -> DateTime<Utc> {
+    day_start(tz, now.with_timezone(&tz).date_naive())
 }
 
 /// The first instant the chart counts events from: the start of the day 89 days ago.
