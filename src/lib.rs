@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod api;
 pub mod articles;
+pub mod branding;
 pub mod clock;
 pub mod config;
 pub mod digests;
@@ -58,6 +59,10 @@ pub struct Inner {
     pub subscriptions: subscriptions::Subscriptions,
     /// What the admin console keeps between requests.
     pub console: admin::Console,
+    /// The site's title, logo, colour, footer and sender name (console settings).
+    pub branding: branding::Branding,
+    /// Wakes a source's poll loop at once ("check now").
+    pub source_checks: articles::sources::Checks,
 }
 
 // The small states handlers extract (axum `FromRef`); services define their own bigger ones
@@ -135,7 +140,9 @@ impl App {
             clock.clone(),
             metrics.clone(),
         );
-        let digests = digests::Digests::new(&config, &store, &clock, mailer.clone()).await?;
+        let branding = branding::Branding::load(&store, &config).await?;
+        let digests =
+            digests::Digests::new(&config, &store, &clock, mailer.clone(), &branding).await?;
         let feeds = feeds::FeedCache::build(
             &config,
             store.clone(),
@@ -158,6 +165,8 @@ impl App {
             templates,
             subscriptions,
             console: admin::Console::default(),
+            branding,
+            source_checks: articles::sources::Checks::default(),
         }));
         Ok(state)
     }

@@ -1,10 +1,13 @@
 //! `GET /admin/accounts` (admins): the people of the console, the API tokens and the latest
 //! login attempts; `POST /admin/tokens` makes a token (shown once), `POST
-//! /admin/tokens/{id}/revoke` revokes one.
+//! /admin/tokens/{id}/revoke` revokes one. People are added, given another role or removed
+//! by [`people`]; the page never lets the console lose its last admin.
+
+pub mod people;
 
 use axum::{
     Form,
-    extract::{Path, State},
+    extract::{Path, Query, State},
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
@@ -69,17 +72,25 @@ pub struct NewToken {
 pub async fn show(
     State(state): State<ConsoleState>,
     s: AdminSession,
+    Query(q): Query<people::Done>,
 ) -> Result<Response, AppError> {
-    page(&state, &s, StatusCode::OK, None, "", "editor").await
+    let view = View::new(&state, &s.visit);
+    let person = people::PersonForm {
+        notice: q.notice(&view),
+        ..Default::default()
+    };
+    page(&state, &s, StatusCode::OK, None, "", "editor", &person).await
 }
 
-async fn page(
+/// The page; `error`, `name` and `role` are the token form's, `person` the people forms'.
+pub(super) async fn page(
     state: &ConsoleState,
     s: &AdminSession,
     status: StatusCode,
     error: Option<String>,
     name: &str,
     role: &str,
+    person: &people::PersonForm,
 ) -> Result<Response, AppError> {
     let view = View::new(state, &s.visit);
     let people: Vec<PersonRow> = state
@@ -133,6 +144,8 @@ async fn page(
             error => error,
             name => name,
             role => role,
+            person => ser(person),
+            admins => people.iter().filter(|p| p.role == "admin").count(),
         },
     ))
 }
@@ -163,6 +176,7 @@ pub async fn create(
             Some(message),
             name,
             &f.role,
+            &people::PersonForm::default(),
         )
         .await;
     }

@@ -24,18 +24,33 @@ pub fn password_link(config: &Config, token: &str) -> String {
     )
 }
 
-/// Adds an account and returns its set-password link.
-pub async fn add(
+/// Why [`add_account`] added nobody.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddRefused {
+    /// Not an email address (what is wrong with it).
+    Invalid(String),
+    /// The address already has an account (in lower case).
+    Exists(String),
+}
+
+/// Adds an account and returns its set-password link; the command line and the console's
+/// accounts page both add people this way (`actor` and `client` go to the audit log).
+pub async fn add_account(
     store: &Store,
     config: &Config,
     raw_email: &str,
     role: Role,
     now: DateTime<Utc>,
-) -> anyhow::Result<String> {
-    let email = account_email(raw_email).map_err(|e| anyhow::anyhow!("{raw_email:?}: {e}"))?;
+    actor: &str,
+    client: Option<&str>,
+) -> anyhow::Result<Result<String, AddRefused>> {
+    let email = match account_email(raw_email) {
+        Ok(e) => e,
+        Err(e) => return Ok(Err(AddRefused::Invalid(e.to_string()))),
+    };
     let token = secret::generate();
     let now = to_ms(now);
-    let audit = Audit::new(CLI_ACTOR, AuditKind::AccountAdd, &email, None)
+    let audit = Audit::new(actor, AuditKind::AccountAdd, &email, client)
         .change(None, Some(format!("role {role}")));
     let added = store
         .add_account(
@@ -48,9 +63,26 @@ pub async fn add(
         )
         .await?;
     if added.is_none() {
-        bail!("{email} already has an account; `tidings admin reset {email}` gives it a new link");
+        return Ok(Err(AddRefused::Exists(email)));
     }
-    Ok(password_link(config, &token))
+    Ok(Ok(password_link(config, &token)))
+}
+
+/// Adds an account and returns its set-password link.
+pub async fn add(
+    store: &Store,
+    config: &Config,
+    raw_email: &str,
+    role: Role,
+    now: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    match add_account(store, config, raw_email, role, now, CLI_ACTOR, None).await? {
+        Ok(link) => Ok(link),
+        Err(AddRefused::Invalid(e)) => bail!("{raw_email:?}: {e}"),
+        Err(AddRefused::Exists(email)) => bail!(
+            "{email} already has an account; `tidings admin reset {email}` gives it a new link"
+        ),
+    }
 }
 
 /// Gives an account a new set-password link; its password and sessions end at once.

@@ -1,6 +1,8 @@
 //! `GET /admin`: the dashboard. Everyone sees the latest articles; admins also see
 //! subscribers by status, the last runs, each enabled schedule's next fire time and the
-//! sources that fail.
+//! sources that fail, and a 90-day growth chart ([`growth`]).
+
+mod growth;
 
 use axum::{extract::State, http::StatusCode, response::Response};
 use minijinja::context;
@@ -12,7 +14,7 @@ use super::{
     state::ConsoleState,
 };
 use crate::{
-    domain::{CronSpec, Role, TimeZone},
+    domain::{CronSpec, Role, SubscriberStatus, TimeZone},
     error::AppError,
 };
 
@@ -106,6 +108,11 @@ async fn admin_figures(
         .into_iter()
         .map(|(status, n)| (status.as_str(), n))
         .collect();
+    let active = subscribers
+        .iter()
+        .find(|(s, _)| *s == SubscriberStatus::Active.as_str())
+        .map_or(0, |(_, n)| *n);
+    let chart = growth_chart(state, view, active).await?;
     let runs: Vec<RunRow> = state
         .store
         .list_runs(None, None, RUNS)
@@ -157,8 +164,59 @@ async fn admin_figures(
         .collect();
     Ok(context! {
         subscribers => ser(&subscribers),
+        growth => chart,
         runs => ser(&runs),
         schedules => ser(&schedules),
         sources => ser(&sources),
+    })
+}
+
+/// The growth chart (SVG) and its summary line.
+async fn growth_chart(
+    state: &ConsoleState,
+    view: &View<'_>,
+    active: i64,
+) -> Result<minijinja::Value, AppError> {
+    let now = state.clock.now();
+    let tz: chrono_tz::Tz = state.config.site.timezone.parse().unwrap_or(chrono_tz::UTC);
+    // Every zone's day starts on a quarter hour: today begins at a whole bucket.
+    let buckets = state
+        .growth
+        .buckets(
+            &state.store,
+            crate::clock::to_ms(growth::window_start(tz, now)),
+            crate::clock::to_ms(growth::today_start(tz, now)),
+            growth::BUCKET_MS,
+        )
+        .await?;
+    let (days, net) = growth::days(tz, now, active, &buckets);
+    let signups: i64 = days.iter().map(|d| d.signups).sum();
+    let key = if net < 0 {
+        "growth.summary_down"
+    } else {
+        "growth.summary"
+    };
+    let summary = view
+        .text(key)
+        .replace("{days}", &growth::DAYS.to_string())
+        .replace("{net}", &growth::grouped(net.abs()))
+        .replace("{signups}", &growth::grouped(signups))
+        .replace("{active}", &growth::grouped(active));
+    let labels = growth::Labels {
+        title: view.text("growth.title"),
+        summary: summary.clone(),
+        active: view.text("growth.active"),
+        signups: view.text("growth.signups"),
+    };
+    let svg = [growth::WIDE, growth::NARROW]
+        .map(|size| growth::svg(&days, &labels, size))
+        .concat();
+    Ok(context! {
+        svg => minijinja::Value::from_safe_string(svg),
+        summary => summary,
+        net => net,
+        signups => signups,
+        active_label => labels.active,
+        signups_label => labels.signups,
     })
 }

@@ -50,10 +50,7 @@ pub async fn guard(State(state): State<ConsoleState>, req: Request, next: Next) 
     let visit = Visit {
         locale,
         uri: parts.uri.clone(),
-        client: parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "0.0.0.0".to_owned(), |c| c.0.ip().to_string()),
+        client: client(&state, &parts),
         pre_csrf: before_login
             .then(|| pre_key.as_deref().map(secret::csrf_token))
             .flatten(),
@@ -111,6 +108,27 @@ pub async fn guard(State(state): State<ConsoleState>, req: Request, next: Next) 
         );
     }
     resp
+}
+
+/// The request's client: the peer, or behind a trusted proxy what `X-Forwarded-For` says
+/// (`server.trusted_proxies`).
+fn client(state: &ConsoleState, parts: &Parts) -> String {
+    let Some(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+        return "0.0.0.0".to_owned();
+    };
+    let forwarded: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
+    crate::config::client_address(
+        peer.0.ip(),
+        forwarded.as_deref(),
+        &state.config.server.trusted_proxies,
+    )
+    .to_string()
 }
 
 fn refused(state: &ConsoleState, visit: &Visit) -> Response {

@@ -108,6 +108,9 @@ fn admin_routes() -> Vec<Route> {
         Route::get("/admin/accounts", accounts::show),
         Route::post("/admin/tokens", accounts::create),
         Route::post("/admin/tokens/{id}/revoke", accounts::revoke),
+        Route::post("/admin/people", accounts::people::add),
+        Route::post("/admin/people/role", accounts::people::set_role),
+        Route::post("/admin/people/remove", accounts::people::remove),
         Route::get("/admin/audit", audit_page::show),
     ]
     .into_iter()

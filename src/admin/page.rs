@@ -123,7 +123,11 @@ impl<'a> View<'a> {
         let ctx = context! {
             t => strings.get_attr("admin").unwrap_or_default(),
             locale => self.visit.locale,
-            site_title => &self.state.config.site.title,
+            site_title => self.state.branding.brand(self.visit.locale).title,
+            // The settings page's accent colour, as a stylesheet whose URL changes with it.
+            accent_css_url => self.state.branding.accent().map(|a| {
+                format!("{admin}/settings/accent.css?v={}", a.trim_start_matches('#'))
+            }),
             css_url => format!("{admin}/assets/console.css?v={}", env!("CARGO_PKG_VERSION")),
             admin => admin,
             other_locale => other_locale(self.visit.locale),

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use tokio::sync::Semaphore;
 
-use crate::{AppState, clock::Clock, config::Config, mail::Templates, store::Store};
+use crate::{
+    AppState, branding::Branding, clock::Clock, config::Config, mail::Templates, store::Store,
+};
 
 /// Password checks that may run at once: each Argon2id verification takes 19 MiB and tens of
 /// milliseconds of a core, so a flood of logins waits here instead of exhausting the machine.
@@ -16,12 +18,15 @@ const HASHING_AT_ONCE: usize = 2;
 #[derive(Clone)]
 pub struct Console {
     pub(super) hashing: Arc<Semaphore>,
+    /// The dashboard's growth chart before today, kept a few minutes.
+    pub(super) growth: Arc<crate::store::GrowthHistory>,
 }
 
 impl Default for Console {
     fn default() -> Self {
         Self {
             hashing: Arc::new(Semaphore::new(HASHING_AT_ONCE)),
+            growth: Arc::default(),
         }
     }
 }
@@ -36,6 +41,9 @@ pub struct ConsoleState {
     /// The console's templates and strings live with the public pages'.
     pub templates: Arc<Templates>,
     pub(super) hashing: Arc<Semaphore>,
+    pub(super) growth: Arc<crate::store::GrowthHistory>,
+    /// The site's title and colours from the settings page (over `[site]`).
+    pub branding: Branding,
 }
 
 impl FromRef<AppState> for ConsoleState {
@@ -46,6 +54,8 @@ impl FromRef<AppState> for ConsoleState {
             clock: app.clock.clone(),
             templates: app.templates.clone(),
             hashing: app.console.hashing.clone(),
+            growth: app.console.growth.clone(),
+            branding: app.branding.clone(),
         }
     }
 }

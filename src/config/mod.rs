@@ -11,11 +11,13 @@ use std::{
 use anyhow::{Context, bail};
 mod entries;
 mod mail;
+mod proxies;
 mod validate;
 
 pub use entries::{ScheduleConfig, SectionConfig, SourceConfig};
 use entries::{default_schedules, default_sections};
 pub use mail::{MailConfig, MailTransport, SmtpTimeouts, SmtpTimeoutsConfig};
+pub use proxies::{IpRange, client_address};
 
 use figment::{
     Figment,
@@ -85,12 +87,15 @@ impl Default for SiteConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     pub bind: SocketAddr,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (empty: the peer is).
+    pub trusted_proxies: Vec<IpRange>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             bind: "127.0.0.1:8080".parse().expect("literal address"),
+            trusted_proxies: Vec::new(),
         }
     }
 }

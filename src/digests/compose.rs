@@ -5,8 +5,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{render::DigestRenderer, selection::Picked};
+use super::{
+    render::{DigestRenderer, Masthead},
+    selection::Picked,
+};
 use crate::{
+    branding::Branding,
     domain::{self, Schedule, Section},
     mail::{Email, Gate, Mailer, SendError},
     store::{Recipient, RunInfo},
@@ -25,7 +29,8 @@ pub struct Composed {
 pub struct Composer {
     pub renderer: DigestRenderer,
     pub mailer: Mailer,
-    pub site_title: String,
+    /// Title, logo, colour and sender name, as the console's settings say at each mail.
+    pub branding: Branding,
     pub base_url: String,
     /// Key of the derived manage/unsubscribe tokens (shared by every process).
     pub link_secret: Arc<Vec<u8>>,
@@ -50,9 +55,10 @@ impl Composer {
     ) -> anyhow::Result<Composed> {
         let token = derived_manage_token(&self.link_secret, r.id, r.generation);
         let links = subscriber_links(&self.base_url, &token.text, &r.locale);
+        let brand = self.branding.brand(&r.locale);
         let d = self.renderer.render(
             &r.locale,
-            &self.site_title,
+            &Masthead::of(&brand),
             &schedule.name,
             when,
             sections,
@@ -67,6 +73,7 @@ impl Composer {
         let email = Email {
             to,
             to_name: None,
+            from_name: brand.sender_name,
             subject: d.subject,
             text: d.text,
             html: Some(d.html),

@@ -16,6 +16,7 @@ use tokio::{sync::Notify, task::JoinSet};
 
 use crate::{
     AppState,
+    branding::Branding,
     clock::{Clock, to_ms},
     config::Config,
     domain::Schedule,
@@ -29,6 +30,7 @@ pub async fn composer(
     config: &Config,
     store: &Store,
     mailer: Mailer,
+    branding: &Branding,
 ) -> anyhow::Result<compose::Composer> {
     let renderer =
         render::DigestRenderer::load(&config.site.templates_dir, config.site_timezone().0)
@@ -36,7 +38,7 @@ pub async fn composer(
     Ok(compose::Composer {
         renderer,
         mailer,
-        site_title: config.site.title.clone(),
+        branding: branding.clone(),
         base_url: config.site.base_url.trim_end_matches('/').to_owned(),
         link_secret: Arc::new(store.secret("link-tokens").await?),
     })
@@ -62,6 +64,7 @@ impl Digests {
         store: &Store,
         clock: &Clock,
         mailer: Mailer,
+        branding: &Branding,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             store: store.clone(),
@@ -72,7 +75,7 @@ impl Digests {
                 config.digests.catch_up_hours,
             ),
             wakeup: Arc::new(Notify::new()),
-            composer: Arc::new(composer(config, store, mailer).await?),
+            composer: Arc::new(composer(config, store, mailer, branding).await?),
         })
     }
 

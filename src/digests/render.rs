@@ -20,6 +20,35 @@ pub struct RenderedDigest {
     pub text: String,
 }
 
+/// The head of a digest: the site's title, and its logo and accent colour when set.
+#[derive(Debug, Clone, Copy)]
+pub struct Masthead<'a> {
+    pub title: &'a str,
+    pub logo_url: Option<&'a str>,
+    /// `#rrggbb` (validated when saved).
+    pub accent: Option<&'a str>,
+}
+
+impl<'a> Masthead<'a> {
+    /// Just a title.
+    pub fn titled(title: &'a str) -> Self {
+        Self {
+            title,
+            logo_url: None,
+            accent: None,
+        }
+    }
+
+    /// The masthead of `brand`.
+    pub fn of(brand: &'a crate::branding::Brand) -> Self {
+        Self {
+            title: &brand.title,
+            logo_url: brand.logo_url.as_deref(),
+            accent: brand.accent.as_deref(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct ArticleItem<'a> {
     title: &'a str,
@@ -164,7 +193,7 @@ impl DigestRenderer {
     pub fn render(
         &self,
         locale: &str,
-        site_title: &str,
+        masthead: &Masthead<'_>,
         schedule_name: &str,
         when: DateTime<Utc>,
         sections: &[Section],
@@ -174,6 +203,8 @@ impl DigestRenderer {
     ) -> anyhow::Result<RenderedDigest> {
         let locale = pick_locale(locale);
         let (articles_html, articles_text) = self.article_parts(locale, sections, picked)?;
+        let site_title = masthead.title;
+        let (logo_url, accent) = (masthead.logo_url, masthead.accent);
         let date = human_date(when, self.tz, locale, false);
         let subject = self
             .env
@@ -182,6 +213,7 @@ impl DigestRenderer {
         let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
         let html = self.env.get_template(&format!("digest.{locale}.html"))?.render(context! {
             subject => &subject, site_title, schedule_name, date => &date, manage_url, unsubscribe_url,
+            logo_url, accent,
             articles => Value::from_safe_string(articles_html),
         })?;
         let text = self
@@ -216,7 +248,7 @@ mod tests {
         let en = r
             .render(
                 "en",
-                "Site",
+                &Masthead::titled("Site"),
                 "Daily",
                 when,
                 &[],
@@ -229,7 +261,7 @@ mod tests {
         let zh = r
             .render(
                 "zh-CN",
-                "站点",
+                &Masthead::titled("站点"),
                 "每日摘要",
                 when,
                 &[],

@@ -195,6 +195,10 @@ text_enum! {
         ScheduleRunNow = "schedule.run_now",
         ScheduleTestSend = "schedule.test_send",
         RunRetry = "run.retry",
+        AccountRole = "account.role",
+        AccountRemove = "account.remove",
+        SettingsChange = "settings.change",
+        SourceCheck = "source.check",
     }
 }
 

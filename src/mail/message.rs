@@ -105,8 +105,12 @@ pub fn build(from: &Mailbox, email: &Email) -> Result<(Message, String), SendErr
         .map(one_line)
         .filter(|n| !n.is_empty());
     let to = Mailbox::new(to_name, email.to.to_lettre());
+    let from = match email.from_name.as_deref().map(one_line) {
+        Some(name) if !name.is_empty() => Mailbox::new(Some(name), from.email.clone()),
+        _ => from.clone(),
+    };
     let mut builder = Message::builder()
-        .from(from.clone())
+        .from(from)
         .to(to)
         .subject(one_line(&email.subject))
         .date_now()
@@ -149,6 +153,7 @@ mod tests {
         Email {
             to: domain::Email::parse("li@example.org").unwrap(),
             to_name: name.map(str::to_owned),
+            from_name: None,
             subject: subject.into(),
             text: "正文 text".into(),
             html: Some("<p>正文</p>".into()),

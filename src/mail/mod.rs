@@ -31,6 +31,9 @@ pub use templates::Templates;
 pub struct Email {
     pub to: domain::Email,
     pub to_name: Option<String>,
+    /// The sender's display name instead of the one of `mail.from` (the console's "sender
+    /// name" setting); the address stays `mail.from`'s.
+    pub from_name: Option<String>,
     pub subject: String,
     /// The plain-text part (always present).
     pub text: String,

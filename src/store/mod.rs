@@ -240,3 +240,8 @@ pub use subscriber_console::{ConsoleCursor, HistoryNote, PersonDelivery, Subscri
 mod subscriber_uploads;
 pub use subscriber_uploads::Upload;
 mod console_runs;
+mod growth;
+mod site_settings;
+pub use growth::{GrowthBucket, GrowthHistory};
+mod admin_people;
+pub use admin_people::PersonChange;

@@ -18,6 +18,7 @@ use super::{
 };
 use crate::{
     AppState,
+    branding::Branding,
     clock::to_ms,
     config::SiteConfig,
     domain::{Email, Preferences},
@@ -139,7 +140,7 @@ async fn deliver(state: &AppState, job: Job) {
             }
         },
     };
-    let email = match compose(&state.config.site, &state.templates, &job) {
+    let email = match compose(&state.config.site, &state.branding, &state.templates, &job) {
         Ok(e) => e,
         Err(e) => {
             tracing::error!(error = ?e, "cannot render a subscription mail");
@@ -211,8 +212,13 @@ async fn record(
     })
 }
 
-/// Renders a job into a mail, in the subscriber's language.
-pub fn compose(site: &SiteConfig, t: &Templates, job: &MailJob) -> anyhow::Result<mail::Email> {
+/// Renders a job into a mail, in the subscriber's language, with the site's branding.
+pub fn compose(
+    site: &SiteConfig,
+    branding: &Branding,
+    t: &Templates,
+    job: &MailJob,
+) -> anyhow::Result<mail::Email> {
     let base = site.base_url.as_str();
     // (template name, the strings key of its subject, what only it needs)
     let (to, locale, template, subject_key, extra) = match job {
@@ -243,10 +249,11 @@ pub fn compose(site: &SiteConfig, t: &Templates, job: &MailJob) -> anyhow::Resul
             )
         }
     };
-    let subject = t.text(locale, subject_key).replace("{site}", &site.title);
+    let brand = branding.brand(locale);
+    let subject = t.text(locale, subject_key).replace("{site}", &brand.title);
     let ctx = context! {
         t => t.strings(locale),
-        site_title => &site.title,
+        site_title => &brand.title,
         base_url => base,
         subject => &subject,
         ..extra
@@ -254,6 +261,7 @@ pub fn compose(site: &SiteConfig, t: &Templates, job: &MailJob) -> anyhow::Resul
     Ok(mail::Email {
         to: to.clone(),
         to_name: None,
+        from_name: brand.sender_name,
         subject,
         text: t.render(&format!("mail/{template}.txt"), ctx.clone())?,
         html: Some(t.render(&format!("mail/{template}.html"), ctx)?),

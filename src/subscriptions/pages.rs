@@ -79,10 +79,14 @@ impl Page<'_> {
             query.append_pair("token", t);
         }
         query.append_pair("locale", &other);
+        let brand = self.state.branding.brand(self.locale);
         let ctx = context! {
             t => self.state.templates.strings(self.locale),
             locale => self.locale,
-            site_title => &self.state.config.site.title,
+            site_title => &brand.title,
+            logo_url => &brand.logo_url,
+            accent => &brand.accent,
+            footer => &brand.footer,
             base_path => self.base_path(),
             other_locale_url => format!("{}{}?{}", self.base_path(), self.path, query.finish()),
             title => title,
@@ -171,7 +175,8 @@ fn html_response(status: StatusCode, locale: &str, html: String) -> Response {
 }
 
 /// Pages carry secret tokens in their URLs: never cache them, never leak them in a Referer,
-/// never let another site frame them; no script runs at all.
+/// never let another site frame them; no script runs at all. Images only for the logo the
+/// console's settings may name (any http(s) address).
 fn protect(resp: &mut Response) {
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -187,7 +192,7 @@ fn protect(resp: &mut Response) {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
+            "default-src 'none'; style-src 'unsafe-inline'; img-src https: http:; form-action 'self'; \
              frame-ancestors 'none'; base-uri 'none'",
         ),
     );

@@ -12,6 +12,7 @@ use super::{
 };
 use crate::{
     AppState,
+    branding::Branding,
     clock::Clock,
     config::{Config, SubscriptionsConfig},
     mail::Templates,
@@ -57,6 +58,8 @@ pub struct PageState {
     pub confirmations: Budget,
     /// Where sign-ups and confirmation mails wait for the outbox worker.
     pub outbox: mpsc::Sender<Job>,
+    /// Title, logo, colour and footer from the console's settings.
+    pub branding: Branding,
 }
 
 impl FromRef<AppState> for PageState {
@@ -70,6 +73,7 @@ impl FromRef<AppState> for PageState {
             clients: subs.clients.clone(),
             confirmations: subs.confirmations.clone(),
             outbox: subs.outbox.sender.clone(),
+            branding: app.branding.clone(),
         }
     }
 }

@@ -36,6 +36,7 @@ fn mail_to(addr: &str) -> Mail {
     Mail {
         to: Email::parse(addr).unwrap(),
         to_name: Some("王芳".into()),
+        from_name: None,
         subject: "工会要闻每日摘要 2026-03-01".into(),
         text: "今天有 3 篇新文章。\nhttps://feeds.example.test/a".into(),
         html: Some("<p>今天有 <b>3</b> 篇新文章。</p>".into()),

@@ -167,6 +167,7 @@ mod header_injection {
         let mail = Mail {
             to: Email::parse("li@example.org").unwrap(),
             to_name: Some(format!("李雷{attack}")),
+            from_name: None,
             subject: format!("订阅{attack}"),
             text: "body".into(),
             html: None,

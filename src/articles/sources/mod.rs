@@ -105,6 +105,38 @@ impl Source {
     }
 }
 
+/// "Check now" requests: a wake-up per polled source of this process (the console's
+/// sources page asks; the source's loop polls at once instead of at its next turn).
+#[derive(Clone, Default)]
+pub struct Checks(
+    Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Notify>>>>,
+);
+
+impl Checks {
+    /// The wake-up of source `name` (made on first use).
+    fn of(&self, name: &str) -> Arc<tokio::sync::Notify> {
+        self.0
+            .lock()
+            .expect("checks lock")
+            .entry(name.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    /// Asks source `name` to poll now; `false` if no poll loop of that name runs here.
+    pub fn request(&self, name: &str) -> bool {
+        let map = self.0.lock().expect("checks lock");
+        match map.get(name) {
+            Some(n) => {
+                // A permit is kept if the loop is busy polling: it polls again right after.
+                n.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// The User-Agent of every request: browser-like so that old CMSs answer normally, and honest
 /// about who asks and where to find them.
 pub fn user_agent(config: &Config) -> String {
@@ -160,10 +192,12 @@ async fn poll_loop(state: AppState, fetcher: Arc<Fetcher>, source: Source) {
     let interval = interval.min(Duration::from_secs(30 * 24 * 3600));
     let first = chrono::TimeDelta::seconds(1) + jitter(interval.min(Duration::from_secs(10)));
     let mut next = state.clock.now() + first;
+    let wake = state.source_checks.of(&source.name);
     loop {
         tokio::select! {
             _ = state.shutdown.cancelled() => return,
             _ = state.clock.sleep_until(next) => {}
+            _ = wake.notified() => tracing::info!(source = %source.name, "checking now, as asked"),
         }
         tokio::select! {
             _ = state.shutdown.cancelled() => return,
