@@ -185,6 +185,14 @@ text_enum! {
         LogoutEverywhere = "logout.everywhere",
         TokenCreate = "token.create",
         TokenRevoke = "token.revoke",
+        ArticleCreate = "article.create",
+        ArticleEdit = "article.edit",
+        ArticleRetract = "article.retract",
+        ArticleRestore = "article.restore",
+        SectionCreate = "section.create",
+        SectionEdit = "section.edit",
+        SectionDelete = "section.delete",
+        SectionMove = "section.move",
     }
 }
 

@@ -235,3 +235,7 @@ impl Store {
         }
     }
 }
+mod console_articles;
+mod console_sections;
+pub use console_articles::{ArticleFilter, ArticleShown, ConsoleArticle, ConsoleArticlePage};
+pub use console_sections::{SectionFigures, SectionTexts};
