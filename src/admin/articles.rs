@@ -3,10 +3,8 @@
 //! and edits them through the publishing API's ingest, the preview shows what feeds and mail
 //! will carry, and retract/restore take an article out of feeds and digests and back.
 
-use std::sync::Arc;
-
 use axum::{
-    extract::{FromRef, Query, State},
+    extract::{Query, State},
     http::StatusCode,
     response::Response,
 };
@@ -15,48 +13,19 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Route, articles_form, articles_retract,
+    articles_shared::{Desk, id_path, section_options, status_of},
     page::{View, ser},
     session::EditorSession,
-    state::ConsoleState,
 };
 use crate::{
-    AppState,
-    articles::{Article, Ingest},
-    digests::compose::Composer,
-    domain::Section,
     error::AppError,
-    events::Events,
-    feeds::Site,
-    store::{ArticleCursor, ArticleFilter, ArticleShown, ConsoleArticle},
+    store::{ArticleCursor, ArticleFilter, ArticleShown},
 };
 
 /// Articles per page of the list.
 const PAGE: u32 = 50;
 /// Longest title search, in characters.
 const MAX_SEARCH: usize = 200;
-
-/// What the article and section pages use: the console's state, plus the publishing path
-/// (ingest), change events, the feeds' site and the digest renderer.
-#[derive(Clone)]
-pub struct Desk {
-    pub console: ConsoleState,
-    pub ingest: Ingest,
-    pub events: Events,
-    pub site: Site,
-    pub composer: Arc<Composer>,
-}
-
-impl FromRef<AppState> for Desk {
-    fn from_ref(app: &AppState) -> Self {
-        Self {
-            console: ConsoleState::from_ref(app),
-            ingest: app.ingest.clone(),
-            events: app.events.clone(),
-            site: app.feeds.site().clone(),
-            composer: app.digests.composer.clone(),
-        }
-    }
-}
 
 /// Routes of this page open to editors (and admins).
 pub(super) fn editor_routes() -> Vec<Route> {
@@ -76,52 +45,6 @@ pub(super) fn editor_routes() -> Vec<Route> {
 /// Routes of this page for admins only.
 pub(super) fn admin_routes() -> Vec<Route> {
     Vec::new()
-}
-
-/// An article's status as the console shows it.
-pub fn status_of(a: &ConsoleArticle, now: chrono::DateTime<chrono::Utc>) -> &'static str {
-    if a.retracted_at.is_some() {
-        "retracted"
-    } else if a.article.published_at > now {
-        "scheduled"
-    } else {
-        "published"
-    }
-}
-
-/// `id` as one path segment (ids may hold `/`).
-pub fn id_path(id: &str) -> String {
-    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
-}
-
-/// A section's title in the page's language (its per-locale text, else its own title).
-pub fn section_title(
-    sections: &[Section],
-    texts: &std::collections::BTreeMap<String, crate::store::SectionTexts>,
-    slug: &str,
-    locale: &str,
-) -> String {
-    texts
-        .get(slug)
-        .and_then(|t| t.titles.get(locale))
-        .cloned()
-        .or_else(|| {
-            sections
-                .iter()
-                .find(|s| s.slug == slug)
-                .map(|s| s.title.clone())
-        })
-        .unwrap_or_else(|| slug.to_owned())
-}
-
-/// One line of the audit log about an article: title, section and publication time.
-pub fn audit_summary(view: &View, a: &Article) -> String {
-    format!(
-        "{} · {} · {}",
-        a.title,
-        a.section,
-        view.time(a.published_at)
-    )
 }
 
 /// Query of the list.
@@ -153,21 +76,6 @@ struct Row {
 struct SectionOption {
     slug: String,
     title: String,
-}
-
-/// Sections as the options of a select, in display order, titled in the page's language.
-pub async fn section_options(desk: &Desk, locale: &str) -> Result<Vec<(String, String)>, AppError> {
-    let sections = desk.console.store.list_sections().await?;
-    let texts = desk.console.store.section_texts().await?;
-    Ok(sections
-        .iter()
-        .map(|s| {
-            (
-                s.slug.clone(),
-                section_title(&sections, &texts, &s.slug, locale),
-            )
-        })
-        .collect())
 }
 
 /// `GET /admin/articles?q=&section=&status=&cursor=`.

@@ -4,8 +4,6 @@
 //! summary, feed refresh, events); the form only checks what it can say better in the page's
 //! language first, and shows every problem next to its field, keeping what was typed.
 
-use std::collections::BTreeMap;
-
 use axum::{
     Form,
     extract::{Path, Query, State},
@@ -17,8 +15,10 @@ use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    articles::{Desk, audit_summary, id_path, section_options, status_of},
     articles_preview,
+    articles_shared::{
+        Desk, Errors, audit_summary, id_path, ingest_error, missing, section_options, status_of,
+    },
     page::{View, ser},
     session::EditorSession,
 };
@@ -56,9 +56,6 @@ pub struct ArticleForm {
     /// `new` or `edit`: which form a preview came from.
     pub mode: String,
 }
-
-/// Problems of a form, by field name, in the page's language.
-pub type Errors = BTreeMap<&'static str, String>;
 
 /// Whether the form creates an article or edits one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,28 +210,6 @@ pub fn parse(
         published_at: published.ok().map(|t| t.to_rfc3339()),
         updated_at: None,
     })
-}
-
-/// The form field an ingest error is about, and its message; `None` for other errors.
-pub fn ingest_error(e: &AppError) -> Option<(&'static str, String)> {
-    let AppError::Invalid { message, field } = e else {
-        return None;
-    };
-    let field = match field.as_deref().unwrap_or("") {
-        "id" => "id",
-        "section" => "section",
-        "title" => "title",
-        "url" => "url",
-        "content_html" | "content_markdown" => "body",
-        "summary" => "summary",
-        "author" => "author",
-        "image.url" => "image_url",
-        "image.caption" => "image_caption",
-        "tags" => "tags",
-        "published_at" => "published",
-        _ => "body",
-    };
-    Some((field, message.clone()))
 }
 
 /// What the form page shows besides the form.
@@ -430,18 +405,6 @@ pub async fn refuse(
 pub struct Saved {
     #[serde(default)]
     saved: String,
-}
-
-/// The 404 page for an id that names no article.
-pub fn missing(desk: &Desk, s: &EditorSession) -> Response {
-    let view = View::new(&desk.console, &s.visit);
-    view.notice(
-        StatusCode::NOT_FOUND,
-        super::page::Notice::error(view.text("articles.missing"), Vec::new()).link(
-            format!("{}/articles", desk.console.admin_path()),
-            view.text("articles.back"),
-        ),
-    )
 }
 
 /// `GET /admin/articles/{id}`.

@@ -5,8 +5,7 @@
 use minijinja::{Value, context};
 
 use super::{
-    articles::Desk,
-    articles_form::{Errors, ingest_error},
+    articles_shared::{Desk, Errors, ingest_error},
     page::View,
 };
 use crate::{

@@ -11,8 +11,7 @@ use axum::{
 use minijinja::context;
 
 use super::{
-    articles::{Desk, audit_summary, id_path},
-    articles_form::missing,
+    articles_shared::{Desk, audit_summary, id_path, missing},
     page::View,
     session::EditorSession,
 };

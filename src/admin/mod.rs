@@ -10,6 +10,7 @@ mod articles;
 mod articles_form;
 mod articles_preview;
 mod articles_retract;
+mod articles_shared;
 mod audit_page;
 pub mod cli;
 mod dashboard;

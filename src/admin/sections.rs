@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Route,
-    articles::{Desk, section_title},
+    articles_shared::{Desk, section_title},
     page::{Notice, View, ser},
     sections_form,
     session::EditorSession,

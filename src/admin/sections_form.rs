@@ -12,8 +12,7 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    articles::Desk,
-    articles_form::Errors,
+    articles_shared::{Desk, Errors},
     page::{Notice, View, ser},
     session::EditorSession,
 };

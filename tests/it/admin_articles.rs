@@ -299,3 +299,277 @@ async fn a_time_in_a_dst_gap_is_refused_with_a_clear_error() {
         .unwrap();
     assert_eq!(a.published_at.to_rfc3339(), "2026-03-29T01:30:00+00:00");
 }
+
+mod browser {
+    //! The article and section pages in headless Chromium, in zh-CN and en, saved at 1280
+    //! and 390 px wide as `tests/artifacts/admin-<locale>-<page>-<width>.png`.
+
+    use std::net::TcpListener;
+
+    use fantoccini::{Client, ClientBuilder, Locator};
+
+    use crate::{
+        common::{self, admin::PASSWORD},
+        subscriptions_browser::{artifacts, start_chromedriver},
+    };
+    use tidings::domain::Role;
+
+    /// A lead image served by the test (the preview shows pictures from other sites).
+    const PHOTO: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="800" height="400" viewBox="0 0 800 400"><rect width="800" height="400" fill="#7fa7c9"/><rect y="260" width="800" height="140" fill="#5b7f4a"/><circle cx="640" cy="90" r="50" fill="#f6d36b"/><rect x="180" y="150" width="300" height="170" fill="#f3efe6"/><polygon points="160,150 330,60 500,150" fill="#b71c1c"/><rect x="300" y="230" width="60" height="90" fill="#6d4c41"/></svg>"##;
+
+    async fn shoot(client: &Client, locale: &str, name: &str) {
+        for (width, height) in [(1280, 1000), (390, 1500)] {
+            client.set_window_size(width, height).await.unwrap();
+            let png = client.screenshot().await.unwrap();
+            std::fs::write(
+                artifacts().join(format!("admin-{locale}-{name}-{width}.png")),
+                png,
+            )
+            .unwrap();
+        }
+        client.set_window_size(1280, 1000).await.unwrap();
+    }
+
+    async fn fill(client: &Client, id: &str, text: &str) {
+        let field = client.find(Locator::Id(id)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    async fn click(client: &Client, css: &str) {
+        client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn wait_for(client: &Client, css: &str) {
+        client
+            .wait()
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"));
+    }
+
+    /// Serves [`PHOTO`] on a port of its own; returns its URL.
+    async fn photo_server() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new().route(
+            "/photo.svg",
+            axum::routing::get(|| async { ([("content-type", "image/svg+xml")], PHOTO) }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}/photo.svg")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn article_and_section_pages_in_a_real_browser() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let app = common::spawn_app_with(common::Backend::Sqlite, |c| {
+            c.server.bind = format!("127.0.0.1:{port}").parse().unwrap();
+            c.site.base_url = base.clone();
+        })
+        .await
+        .unwrap();
+        let photo = photo_server().await;
+        let articles = [
+            (
+                "n1",
+                "news",
+                "省总工会召开“职工之家”建设推进会",
+                "2026-02-28T10:00:00+08:00",
+            ),
+            (
+                "n2",
+                "news",
+                "<img src=x onerror=alert(1)> 标题里的尖括号",
+                "2026-02-27T09:30:00+08:00",
+            ),
+            (
+                "t1",
+                "notices",
+                "关于 2026 年春季职工疗休养的通知",
+                "2026-03-03T09:00:00+08:00",
+            ),
+            (
+                "g1",
+                "grassroots",
+                "西宁市总工会开展“送温暖”活动，走访慰问一线职工 120 余人",
+                "2026-02-26T15:20:00+08:00",
+            ),
+            (
+                "g2",
+                "grassroots",
+                "海东市职工技能大赛落幕",
+                "2026-02-25T11:00:00+08:00",
+            ),
+        ];
+        for (id, section, title, at) in articles {
+            let mut a = common::article(section, title);
+            a["published_at"] = at.into();
+            a["author"] = "省总工会宣传部".into();
+            if id == "n1" {
+                a["image"] = serde_json::json!({ "url": photo, "caption": "推进会现场" });
+            }
+            assert!(app.put_article(id, &a).await.status().is_success());
+        }
+        app.client
+            .delete(app.url("/api/v1/articles/g2"))
+            .bearer_auth(common::PUBLISHER_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let r = app
+            .client
+            .put(app.url("/api/v1/sections/news"))
+            .bearer_auth(common::ADMIN_TOKEN)
+            .json(&serde_json::json!({
+                "titles": { "zh-CN": "工会要闻", "en": "Union news" },
+                "descriptions": { "zh-CN": "全省工会工作要闻", "en": "What the federation and its unions do" }
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        let csv = "email,sections,schedule\nli.lei@example.org,news,daily\nwang.fang@example.org,,daily\n";
+        app.client
+            .post(app.url("/api/v1/subscribers/import"))
+            .bearer_auth(common::ADMIN_TOKEN)
+            .body(csv)
+            .send()
+            .await
+            .unwrap();
+
+        let (_driver, webdriver) = start_chromedriver().await;
+        for locale in ["zh-CN", "en"] {
+            let profile = tempfile::tempdir().unwrap();
+            let mut caps = serde_json::Map::new();
+            caps.insert(
+                "goog:chromeOptions".into(),
+                serde_json::json!({ "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--no-first-run", "--window-size=1280,1000",
+                    "--hide-scrollbars", format!("--lang={locale}"),
+                    format!("--user-data-dir={}", profile.path().display()),
+                ] }),
+            );
+            let client = ClientBuilder::native()
+                .capabilities(caps)
+                .connect(&webdriver)
+                .await
+                .expect("open a Chromium session");
+            let email = format!("editor.{}@example.org", locale.to_lowercase());
+            let link = common::admin::add_account(&app, &email, Role::Editor).await;
+            client
+                .goto(&format!("{link}&locale={locale}"))
+                .await
+                .unwrap();
+            fill(&client, "password", PASSWORD).await;
+            fill(&client, "repeat", PASSWORD).await;
+            click(&client, "button[type=submit].primary").await;
+            wait_for(&client, "#email").await;
+            fill(&client, "email", &email).await;
+            fill(&client, "password", PASSWORD).await;
+            click(&client, "button[type=submit].primary").await;
+            wait_for(&client, "nav a[aria-current=page]").await;
+
+            client
+                .goto(&format!("{base}/admin/articles"))
+                .await
+                .unwrap();
+            wait_for(&client, "table.articles").await;
+            let html = client.source().await.unwrap();
+            assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+            shoot(&client, locale, "articles-list").await;
+
+            client
+                .goto(&format!("{base}/admin/articles/new"))
+                .await
+                .unwrap();
+            wait_for(&client, "#a-title").await;
+            fill(&client, "a-id", &format!("browser-{locale}")).await;
+            fill(
+                &client,
+                "a-title",
+                "职工书屋正式开放 · Workers' library opens",
+            )
+            .await;
+            fill(
+                &client,
+                "a-body",
+                "省总工会**职工书屋**今天正式开放，藏书 3000 余册。\n\n- 开放时间：每天 9:00–20:00\n- 地点：职工服务中心二楼\n\n<script>alert('不会执行')</script>",
+            )
+            .await;
+            fill(
+                &client,
+                "a-url",
+                "https://www.example.org/news/library.html",
+            )
+            .await;
+            fill(&client, "a-image", &photo).await;
+            fill(&client, "a-caption", "书屋阅览区").await;
+            fill(&client, "a-tags", "书屋, 阅读").await;
+            fill(&client, "a-author", "王芳").await;
+            shoot(&client, locale, "article-form").await;
+
+            click(&client, "button.secondary[formaction]").await;
+            wait_for(&client, ".preview .feed-item").await;
+            let html = client.source().await.unwrap();
+            let preview = &html[html.find("feed-item").unwrap()..];
+            assert!(!preview[..preview.find("</article>").unwrap()].contains("alert("));
+            shoot(&client, locale, "article-preview").await;
+            click(&client, "button[type=submit].primary").await;
+            wait_for(&client, "p.ok").await;
+            shoot(&client, locale, "article-saved").await;
+
+            // An error in place.
+            client
+                .goto(&format!("{base}/admin/articles/new"))
+                .await
+                .unwrap();
+            wait_for(&client, "#a-title").await;
+            fill(&client, "a-title", "缺少正文的文章").await;
+            click(&client, "button[type=submit].primary").await;
+            wait_for(&client, "p.error-text").await;
+            shoot(&client, locale, "article-form-error").await;
+
+            client
+                .goto(&format!("{base}/admin/sections"))
+                .await
+                .unwrap();
+            wait_for(&client, "ol.sections").await;
+            shoot(&client, locale, "sections-list").await;
+            client
+                .goto(&format!("{base}/admin/sections/news"))
+                .await
+                .unwrap();
+            wait_for(&client, "#s-title-en").await;
+            shoot(&client, locale, "section-form").await;
+            client
+                .goto(&format!("{base}/admin/sections/news/delete"))
+                .await
+                .unwrap();
+            wait_for(&client, "p.error").await;
+            shoot(&client, locale, "section-delete-refused").await;
+            client.close().await.unwrap();
+        }
+        assert!(
+            app.state
+                .store
+                .get_article("browser-en")
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+}
