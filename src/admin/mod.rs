@@ -7,6 +7,10 @@
 
 mod accounts;
 mod articles;
+mod articles_form;
+mod articles_preview;
+mod articles_retract;
+mod articles_shared;
 mod audit_page;
 pub mod cli;
 mod dashboard;
@@ -18,6 +22,7 @@ mod runs;
 mod schedules;
 pub mod secret;
 mod sections;
+mod sections_form;
 mod session;
 mod settings;
 mod setup;

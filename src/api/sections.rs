@@ -1,5 +1,7 @@
 //! Admin API for sections: list, read, create or edit, delete.
 
+use std::collections::BTreeMap;
+
 use axum::{
     Json,
     extract::{Path, State},
@@ -18,13 +20,54 @@ use crate::{
     domain::{Section, SectionSlug, check_text},
     error::AppError,
     events::Change,
-    store::SectionDeletion,
+    mail::templates::LOCALES,
+    store::{SectionDeletion, SectionTexts},
+    subscriptions::supported,
 };
 
 #[derive(Serialize)]
 pub struct SectionList {
-    items: Vec<Section>,
+    items: Vec<SectionView>,
     next_cursor: Option<String>,
+}
+
+/// A section as the API answers it: with its per-locale texts (SPEC §7).
+#[derive(Serialize)]
+pub struct SectionView {
+    #[serde(flatten)]
+    section: Section,
+    titles: BTreeMap<String, String>,
+    descriptions: BTreeMap<String, String>,
+}
+
+/// The site's language, which `title` and `description` are written in.
+fn default_locale(state: &ApiState) -> &'static str {
+    supported(&state.config.site.language).unwrap_or(LOCALES[0])
+}
+
+/// `section` with `texts`; its own title and description are the default locale's.
+fn section_view(state: &ApiState, section: Section, texts: Option<SectionTexts>) -> SectionView {
+    let SectionTexts {
+        mut titles,
+        mut descriptions,
+    } = texts.unwrap_or_default();
+    let default = default_locale(state).to_owned();
+    titles.insert(default.clone(), section.title.clone());
+    if section.description.is_empty() {
+        descriptions.remove(&default);
+    } else {
+        descriptions.insert(default, section.description.clone());
+    }
+    SectionView {
+        section,
+        titles,
+        descriptions,
+    }
+}
+
+async fn view_of(state: &ApiState, section: Section) -> Result<SectionView, AppError> {
+    let texts = state.store.section_texts().await?.remove(&section.slug);
+    Ok(section_view(state, section, texts))
 }
 
 /// `GET /api/v1/sections` (admin or publisher: publishers need the slugs).
@@ -32,8 +75,15 @@ pub async fn list(
     _: Publisher,
     State(state): State<ApiState>,
 ) -> Result<Json<SectionList>, AppError> {
+    let mut texts = state.store.section_texts().await?;
+    let items = (state.store.list_sections().await?.into_iter())
+        .map(|s| {
+            let t = texts.remove(&s.slug);
+            section_view(&state, s, t)
+        })
+        .collect();
     Ok(Json(SectionList {
-        items: state.store.list_sections().await?,
+        items,
         next_cursor: None,
     }))
 }
@@ -43,9 +93,9 @@ pub async fn get(
     _: Publisher,
     State(state): State<ApiState>,
     Path(slug): Path<String>,
-) -> Result<Json<Section>, AppError> {
+) -> Result<Json<SectionView>, AppError> {
     match state.store.get_section(&slug).await? {
-        Some(section) => Ok(Json(section)),
+        Some(section) => Ok(Json(view_of(&state, section).await?)),
         None => Err(unknown_section(&state, &slug).await),
     }
 }
@@ -113,43 +163,159 @@ fn conflict(message: String, extra: serde_json::Value) -> Response {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SectionInput {
-    title: String,
     #[serde(default)]
-    description: String,
+    title: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    /// Per locale (`zh-CN`, `en`); replaces the stored ones when given.
+    #[serde(default)]
+    titles: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    descriptions: Option<BTreeMap<String, String>>,
 }
 
-/// `PUT /api/v1/sections/{slug}` `{title, description}`: 201 created, 200 replaced.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn check_title(field: &str, title: &str) -> Result<(), AppError> {
+    check_text(title).map_err(|e| AppError::invalid(field, format!("{field} {e}")))?;
+    if title.is_empty() || title.chars().count() > 200 {
+        return Err(AppError::invalid(
+            field,
+            format!("{field} must be 1 to 200 characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_description(field: &str, description: &str) -> Result<(), AppError> {
+    check_text(description).map_err(|e| AppError::invalid(field, format!("{field} {e}")))?;
+    if description.chars().count() > 2000 {
+        return Err(AppError::invalid(
+            field,
+            format!("{field} is longer than 2000 characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// A per-locale map with known locales only and its texts checked; empty texts dropped.
+fn locale_map(
+    field: &str,
+    map: BTreeMap<String, String>,
+    title: bool,
+) -> Result<BTreeMap<String, String>, AppError> {
+    let mut out = BTreeMap::new();
+    for (locale, text) in map {
+        if !LOCALES.contains(&locale.as_str()) {
+            return Err(AppError::invalid(
+                field,
+                format!(
+                    "{field} has unknown locale {locale:?}; locales: {}",
+                    LOCALES.join(", ")
+                ),
+            ));
+        }
+        let text = if title {
+            one_line(&text)
+        } else {
+            text.trim().to_owned()
+        };
+        let name = format!("{field}[{locale:?}]");
+        if title {
+            check_title(&name, &text)?;
+        } else {
+            check_description(&name, &text)?;
+        }
+        if !text.is_empty() {
+            out.insert(locale, text);
+        }
+    }
+    Ok(out)
+}
+
+/// The text of the default locale: from the map when it has one (then `single`, if also
+/// given, must agree), else `single`.
+fn default_text(
+    field: &str,
+    single: Option<String>,
+    map: Option<&BTreeMap<String, String>>,
+    default: &str,
+) -> Result<Option<String>, AppError> {
+    match (single, map.and_then(|m| m.get(default))) {
+        (Some(s), Some(m)) if &s != m => Err(AppError::invalid(
+            field,
+            format!("{field} and {field}s[{default:?}] differ; send one of them"),
+        )),
+        (_, Some(m)) => Ok(Some(m.clone())),
+        (s, None) => Ok(s),
+    }
+}
+
+/// `PUT /api/v1/sections/{slug}` `{title, description}` and/or `{titles, descriptions}` per
+/// locale: 201 created, 200 replaced. `title`/`description` are the site language's texts;
+/// without `titles` (`descriptions`), the other locales' texts stay as they were.
 pub async fn put(
     _: Admin,
     State(state): State<ApiState>,
     Path(slug): Path<String>,
     JsonBody(input): JsonBody<SectionInput>,
-) -> Result<(StatusCode, Json<Section>), AppError> {
+) -> Result<(StatusCode, Json<SectionView>), AppError> {
     let slug = SectionSlug::parse(&slug).map_err(|e| AppError::invalid("slug", e))?;
-    let title = input.title.split_whitespace().collect::<Vec<_>>().join(" ");
-    check_text(&title).map_err(|e| AppError::invalid("title", format!("title {e}")))?;
-    if title.is_empty() || title.chars().count() > 200 {
-        return Err(AppError::invalid(
-            "title",
-            "title must be 1 to 200 characters",
-        ));
+    let default = default_locale(&state);
+    let titles = input
+        .titles
+        .map(|m| locale_map("titles", m, true))
+        .transpose()?;
+    let descriptions = input
+        .descriptions
+        .map(|m| locale_map("descriptions", m, false))
+        .transpose()?;
+    let title = default_text(
+        "title",
+        input.title.map(|t| one_line(&t)),
+        titles.as_ref(),
+        default,
+    )?
+    .unwrap_or_default();
+    check_title("title", &title)?;
+    let description = default_text(
+        "description",
+        input.description.map(|d| d.trim().to_owned()),
+        descriptions.as_ref(),
+        default,
+    )?
+    .unwrap_or_default();
+    check_description("description", &description)?;
+    let now = crate::clock::to_ms(state.clock.now());
+    let stored = state.store.section_texts().await?.remove(slug.as_str());
+    let mut texts = stored.unwrap_or_default();
+    if let Some(t) = titles {
+        texts.titles = t;
     }
-    check_text(&input.description)
-        .map_err(|e| AppError::invalid("description", format!("description {e}")))?;
-    if input.description.chars().count() > 2000 {
-        return Err(AppError::invalid(
-            "description",
-            "description is longer than 2000 characters",
-        ));
+    if let Some(d) = descriptions {
+        texts.descriptions = d;
     }
+    texts.titles.insert(default.to_owned(), title.clone());
+    if description.is_empty() {
+        texts.descriptions.remove(default);
+    } else {
+        texts
+            .descriptions
+            .insert(default.to_owned(), description.clone());
+    }
+    // A description needs its locale's title (the row holds both).
+    texts
+        .descriptions
+        .retain(|l, _| texts.titles.contains_key(l));
     let created = state
         .store
-        .put_section(
-            slug.as_str(),
-            &title,
-            input.description.trim(),
-            crate::clock::to_ms(state.clock.now()),
-        )
+        .put_section(slug.as_str(), &title, &description, now)
+        .await?;
+    state
+        .store
+        .put_section_texts(slug.as_str(), &texts, None, now)
         .await?;
     state
         .events
@@ -164,5 +330,5 @@ pub async fn put(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(section)))
+    Ok((status, Json(view_of(&state, section).await?)))
 }

@@ -10,7 +10,10 @@ use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
 use super::selection::Picked;
-use crate::{domain::Section, mail::templates::builtin};
+use crate::{
+    domain::{Article, Section},
+    mail::templates::builtin,
+};
 
 /// A rendered digest.
 #[derive(Debug, Clone)]
@@ -151,8 +154,23 @@ impl DigestRenderer {
             return Ok(p.clone());
         }
         // In the order the selection decided (sections grouped, newest first within each).
-        let blocks: Vec<SectionBlock> = picked
-            .by_section()
+        let (html, text) = self.render_parts(locale, sections, picked.by_section())?;
+        let mut cache = self.parts.lock().expect("cache lock");
+        if cache.len() >= PART_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(key, (html.clone(), text.clone()));
+        Ok((html, text))
+    }
+
+    /// The article part (HTML, text) for `groups` of articles, each `(section slug, articles)`.
+    fn render_parts<'a>(
+        &self,
+        locale: &str,
+        sections: &'a [Section],
+        groups: impl Iterator<Item = (&'a str, &'a [&'a Article])>,
+    ) -> anyhow::Result<(String, String)> {
+        let blocks: Vec<SectionBlock> = groups
             .map(|(slug, articles)| SectionBlock {
                 slug,
                 title: sections
@@ -180,12 +198,21 @@ impl DigestRenderer {
             .env
             .get_template(&format!("digest_articles.{locale}.txt"))?
             .render(&ctx)?;
-        let mut cache = self.parts.lock().expect("cache lock");
-        if cache.len() >= PART_CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(key, (html.clone(), text.clone()));
         Ok((html, text))
+    }
+
+    /// The article part of a digest holding `articles` (grouped by section as given), as the
+    /// mail's HTML: the console's preview shows exactly what a digest would.
+    pub fn articles_html(
+        &self,
+        locale: &str,
+        sections: &[Section],
+        articles: &[&Article],
+    ) -> anyhow::Result<String> {
+        let groups = articles
+            .chunk_by(|a, b| a.section == b.section)
+            .map(|chunk| (chunk[0].section.as_str(), chunk));
+        Ok(self.render_parts(pick_locale(locale), sections, groups)?.0)
     }
 
     /// Renders one subscriber's digest.

@@ -199,6 +199,14 @@ text_enum! {
         AccountRemove = "account.remove",
         SettingsChange = "settings.change",
         SourceCheck = "source.check",
+        ArticleCreate = "article.create",
+        ArticleEdit = "article.edit",
+        ArticleRetract = "article.retract",
+        ArticleRestore = "article.restore",
+        SectionCreate = "section.create",
+        SectionEdit = "section.edit",
+        SectionDelete = "section.delete",
+        SectionMove = "section.move",
     }
 }
 

@@ -245,3 +245,7 @@ mod site_settings;
 pub use growth::{GrowthBucket, GrowthHistory};
 mod admin_people;
 pub use admin_people::PersonChange;
+mod console_articles;
+mod console_sections;
+pub use console_articles::{ArticleFilter, ArticleShown, ConsoleArticle, ConsoleArticlePage};
+pub use console_sections::{SectionFigures, SectionTexts};
