@@ -105,3 +105,59 @@ pub async fn show(
         },
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::AuditKind;
+
+    fn strings(text: &str) -> toml::Table {
+        text.parse().expect("the console's strings parse")
+    }
+
+    /// Every key path of `table`, dotted.
+    fn keys(prefix: &str, table: &toml::Table, out: &mut Vec<String>) {
+        for (k, v) in table {
+            let path = format!("{prefix}/{k}");
+            match v {
+                toml::Value::Table(t) => keys(&path, t, out),
+                _ => out.push(path),
+            }
+        }
+    }
+
+    #[test]
+    fn every_audit_kind_has_a_label_in_both_languages() {
+        for text in [
+            include_str!("../../config/templates/locales/admin.zh-CN.toml"),
+            include_str!("../../config/templates/locales/admin.en.toml"),
+        ] {
+            let table = strings(text);
+            let kinds = table["admin"]["audit"]["kinds"].as_table().unwrap();
+            for name in AuditKind::NAMES {
+                assert!(kinds.contains_key(*name), "no label for audit kind {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn both_languages_have_the_same_console_strings() {
+        let mut zh = Vec::new();
+        let mut en = Vec::new();
+        keys(
+            "",
+            &strings(include_str!("../../config/templates/locales/admin.zh-CN.toml")),
+            &mut zh,
+        );
+        keys(
+            "",
+            &strings(include_str!("../../config/templates/locales/admin.en.toml")),
+            &mut en,
+        );
+        let only_zh: Vec<_> = zh.iter().filter(|k| !en.contains(k)).collect();
+        let only_en: Vec<_> = en.iter().filter(|k| !zh.contains(k)).collect();
+        assert!(
+            only_zh.is_empty() && only_en.is_empty(),
+            "only in zh-CN: {only_zh:?}; only in en: {only_en:?}"
+        );
+    }
+}
