@@ -53,6 +53,15 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "admin/schedules_preview.html",
     "admin/runs_list.html",
     "admin/runs_show.html",
+    "admin/accounts_person_added.html",
+    "admin/articles_form.html",
+    "admin/articles_list.html",
+    "admin/articles_retract.html",
+    "admin/sections_delete.html",
+    "admin/sections_form.html",
+    "admin/sections_list.html",
+    "admin/settings.html",
+    "admin/sources.html",
 ];
 
 /// The shipped strings of each locale, under any keys the folder's files lack: the file of
@@ -217,6 +226,27 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
             (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
             (_, v) => {
                 base.insert(k, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod builtin_tests {
+    use super::BUILTIN;
+
+    /// A console or page template missing from the built-in list works from a checkout and
+    /// fails in an installation whose templates folder predates it.
+    #[test]
+    fn every_page_mail_and_console_template_is_built_in() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates");
+        for dir in ["pages", "mail", "admin"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let name = format!("{dir}/{}", entry.unwrap().file_name().to_string_lossy());
+                assert!(
+                    BUILTIN.iter().any(|(n, _)| *n == name),
+                    "{name} is not in BUILTIN"
+                );
             }
         }
     }
