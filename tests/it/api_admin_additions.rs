@@ -173,7 +173,8 @@ on_both_backends! {
 
     async fn one_section_by_slug_and_unknown_ones_list_the_sections(app) {
         let news = get_json(&app, "/api/v1/sections/news", None).await;
-        assert_eq!(news, json!({"slug": "news", "title": "工会要闻", "description": "全省工会工作要闻"}));
+        assert_eq!(news, json!({"slug": "news", "title": "工会要闻", "description": "全省工会工作要闻",
+            "titles": {"zh-CN": "工会要闻"}, "descriptions": {"zh-CN": "全省工会工作要闻"}}));
         // Publishers read sections as they read the list.
         let r = app.client.get(app.url("/api/v1/sections/notices")).bearer_auth(common::PUBLISHER_TOKEN).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
