@@ -145,7 +145,9 @@ mod tests {
         let mut en = Vec::new();
         keys(
             "",
-            &strings(include_str!("../../config/templates/locales/admin.zh-CN.toml")),
+            &strings(include_str!(
+                "../../config/templates/locales/admin.zh-CN.toml"
+            )),
             &mut zh,
         );
         keys(

@@ -137,6 +137,16 @@ pub fn admin_only_routes() -> Vec<(Method, &'static str)> {
         .collect()
 }
 
+/// Method and path of every console route, both groups (tests send each POST without its
+/// CSRF token).
+pub fn all_routes() -> Vec<(Method, &'static str)> {
+    editor_routes()
+        .into_iter()
+        .chain(admin_routes())
+        .map(|r| (r.method, r.path))
+        .collect()
+}
+
 fn add(router: Router<AppState>, routes: Vec<Route>) -> Router<AppState> {
     routes
         .into_iter()

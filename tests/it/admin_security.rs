@@ -46,6 +46,36 @@ on_both_backends! {
         assert_eq!(app.state.store.list_api_tokens().await.unwrap().len(), 1);
     }
 
+    async fn every_console_post_without_its_csrf_token_is_refused_and_changes_nothing(app) {
+        let c = signed_in(&app, "li.lei@example.org", Role::Admin).await;
+        let r = app.put_article("kept", &common::article("news", "省总工会召开全委会议")).await;
+        assert!(r.status().is_success());
+        let audit_before = app.state.store.audit_entries(None, None, None, 1000).await.unwrap().len();
+        let sections_before = app.state.store.list_sections().await.unwrap().len();
+        let posts: Vec<_> = tidings::admin::all_routes()
+            .into_iter()
+            .filter(|(m, _)| *m == Method::POST)
+            .collect();
+        assert!(posts.len() >= 25, "{} POST routes", posts.len());
+        for (_, path) in posts {
+            let path = fill_params(path);
+            // Fields a real form would send, except the token.
+            let r = c
+                .post_raw(&path, &[("name", "x"), ("role", "admin"), ("slug", "x"), ("title_zh", "x"), ("email", "x@example.org")])
+                .await;
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "POST {path}");
+            let html = r.text().await.unwrap();
+            assert!(html.contains("<h1>"), "POST {path}: a page, not a bare error");
+        }
+        let audit_after = app.state.store.audit_entries(None, None, None, 1000).await.unwrap().len();
+        assert_eq!(audit_after, audit_before, "nothing was changed (nothing audited)");
+        assert_eq!(app.state.store.list_sections().await.unwrap().len(), sections_before);
+        assert!(app.state.store.list_api_tokens().await.unwrap().is_empty());
+        let r = app.client.get(app.url("/api/v1/articles/kept")).bearer_auth(common::ADMIN_TOKEN).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "the article is still there");
+        c.page("/admin", StatusCode::OK).await;
+    }
+
     async fn the_login_form_needs_its_own_token_too(app) {
         let link = add_account(&app, "li.lei@example.org", Role::Admin).await;
         let c = Console::new(&app);
@@ -63,7 +93,7 @@ on_both_backends! {
         let routes = tidings::admin::admin_only_routes();
         assert!(routes.len() >= 4);
         for (method, path) in routes {
-            let path = path.replace("{id}", "1");
+            let path = fill_params(path);
             let r = if method == Method::GET {
                 editor.get(&path).await
             } else {
@@ -184,4 +214,18 @@ async fn the_audit_log_is_paged() {
         .replace("&amp;", "&");
     let second = c.page(&older, StatusCode::OK).await;
     assert!(second.contains("p0@example.org") && !second.contains("p59@example.org"));
+}
+
+/// A route path with each `{param}` replaced by `1`.
+fn fill_params(path: &str) -> String {
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..].find('}').map_or(rest.len(), |c| open + c + 1);
+        out.push('1');
+        rest = &rest[close..];
+    }
+    out.push_str(rest);
+    out
 }

@@ -66,7 +66,10 @@ async fn wait_path(client: &Client, prefix: &str) -> String {
     }
     let url = client.current_url().await.unwrap();
     let body = client.source().await.unwrap_or_default();
-    panic!("still on {url}, not {prefix}:\n{}", &body[..body.len().min(3000)]);
+    panic!(
+        "still on {url}, not {prefix}:\n{}",
+        &body[..body.len().min(3000)]
+    );
 }
 
 async fn source(client: &Client) -> String {
@@ -192,7 +195,9 @@ async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a
             .unwrap();
         fill(&client, "a-id", &article).await;
         client
-            .find(Locator::Css(&format!("#a-section option[value='{section}']")))
+            .find(Locator::Css(&format!(
+                "#a-section option[value='{section}']"
+            )))
             .await
             .unwrap()
             .click()
