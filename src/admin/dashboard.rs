@@ -103,7 +103,7 @@ async fn admin_figures(
     let now = state.clock.now();
     let subscribers: Vec<(&'static str, i64)> = state
         .store
-        .subscriber_status_counts()
+        .subscriber_counts()
         .await?
         .into_iter()
         .map(|(status, n)| (status.as_str(), n))

@@ -11,7 +11,6 @@ mod api_tokens;
 mod articles;
 mod audit;
 mod budgets;
-mod dashboard;
 mod digest_content;
 mod feeds;
 mod ledger;
