@@ -306,45 +306,17 @@ mod browser {
 
     use std::net::TcpListener;
 
-    use fantoccini::{Client, ClientBuilder, Locator};
+    use crate::common::browser::{click, fill, shoot};
+    use fantoccini::{Client, Locator};
 
     use crate::{
         common::{self, admin::PASSWORD},
-        subscriptions_browser::{artifacts, start_chromedriver},
+        subscriptions_browser::start_chromedriver,
     };
     use tidings::domain::Role;
 
     /// A lead image served by the test (the preview shows pictures from other sites).
     const PHOTO: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="800" height="400" viewBox="0 0 800 400"><rect width="800" height="400" fill="#7fa7c9"/><rect y="260" width="800" height="140" fill="#5b7f4a"/><circle cx="640" cy="90" r="50" fill="#f6d36b"/><rect x="180" y="150" width="300" height="170" fill="#f3efe6"/><polygon points="160,150 330,60 500,150" fill="#b71c1c"/><rect x="300" y="230" width="60" height="90" fill="#6d4c41"/></svg>"##;
-
-    async fn shoot(client: &Client, locale: &str, name: &str) {
-        for (width, height) in [(1280, 1000), (390, 1500)] {
-            client.set_window_size(width, height).await.unwrap();
-            let png = client.screenshot().await.unwrap();
-            std::fs::write(
-                artifacts().join(format!("admin-{locale}-{name}-{width}.png")),
-                png,
-            )
-            .unwrap();
-        }
-        client.set_window_size(1280, 1000).await.unwrap();
-    }
-
-    async fn fill(client: &Client, id: &str, text: &str) {
-        let field = client.find(Locator::Id(id)).await.unwrap();
-        field.clear().await.unwrap();
-        field.send_keys(text).await.unwrap();
-    }
-
-    async fn click(client: &Client, css: &str) {
-        client
-            .find(Locator::Css(css))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-    }
 
     async fn wait_for(client: &Client, css: &str) {
         client
@@ -451,23 +423,7 @@ mod browser {
 
         let (_driver, webdriver) = start_chromedriver().await;
         for locale in ["zh-CN", "en"] {
-            let profile = tempfile::tempdir().unwrap();
-            let mut caps = serde_json::Map::new();
-            caps.insert(
-                "goog:chromeOptions".into(),
-                serde_json::json!({ "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--no-first-run", "--window-size=1280,1000",
-                    "--hide-scrollbars", format!("--lang={locale}"),
-                    format!("--user-data-dir={}", profile.path().display()),
-                ] }),
-            );
-            let client = ClientBuilder::native()
-                .capabilities(caps)
-                .connect(&webdriver)
-                .await
-                .expect("open a Chromium session");
+            let (client, _profile) = crate::common::browser::open(&webdriver, locale).await;
             let email = format!("editor.{}@example.org", locale.to_lowercase());
             let link = common::admin::add_account(&app, &email, Role::Editor).await;
             client

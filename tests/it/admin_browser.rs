@@ -4,30 +4,19 @@
 //! zh-CN and in en. Each page is saved at 1280 and 390 px wide in `tests/artifacts/`.
 
 use crate::{
-    common,
-    subscriptions_browser::{artifacts, start_chromedriver},
+    common::{
+        self,
+        browser::{fill, shoot},
+    },
+    subscriptions_browser::start_chromedriver,
 };
 
 use std::{net::TcpListener, process::Command};
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use reqwest::StatusCode;
 
 const PASSWORD: &str = "湟水河畔 spring 2026";
-
-/// Saves the page at both widths (tall windows, so most of a page is in the picture).
-async fn shoot(client: &Client, locale: &str, name: &str) {
-    for (width, height) in [(1280, 1000), (390, 1500)] {
-        client.set_window_size(width, height).await.unwrap();
-        let png = client.screenshot().await.unwrap();
-        std::fs::write(
-            artifacts().join(format!("admin-{locale}-{name}-{width}.png")),
-            png,
-        )
-        .unwrap();
-    }
-    client.set_window_size(1280, 1000).await.unwrap();
-}
 
 async fn heading(client: &Client) -> String {
     client
@@ -37,12 +26,6 @@ async fn heading(client: &Client) -> String {
         .text()
         .await
         .unwrap()
-}
-
-async fn fill(client: &Client, id: &str, text: &str) {
-    let field = client.find(Locator::Id(id)).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
 }
 
 async fn submit(client: &Client, css: &str) {
@@ -153,23 +136,7 @@ async fn an_admin_sets_a_password_logs_in_makes_a_token_and_logs_out_in_a_real_b
 
     let (_driver, webdriver) = start_chromedriver().await;
     for (locale, words) in [("zh-CN", &ZH), ("en", &EN)] {
-        let profile = tempfile::tempdir().unwrap();
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({ "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1280,1000", "--hide-scrollbars",
-                format!("--lang={locale}"),
-                format!("--user-data-dir={}", profile.path().display()),
-            ] }),
-        );
-        let client = ClientBuilder::native()
-            .capabilities(caps)
-            .connect(&webdriver)
-            .await
-            .expect("open a Chromium session");
+        let (client, _profile) = crate::common::browser::open(&webdriver, locale).await;
         let email = format!("admin.{locale}@example.org").to_lowercase();
 
         // The first admin, made on the command line.

@@ -132,60 +132,12 @@ on_both_backends! {
 /// reload, from in progress to done.
 mod browser {
     use super::*;
-    use crate::subscriptions_browser::{artifacts, start_chromedriver};
+    use crate::subscriptions_browser::start_chromedriver;
 
     use std::{net::TcpListener, time::Duration};
 
-    use fantoccini::{Client, ClientBuilder, Locator};
-
-    async fn shoot(client: &Client, locale: &str, name: &str) {
-        for (width, height) in [(1280, 1000), (390, 1500)] {
-            client.set_window_size(width, height).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(150)).await;
-            let png = client.screenshot().await.unwrap();
-            std::fs::write(
-                artifacts().join(format!("admin-{locale}-{name}-{width}.png")),
-                png,
-            )
-            .unwrap();
-        }
-        client.set_window_size(1280, 1000).await.unwrap();
-    }
-
-    async fn fill(client: &Client, id: &str, text: &str) {
-        let field = client.find(Locator::Id(id)).await.unwrap();
-        field.clear().await.unwrap();
-        field.send_keys(text).await.unwrap();
-    }
-
-    async fn click(client: &Client, css: &str) {
-        client
-            .find(Locator::Css(css))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-    }
-
-    async fn text(client: &Client, css: &str) -> String {
-        client
-            .find(Locator::Css(css))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    async fn wait_css(client: &Client, css: &str) {
-        client
-            .wait()
-            .at_most(Duration::from_secs(20))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css}: {e}"));
-    }
+    use crate::common::browser::{click, fill, shoot, text, wait_css};
+    use fantoccini::Locator;
 
     /// (run done, run in progress) in the page's language.
     fn words(locale: &str) -> (&'static str, &'static str) {
@@ -248,23 +200,7 @@ mod browser {
             .await;
             app.clock.advance(chrono::Duration::minutes(1));
 
-            let profile = tempfile::tempdir().unwrap();
-            let mut caps = serde_json::Map::new();
-            caps.insert(
-                "goog:chromeOptions".into(),
-                serde_json::json!({ "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--no-first-run", "--window-size=1280,1000", "--hide-scrollbars",
-                    format!("--lang={locale}"),
-                    format!("--user-data-dir={}", profile.path().display()),
-                ] }),
-            );
-            let client = ClientBuilder::native()
-                .capabilities(caps)
-                .connect(&webdriver)
-                .await
-                .expect("open a Chromium session");
+            let (client, _profile) = crate::common::browser::open(&webdriver, locale).await;
             let email = format!("admin.{locale}@example.org").to_lowercase();
             let link = tidings::admin::cli::add(
                 &app.state.store,

@@ -257,25 +257,11 @@ mod trusted_proxies {
     }
 }
 
-/// Saves the page at 1280 and 390 px wide as `tests/artifacts/admin-{locale}-{name}-{width}.png`.
-async fn shoot(client: &fantoccini::Client, locale: &str, name: &str) {
-    for (width, height) in [(1280, 1100), (390, 1600)] {
-        client.set_window_size(width, height).await.unwrap();
-        let png = client.screenshot().await.unwrap();
-        std::fs::write(
-            crate::subscriptions_browser::artifacts()
-                .join(format!("admin-{locale}-{name}-{width}.png")),
-            png,
-        )
-        .unwrap();
-    }
-    client.set_window_size(1280, 1100).await.unwrap();
-}
-
 /// The dashboard's chart, the sources, settings and accounts pages in Chromium, zh-CN and en.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_sources_settings_and_people_in_a_real_browser() {
-    use fantoccini::{ClientBuilder, Locator};
+    use crate::common::browser::shoot;
+    use fantoccini::Locator;
     use tidings::domain::SourceType;
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -353,22 +339,7 @@ async fn dashboard_sources_settings_and_people_in_a_real_browser() {
     common::admin::add_account(&app, "bian.ji@example.org", Role::Editor).await;
 
     let (_driver, webdriver) = crate::subscriptions_browser::start_chromedriver().await;
-    let profile = tempfile::tempdir().unwrap();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({ "args": [
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--no-first-run", "--window-size=1280,1100", "--hide-scrollbars", "--lang=zh-CN",
-            format!("--user-data-dir={}", profile.path().display()),
-        ] }),
-    );
-    let client = ClientBuilder::native()
-        .capabilities(caps)
-        .connect(&webdriver)
-        .await
-        .expect("open a Chromium session");
+    let (client, _profile) = crate::common::browser::open(&webdriver, "zh-CN").await;
     let fill = |id: &'static str, text: String| {
         let client = client.clone();
         async move {

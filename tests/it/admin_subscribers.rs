@@ -351,37 +351,9 @@ mod browser {
     //! CSV chosen through the file input; screenshots at 1280 and 390 px.
 
     use super::*;
-    use crate::subscriptions_browser::{artifacts, start_chromedriver};
-    use fantoccini::{Client, ClientBuilder, Locator};
-
-    async fn shoot(client: &Client, locale: &str, name: &str) {
-        for (width, height) in [(1280, 1000), (390, 1500)] {
-            client.set_window_size(width, height).await.unwrap();
-            let png = client.screenshot().await.unwrap();
-            std::fs::write(
-                artifacts().join(format!("admin-{locale}-{name}-{width}.png")),
-                png,
-            )
-            .unwrap();
-        }
-        client.set_window_size(1280, 1000).await.unwrap();
-    }
-
-    async fn fill(client: &Client, id: &str, text: &str) {
-        let field = client.find(Locator::Id(id)).await.unwrap();
-        field.clear().await.unwrap();
-        field.send_keys(text).await.unwrap();
-    }
-
-    async fn click(client: &Client, css: &str) {
-        client
-            .find(Locator::Css(css))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-    }
+    use crate::common::browser::{click, fill, shoot};
+    use crate::subscriptions_browser::start_chromedriver;
+    use fantoccini::{Client, Locator};
 
     async fn wait_h1(client: &Client, text: &str) {
         client
@@ -440,22 +412,7 @@ mod browser {
         let (_driver, webdriver) = start_chromedriver().await;
         for locale in ["zh-CN", "en"] {
             let zh = locale == "zh-CN";
-            let profile = tempfile::tempdir().unwrap();
-            let mut caps = serde_json::Map::new();
-            caps.insert(
-                "goog:chromeOptions".into(),
-                serde_json::json!({ "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1280,1000", "--hide-scrollbars",
-                format!("--lang={locale}"), format!("--user-data-dir={}", profile.path().display()),
-            ] }),
-            );
-            let client = ClientBuilder::native()
-                .capabilities(caps)
-                .connect(&webdriver)
-                .await
-                .expect("open a Chromium session");
+            let (client, _profile) = crate::common::browser::open(&webdriver, locale).await;
             let email = format!("admin.{}@example.org", locale.to_lowercase());
             let link = common::admin::add_account(&app, &email, Role::Admin).await;
             client

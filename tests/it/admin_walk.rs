@@ -5,96 +5,22 @@
 //! times, imports subscribers by uploading a CSV (one bad line shown before anything is
 //! stored), runs the schedule now and watches the progress reach done, finds a subscriber by
 //! an address prefix typed in capitals and erases them, creates an API token and uses it, and
-//! logs out. Every page is saved at 1280 and 390 px as `tests/artifacts/walk-*.png`.
+//! logs out. Every page is saved at 1280 and 390 px as `tests/artifacts/admin-*-walk-*.png`.
 
 use crate::{
-    common,
-    subscriptions_browser::{artifacts, start_chromedriver},
+    common::{
+        self,
+        browser::{self, click, fill, wait_path},
+    },
+    subscriptions_browser::start_chromedriver,
 };
 
 use std::{net::TcpListener, process::Command, time::Duration};
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use reqwest::StatusCode;
 
 const PASSWORD: &str = "湟水河畔 walk 2026 spring";
-
-async fn shoot(client: &Client, locale: &str, name: &str) {
-    for (width, height) in [(1280, 1100), (390, 1600)] {
-        client.set_window_size(width, height).await.unwrap();
-        let png = client.screenshot().await.unwrap();
-        std::fs::write(
-            artifacts().join(format!("walk-{locale}-{name}-{width}.png")),
-            png,
-        )
-        .unwrap();
-    }
-    client.set_window_size(1280, 1100).await.unwrap();
-}
-
-async fn fill(client: &Client, id: &str, text: &str) {
-    let field = client
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("no field #{id}: {e}"));
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
-}
-
-async fn click(client: &Client, css: &str) {
-    client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("nothing to click at {css}: {e}"))
-        .click()
-        .await
-        .unwrap();
-}
-
-/// Waits (bounded) until the browser is on a page whose path and query start with `prefix`.
-async fn wait_path(client: &Client, prefix: &str) -> String {
-    for _ in 0..200 {
-        let url = client.current_url().await.unwrap();
-        let here = match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_owned(),
-        };
-        if here.starts_with(prefix) {
-            return here;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let url = client.current_url().await.unwrap();
-    let body = client.source().await.unwrap_or_default();
-    panic!(
-        "still on {url}, not {prefix}:\n{}",
-        &body[..body.len().min(3000)]
-    );
-}
-
-async fn source(client: &Client) -> String {
-    client.source().await.unwrap()
-}
-
-/// Starts Chromium in `locale`.
-async fn browser(webdriver: &str, locale: &str, profile: &std::path::Path) -> Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({ "args": [
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--no-first-run", "--window-size=1280,1100", "--hide-scrollbars",
-            format!("--lang={locale}"),
-            format!("--user-data-dir={}", profile.display()),
-        ] }),
-    );
-    ClientBuilder::native()
-        .capabilities(caps)
-        .connect(webdriver)
-        .await
-        .expect("open a Chromium session")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a_digest() {
@@ -114,8 +40,7 @@ async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a
 
     for locale in ["zh-CN", "en"] {
         let tag = if locale == "en" { "en" } else { "zh" };
-        let profile = tempfile::tempdir().unwrap();
-        let client = browser(&webdriver, locale, profile.path()).await;
+        let (client, _profile) = browser::open(&webdriver, locale).await;
         let email = format!("walk.{tag}@example.org");
 
         // 1. The first admin, made on the command line; the link sets the password.
@@ -145,14 +70,14 @@ async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a
             .goto(&format!("{link}&locale={locale}"))
             .await
             .unwrap();
-        shoot(&client, locale, "01-set-password").await;
+        browser::shoot(&client, locale, "walk-01-set-password").await;
         fill(&client, "password", PASSWORD).await;
         fill(&client, "repeat", PASSWORD).await;
         click(&client, "button[type=submit].primary").await;
         wait_path(&client, "/admin/login").await;
         fill(&client, "email", &email).await;
         fill(&client, "password", PASSWORD).await;
-        shoot(&client, locale, "02-login").await;
+        browser::shoot(&client, locale, "walk-02-login").await;
         click(&client, "button[type=submit].primary").await;
         wait_path(&client, "/admin").await;
         client.find(Locator::Css("nav")).await.unwrap();
@@ -161,7 +86,7 @@ async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a
             html.contains(&format!("lang=\"{locale}\"")),
             "the console speaks {locale}"
         );
-        shoot(&client, locale, "03-dashboard").await;
+        browser::shoot(&client, locale, "walk-03-dashboard").await;
 
         // 2. A section, with its title in both languages.
         let section = format!("walk-{tag}");
@@ -180,11 +105,11 @@ async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a
             "Reading events and the workers' libraries",
         )
         .await;
-        shoot(&client, locale, "04-section-form").await;
+        browser::shoot(&client, locale, "walk-04-section-form").await;
         click(&client, "main form button[type=submit].primary").await;
         wait_path(&client, "/admin/sections").await;
         assert!(source(&client).await.contains(&section_title));
-        shoot(&client, locale, "05-sections").await;
+        browser::shoot(&client, locale, "walk-05-sections").await;
 
         // 3. An article with an image, in Markdown, into that section.
         let article = format!("walk-article-{tag}");
@@ -225,7 +150,7 @@ async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a
         fill(&client, "a-caption", "读书月启动仪式现场").await;
         fill(&client, "a-tags", "读书月, 职工书屋").await;
         fill(&client, "a-author", "宣传教育部").await;
-        shoot(&client, locale, "06-article-form").await;
+        browser::shoot(&client, locale, "walk-06-article-form").await;
         click(&client, ".article-form button[type=submit].primary").await;
         wait_path(&client, "/admin/articles").await;
         let html = source(&client).await;
@@ -233,7 +158,7 @@ async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a
             html.contains(&format!("全省职工读书月启动 &lt;{tag}&gt;")),
             "the article's title, escaped"
         );
-        shoot(&client, locale, "07-article-saved").await;
+        browser::shoot(&client, locale, "walk-07-article-saved").await;
         // It is in the section's feed, with its image.
         let feed = app
             .client
@@ -271,7 +196,7 @@ async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a
             "five next fire times at 07:00 local"
         );
         assert!(html.contains("23:00"), "and the same instants in UTC");
-        shoot(&client, locale, "08-schedules").await;
+        browser::shoot(&client, locale, "walk-08-schedules").await;
 
         // 5. Members by CSV upload: line 3 is not an address and is shown, not stored.
         let csv = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
@@ -296,7 +221,7 @@ async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a
             .send_keys(&csv.path().display().to_string())
             .await
             .unwrap();
-        shoot(&client, locale, "09-import-upload").await;
+        browser::shoot(&client, locale, "walk-09-import-upload").await;
         click(&client, "form[enctype] button[type=submit].primary").await;
         wait_path(&client, "/admin/subscribers/import/").await;
         let rejected = client
@@ -323,7 +248,7 @@ async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a
             !stored.contains(&format!("li.na.{tag}@example.org")),
             "nothing stored before the import is confirmed"
         );
-        shoot(&client, locale, "10-import-preview").await;
+        browser::shoot(&client, locale, "walk-10-import-preview").await;
         click(&client, "input[name=consent]").await;
         click(&client, "form:not([enctype]) button[type=submit].primary").await;
         // The report replaces the preview (its consent box is gone): 2 added.
@@ -348,7 +273,7 @@ async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a
             .await
             .unwrap();
         assert_eq!(created, "2", "two members added");
-        shoot(&client, locale, "11-imported").await;
+        browser::shoot(&client, locale, "walk-11-imported").await;
 
         // The newsroom's script publishes a notice after the members joined: their first
         // digest has something new in it.
@@ -374,7 +299,7 @@ async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a
             .unwrap();
         let html = source(&client).await;
         assert!(html.contains('2'), "two subscribers would get it");
-        shoot(&client, locale, "12-run-confirm").await;
+        browser::shoot(&client, locale, "walk-12-run-confirm").await;
         click(&client, "main form button[type=submit]").await;
         wait_path(&client, "/admin/runs/").await;
         client
@@ -383,7 +308,7 @@ async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a
             .for_element(Locator::Css("[data-run-status].run-done"))
             .await
             .expect("the run reaches done on the page");
-        shoot(&client, locale, "13-run-done").await;
+        browser::shoot(&client, locale, "walk-13-run-done").await;
         let sent = std::fs::read_dir(app.dir.path().join("outbox"))
             .unwrap()
             .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
@@ -401,17 +326,17 @@ async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a
         wait_path(&client, "/admin/subscribers?").await;
         let person = format!("zhang.wei.{tag}@example.org");
         assert!(source(&client).await.to_lowercase().contains(&person));
-        shoot(&client, locale, "14-subscriber-search").await;
+        browser::shoot(&client, locale, "walk-14-subscriber-search").await;
         click(&client, "a[href*='/admin/subscribers/']:not([href*='new']):not([href*='import']):not([href*='export'])").await;
         wait_path(&client, "/admin/subscribers/").await;
         assert!(source(&client).await.to_lowercase().contains(&person));
-        shoot(&client, locale, "15-subscriber").await;
+        browser::shoot(&client, locale, "walk-15-subscriber").await;
         click(&client, "a.danger-link").await;
         wait_path(&client, "/admin/subscribers/").await;
-        shoot(&client, locale, "16-erase-confirm").await;
+        browser::shoot(&client, locale, "walk-16-erase-confirm").await;
         click(&client, "main form button[type=submit].primary").await;
         wait_path(&client, "/admin/subscribers?done=erased").await;
-        shoot(&client, locale, "17-erased").await;
+        browser::shoot(&client, locale, "walk-17-erased").await;
         let stored = app
             .client
             .get(app.url("/api/v1/subscribers?limit=1000"))
@@ -441,7 +366,7 @@ async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a
             .await
             .unwrap()
             .expect("the token, shown once");
-        shoot(&client, locale, "18-token").await;
+        browser::shoot(&client, locale, "walk-18-token").await;
         let r = app
             .client
             .get(app.url(&format!("/api/v1/articles/{article}")))
@@ -454,9 +379,13 @@ async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a
         // 9. Log out: the console is closed again.
         click(&client, "header form.inline button").await;
         wait_path(&client, "/admin/login").await;
-        shoot(&client, locale, "19-logged-out").await;
+        browser::shoot(&client, locale, "walk-19-logged-out").await;
         client.goto(&format!("{base}/admin/runs")).await.unwrap();
         wait_path(&client, "/admin/login").await;
         client.close().await.unwrap();
     }
+}
+
+async fn source(client: &Client) -> String {
+    client.source().await.unwrap()
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod admin;
+pub mod browser;
 pub mod fault_smtp;
 pub mod feed_checks;
 pub mod feeds;
