@@ -85,6 +85,15 @@ T0=$(date +%s.%N)
 psql -q -v ON_ERROR_STOP=1 "$PG_URL" <<EOF
 -- 180 days back from now, in ms.
 \set now_ms '(extract(epoch from now()) * 1000)::bigint'
+-- `migrate` makes the tables; sections and schedules are seeded by `serve`, so here too.
+INSERT INTO sections (slug, title, position, created_at, updated_at)
+VALUES ('news', '工会要闻', 0, :now_ms, :now_ms), ('notices', '通知公告', 1, :now_ms, :now_ms),
+       ('grassroots', '基层动态', 2, :now_ms, :now_ms)
+ON CONFLICT DO NOTHING;
+INSERT INTO schedules (slug, name, cron, timezone, created_at, updated_at)
+VALUES ('daily', '每日摘要', '0 8 * * *', 'Asia/Shanghai', :now_ms, :now_ms),
+       ('weekly', '每周精选', '0 9 * * 1', 'Asia/Shanghai', :now_ms, :now_ms)
+ON CONFLICT DO NOTHING;
 INSERT INTO articles (id, section, title, url, content_html, summary, author, tags,
                       published_at, visible_at, content_hash, source, created_at, modified_at)
 SELECT 'a' || n,
