@@ -85,7 +85,7 @@ T0=$(date +%s.%N)
 psql -q -v ON_ERROR_STOP=1 "$PG_URL" <<EOF
 -- 180 days back from now, in ms.
 \set now_ms '(extract(epoch from now()) * 1000)::bigint'
--- `migrate` makes the tables; sections and schedules are seeded by `serve`, so here too.
+-- migrate makes the tables; sections and schedules are seeded by serve, so here too.
 INSERT INTO sections (slug, title, position, created_at, updated_at)
 VALUES ('news', '工会要闻', 0, :now_ms, :now_ms), ('notices', '通知公告', 1, :now_ms, :now_ms),
        ('grassroots', '基层动态', 2, :now_ms, :now_ms)

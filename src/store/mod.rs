@@ -72,6 +72,8 @@ enum Db {
 #[derive(Clone)]
 pub struct Store {
     db: Db,
+    /// Delivery counts of finished runs (see `run_views`).
+    finished_figures: run_views::FinishedFigures,
 }
 
 /// Runs `$body` with `$p` bound to a pool suitable for reads.
@@ -138,6 +140,7 @@ impl Store {
                 .await
                 .context("connect to PostgreSQL")?;
             return Ok(Self {
+                finished_figures: Default::default(),
                 db: Db::Postgres(pool),
             });
         }
@@ -168,6 +171,7 @@ impl Store {
             .await
             .context("open SQLite database for reading")?;
         Ok(Self {
+            finished_figures: Default::default(),
             db: Db::Sqlite { writer, reader },
         })
     }

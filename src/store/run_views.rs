@@ -1,4 +1,15 @@
 //! Runs as the admin API shows them, with delivery counts, and the deliveries of a run.
+//!
+//! A run's counts are an aggregate over its deliveries (a million rows for a big run). Once a
+//! run is finished they no longer change, until a retry makes it run again (which clears its
+//! `finished_at`), so each process remembers the counts of finished runs by (run id,
+//! `finished_at`) and reads only the runs' own rows for them: the runs list and a finished
+//! run's page cost the same at any size. A run still sending is counted on each read.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use anyhow::Context;
 
@@ -8,8 +19,14 @@ use crate::{
     domain::{Delivery, DeliveryStatus, Run, RunFigure, RunStatus},
 };
 
+/// Finished runs' counts, by run id: (`finished_at`, counts).
+pub(super) type FinishedFigures = Arc<Mutex<HashMap<i64, (i64, Figures)>>>;
+
+/// How many finished runs a process remembers (the oldest are dropped first).
+const REMEMBERED: usize = 10_000;
+
 #[derive(sqlx::FromRow)]
-struct Row {
+struct RunRow {
     id: i64,
     schedule: String,
     fire_at: Option<i64>,
@@ -17,6 +34,10 @@ struct Row {
     status: RunStatus,
     created_at: i64,
     finished_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow, Clone, Copy, Default)]
+pub(super) struct Figures {
     total: i64,
     sent: i64,
     skipped: i64,
@@ -27,24 +48,22 @@ struct Row {
     pending: i64,
 }
 
-impl From<Row> for Run {
-    fn from(r: Row) -> Self {
-        Run {
-            id: r.id,
-            schedule: r.schedule,
-            fire_at: r.fire_at.map(from_ms),
-            status: r.status,
-            total: r.total,
-            sent: r.sent,
-            skipped: r.skipped,
-            deferred: r.deferred,
-            failed: r.failed,
-            bounced: r.bounced,
-            uncertain: r.uncertain,
-            pending: r.pending,
-            created_at: from_ms(r.created_at),
-            finished_at: r.finished_at.map(from_ms),
-        }
+fn run(r: RunRow, f: Figures) -> Run {
+    Run {
+        id: r.id,
+        schedule: r.schedule,
+        fire_at: r.fire_at.map(from_ms),
+        status: r.status,
+        total: f.total,
+        sent: f.sent,
+        skipped: f.skipped,
+        deferred: f.deferred,
+        failed: f.failed,
+        bounced: f.bounced,
+        uncertain: f.uncertain,
+        pending: f.pending,
+        created_at: from_ms(r.created_at),
+        finished_at: r.finished_at.map(from_ms),
     }
 }
 
@@ -56,14 +75,16 @@ const DEFERRED: &str =
     "d.status = 'pending' AND d.uncertain = 0 AND (d.attempts > 0 OR d.last_error IS NOT NULL)";
 const UNCERTAIN: &str = "(d.status = 'uncertain' OR (d.status = 'pending' AND d.uncertain > 0))";
 
-fn select() -> String {
+const RUN_COLUMNS: &str = "SELECT id, schedule, fire_at, status, created_at, finished_at FROM runs";
+
+/// The counts of one run (`$1`) over its deliveries.
+fn figures_sql() -> String {
     let count = |cond: &str, name: &str| {
         format!("COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0) AS {name}")
     };
     format!(
-        "SELECT r.id, r.schedule, r.fire_at, r.status, r.created_at, r.finished_at,
-         COUNT(d.id) AS total, {}, {}, {}, {}, {}, {}, {}
-         FROM runs r LEFT JOIN deliveries d ON d.run_id = r.id",
+        "SELECT COUNT(d.id) AS total, {}, {}, {}, {}, {}, {}, {}
+         FROM deliveries d WHERE d.run_id = $1",
         count("d.status = 'sent'", "sent"),
         count("d.status = 'skipped'", "skipped"),
         count(DEFERRED, "deferred"),
@@ -73,8 +94,6 @@ fn select() -> String {
         count(PENDING, "pending"),
     )
 }
-
-const GROUP: &str = " GROUP BY r.id, r.schedule, r.fire_at, r.status, r.created_at, r.finished_at";
 
 /// Which deliveries `figure` counts, as SQL over `d` (deliveries).
 fn figure_sql(figure: RunFigure) -> &'static str {
@@ -135,13 +154,59 @@ impl From<DeliveryRow> for Delivery {
 impl Store {
     /// One run with its counts.
     pub async fn get_run(&self, id: i64) -> anyhow::Result<Option<Run>> {
-        let sql = format!("{} WHERE r.id = $1{GROUP}", select());
-        let row: Option<Row> = read_pool!(self, |p| sqlx::query_as(&sql)
+        let sql = format!("{RUN_COLUMNS} WHERE id = $1");
+        let row: Option<RunRow> = read_pool!(self, |p| sqlx::query_as(&sql)
             .bind(id)
             .fetch_optional(p)
             .await
             .context("get run"))?;
-        Ok(row.map(Into::into))
+        match row {
+            Some(r) => Ok(Some(self.with_figures(r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Drops what this process remembers of `run`'s counts (a retry reopens it; another
+    /// process sees the reopened run's cleared `finished_at`, and a new one when it ends).
+    pub(super) fn forget_run_figures(&self, run: i64) {
+        self.finished_figures
+            .lock()
+            .expect("figures lock")
+            .remove(&run);
+    }
+
+    /// `r` with its counts: remembered when it is finished, else counted now.
+    async fn with_figures(&self, r: RunRow) -> anyhow::Result<Run> {
+        let finished = r.finished_at.filter(|_| r.status != RunStatus::Running);
+        if let Some(at) = finished {
+            let known = self
+                .finished_figures
+                .lock()
+                .expect("figures lock")
+                .get(&r.id)
+                .copied();
+            if let Some((known_at, figures)) = known
+                && known_at == at
+            {
+                return Ok(run(r, figures));
+            }
+        }
+        let sql = figures_sql();
+        let figures: Figures = read_pool!(self, |p| sqlx::query_as(&sql)
+            .bind(r.id)
+            .fetch_one(p)
+            .await
+            .context("count a run's deliveries"))?;
+        if let Some(at) = finished {
+            let mut known = self.finished_figures.lock().expect("figures lock");
+            if known.len() >= REMEMBERED
+                && let Some(oldest) = known.keys().min().copied()
+            {
+                known.remove(&oldest);
+            }
+            known.insert(r.id, (at, figures));
+        }
+        Ok(run(r, figures))
     }
 
     /// Runs newest first, optionally of one schedule, before run id `before` (the cursor).
@@ -152,17 +217,20 @@ impl Store {
         limit: u32,
     ) -> anyhow::Result<Vec<Run>> {
         let sql = format!(
-            "{} WHERE ($1 = '' OR r.schedule = $1) AND r.id < $2{GROUP} ORDER BY r.id DESC LIMIT $3",
-            select()
+            "{RUN_COLUMNS} WHERE ($1 = '' OR schedule = $1) AND id < $2 ORDER BY id DESC LIMIT $3"
         );
-        let rows: Vec<Row> = read_pool!(self, |p| sqlx::query_as(&sql)
+        let rows: Vec<RunRow> = read_pool!(self, |p| sqlx::query_as(&sql)
             .bind(schedule.unwrap_or(""))
             .bind(before.unwrap_or(i64::MAX))
             .bind(i64::from(limit))
             .fetch_all(p)
             .await
             .context("list runs"))?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        let mut runs = Vec::with_capacity(rows.len());
+        for r in rows {
+            runs.push(self.with_figures(r).await?);
+        }
+        Ok(runs)
     }
 
     /// Deliveries of `run` in id order after `after` (the cursor), optionally of one figure.
