@@ -5,6 +5,9 @@
 //! deferred) with the SMTP server's last reply; `…/retry` puts the failed ones back in the
 //! queue after a confirmation.
 
+#[path = "runs_retry.rs"]
+mod retry;
+
 use axum::{
     Json,
     extract::{Path, Query, State},
@@ -12,6 +15,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use minijinja::context;
+use retry::{retry, retry_confirm};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -237,10 +241,7 @@ pub async fn show(
     Path(id): Path<String>,
     Query(q): Query<ShowQuery>,
 ) -> Result<Response, AppError> {
-    let Some(run) = (match parse_id(&id) {
-        Some(id) => state.store.get_run(id).await?,
-        None => None,
-    }) else {
+    let Some(run) = find(&state, &id).await? else {
         return Ok(no_run(&state, &s));
     };
     let view = View::new(&state, &s.visit);
@@ -322,10 +323,7 @@ pub async fn progress(
     s: AdminSession,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let Some(run) = (match parse_id(&id) {
-        Some(id) => state.store.get_run(id).await?,
-        None => None,
-    }) else {
+    let Some(run) = find(&state, &id).await? else {
         return Ok((
             StatusCode::NOT_FOUND,
             Json(serde_json::json!({"error": "no run"})),
@@ -339,74 +337,10 @@ pub async fn progress(
     Ok(resp)
 }
 
-/// `GET /admin/runs/{id}/retry`: asks first.
-pub async fn retry_confirm(
-    State(state): State<ConsoleState>,
-    s: AdminSession,
-    Path(id): Path<String>,
-) -> Result<Response, AppError> {
-    let Some(run) = (match parse_id(&id) {
-        Some(id) => state.store.get_run(id).await?,
-        None => None,
-    }) else {
-        return Ok(no_run(&state, &s));
-    };
-    let view = View::new(&state, &s.visit);
-    let admin = state.admin_path();
-    Ok(confirm(
-        &view,
-        &view
-            .text("runs.retry_title")
-            .replace("{id}", &run.id.to_string()),
-        vec![
-            view.text("runs.retry_body")
-                .replace("{n}", &run.failed.to_string()),
-            view.text("runs.retry_hint"),
-        ],
-        format!("{admin}/runs/{}/retry", run.id),
-        view.text("runs.retry_button"),
-        format!("{admin}/runs/{}", run.id),
-        false,
-    ))
-}
-
-/// `POST /admin/runs/{id}/retry`: the failed deliveries go back in the queue; the worker
-/// sends them as any other (its fencing holds: nothing already sent goes out again).
-#[tracing::instrument(skip_all)]
-pub async fn retry(
-    State(app): State<AppState>,
-    State(state): State<ConsoleState>,
-    s: AdminSession,
-    Path(id): Path<String>,
-) -> Result<Response, AppError> {
-    let Some(run) = (match parse_id(&id) {
-        Some(id) => state.store.get_run(id).await?,
-        None => None,
-    }) else {
-        return Ok(no_run(&state, &s));
-    };
-    let entry = Audit::new(
-        &s.me.account.email,
-        AuditKind::RunRetry,
-        &format!("run {} of {}", run.id, run.schedule),
-        Some(&s.visit.client),
-    )
-    .change(
-        Some(format!("{} failed", run.failed)),
-        Some("pending again".into()),
-    );
-    let n = state
-        .store
-        .retry_failed_deliveries(run.id, &entry, state.now_ms())
-        .await?;
-    if n > 0 {
-        app.digests.wakeup.notify_waiters();
-        tracing::info!(run = run.id, n, "failed deliveries retried");
+/// The run a path's `{id}` names, if it is a number and such a run exists.
+async fn find(state: &ConsoleState, id: &str) -> Result<Option<Run>, AppError> {
+    match parse_id(id) {
+        Some(id) => Ok(state.store.get_run(id).await?),
+        None => Ok(None),
     }
-    Ok(Redirect::to(&format!(
-        "{}/runs/{}?retried={n}",
-        state.admin_path(),
-        run.id
-    ))
-    .into_response())
 }
