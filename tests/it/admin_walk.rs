@@ -298,7 +298,15 @@ async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a
             .await
             .unwrap();
         let html = source(&client).await;
-        assert!(html.contains('2'), "two subscribers would get it");
+        let recipients = if locale == "en" {
+            "digest to 2 subscribers now"
+        } else {
+            "这会立即给 2 位订阅者发送"
+        };
+        assert!(
+            html.contains(recipients),
+            "two subscribers would get it: {html}"
+        );
         browser::shoot(&client, locale, "walk-12-run-confirm").await;
         click(&client, "main form button[type=submit]").await;
         wait_path(&client, "/admin/runs/").await;
