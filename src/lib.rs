@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod feeds;
 pub mod http;
+pub mod inbound;
 pub mod mail;
 pub mod metrics;
 pub mod os;

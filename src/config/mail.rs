@@ -36,6 +36,19 @@ pub struct MailConfig {
     pub dkim_selector: Option<String>,
     /// PKCS#1 PEM RSA key, or an Ed25519 key as base64 of its 32 bytes.
     pub dkim_key_file: Option<PathBuf>,
+    /// VERP: each delivery's envelope sender is `bounces+<token>@<bounce_domain>`; unset = the
+    /// envelope sender is `mail.from`'s address.
+    pub bounce_domain: Option<String>,
+    /// Per recipient domain send limits, shared by every process of one database.
+    pub domain_limits: Vec<DomainLimit>,
+}
+
+/// `[[mail.domain_limits]] domain = "qq.com", per_minute = 600`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainLimit {
+    pub domain: String,
+    pub per_minute: u32,
 }
 
 impl Default for MailConfig {
@@ -52,6 +65,8 @@ impl Default for MailConfig {
             dkim_domain: None,
             dkim_selector: None,
             dkim_key_file: None,
+            bounce_domain: None,
+            domain_limits: Vec::new(),
         }
     }
 }
@@ -74,6 +89,8 @@ impl fmt::Debug for MailConfig {
             .field("outbox_dir", &self.outbox_dir)
             .field("timeout", &self.timeout)
             .field("timeouts", &self.timeouts)
+            .field("bounce_domain", &self.bounce_domain)
+            .field("domain_limits", &self.domain_limits)
             .finish()
     }
 }

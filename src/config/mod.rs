@@ -10,13 +10,15 @@ use std::{
 
 use anyhow::{Context, bail};
 mod entries;
+mod inbound;
 mod mail;
 mod proxies;
 mod validate;
 
 pub use entries::{ScheduleConfig, SectionConfig, SourceConfig};
 use entries::{default_schedules, default_sections};
-pub use mail::{MailConfig, MailTransport, SmtpTimeouts, SmtpTimeoutsConfig};
+pub use inbound::InboundConfig;
+pub use mail::{DomainLimit, MailConfig, MailTransport, SmtpTimeouts, SmtpTimeoutsConfig};
 pub use proxies::{IpRange, client_address};
 
 use figment::{
@@ -50,6 +52,8 @@ pub struct Config {
     pub digests: DigestsConfig,
     #[serde(default)]
     pub subscriptions: SubscriptionsConfig,
+    #[serde(default)]
+    pub inbound: InboundConfig,
     #[serde(default = "default_sections")]
     pub sections: Vec<SectionConfig>,
     #[serde(default = "default_schedules")]

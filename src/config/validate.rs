@@ -65,6 +65,30 @@ impl Config {
             bail!("mail.concurrency: must be between 1 and 64");
         }
         self.smtp_timeouts()?;
+        if let Some(d) = &self.mail.bounce_domain
+            && crate::domain::Email::parse(&format!("bounces@{d}")).is_err()
+        {
+            bail!("mail.bounce_domain: {d:?} is not a domain name (e.g. bounce.example.org)");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, l) in self.mail.domain_limits.iter().enumerate() {
+            if crate::domain::Email::parse(&format!("x@{}", l.domain)).is_err() {
+                bail!(
+                    "mail.domain_limits[{i}].domain: {:?} is not a domain name",
+                    l.domain
+                );
+            }
+            if !seen.insert(l.domain.to_ascii_lowercase()) {
+                bail!(
+                    "mail.domain_limits[{i}].domain: {:?} is listed twice",
+                    l.domain
+                );
+            }
+            if !(1..=1_000_000).contains(&l.per_minute) {
+                bail!("mail.domain_limits[{i}].per_minute: must be between 1 and 1000000");
+            }
+        }
+        self.inbound.validate()?;
         let dkim = [
             self.mail.dkim_domain.is_some(),
             self.mail.dkim_selector.is_some(),

@@ -95,6 +95,7 @@ impl Composer {
                 ),
             ],
             message_id: Some(message_id.clone()),
+            envelope_from: None,
         };
         Ok(Composed {
             email,

@@ -115,6 +115,14 @@ pub fn build(from: &Mailbox, email: &Email) -> Result<(Message, String), SendErr
         .subject(one_line(&email.subject))
         .date_now()
         .message_id(Some(message_id.clone()));
+    if let Some(sender) = &email.envelope_from {
+        let sender: lettre::Address = one_line(sender)
+            .parse()
+            .map_err(|e| SendError::Invalid(format!("envelope sender {sender:?}: {e}")))?;
+        let envelope = lettre::address::Envelope::new(Some(sender), vec![email.to.to_lettre()])
+            .map_err(|e| SendError::Invalid(format!("envelope: {e}")))?;
+        builder = builder.envelope(envelope);
+    }
     for (name, value) in &email.headers {
         if RESERVED.contains(&name.to_ascii_lowercase().as_str()) {
             return Err(SendError::Invalid(format!(
@@ -159,6 +167,7 @@ mod tests {
             html: Some("<p>正文</p>".into()),
             headers: vec![("List-Id".into(), "工会要闻 <news.example.org>".into())],
             message_id: None,
+            envelope_from: None,
         }
     }
 

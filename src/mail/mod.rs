@@ -44,6 +44,9 @@ pub struct Email {
     pub headers: Vec<(String, String)>,
     /// `<id@domain>`; generated when `None`. Keep it across retries of one delivery.
     pub message_id: Option<String>,
+    /// The envelope sender (SMTP `MAIL FROM`, the `Return-Path` receivers keep) instead of
+    /// `mail.from`'s address: the VERP address bounces of this one message come back to.
+    pub envelope_from: Option<String>,
 }
 
 /// A message the transport accepted.

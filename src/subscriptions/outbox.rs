@@ -267,5 +267,6 @@ pub fn compose(
         html: Some(t.render(&format!("mail/{template}.html"), ctx)?),
         headers: vec![("Auto-Submitted".into(), "auto-generated".into())],
         message_id: None,
+        envelope_from: None,
     })
 }

@@ -45,6 +45,7 @@ fn mail_to(addr: &str) -> Mail {
             "工会要闻 <news.feeds.example.test>".into(),
         )],
         message_id: None,
+        envelope_from: None,
     }
 }
 

@@ -173,6 +173,7 @@ mod header_injection {
             html: None,
             headers: vec![("List-Id".into(), format!("news{attack}"))],
             message_id: None,
+            envelope_from: None,
         };
         mailer(&smtp).send(&mail).await.unwrap();
         let got = smtp.wait_for(1).await.pop().unwrap();

@@ -1,0 +1,1 @@
+//! The IMAP poller (`[inbound] imap_url`). Being written.

@@ -1,0 +1,50 @@
+//! Mail that comes back (SPEC §10): delivery status notifications, complaint reports and
+//! mailto unsubscribes, received by the built-in SMTP receiver ([`receiver`]) or fetched from
+//! a hosted mailbox by the IMAP poller ([`imap`]), and acted on by one processor.
+
+pub mod imap;
+pub mod receiver;
+
+use std::net::IpAddr;
+
+use futures_util::future::BoxFuture;
+
+/// How a message reached tidings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Smtp,
+    Imap,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Smtp => "smtp",
+            Via::Imap => "imap",
+        }
+    }
+}
+
+/// One message as it arrived.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    /// Envelope recipients (SMTP `RCPT TO`), or for IMAP the addresses the mailbox saw it
+    /// sent to (`Delivered-To`, `X-Original-To`, `To`); lower-cased, without angle brackets.
+    pub recipients: Vec<String>,
+    /// The whole message as received (RFC 5322, CRLF line ends, dot-unstuffed).
+    pub raw: Vec<u8>,
+    pub via: Via,
+    /// The SMTP client's address (none for IMAP).
+    pub peer: Option<IpAddr>,
+}
+
+/// Where received messages go: the processor in the service, a recorder in tests.
+pub trait Sink: Send + Sync + 'static {
+    /// Whether mail to `address` is for tidings: the receiver answers `RCPT TO` with 250 when
+    /// it is, 550 otherwise (no relay, no backscatter for addresses that are not ours).
+    fn accepts(&self, address: &str) -> bool;
+
+    /// Takes one message. `Ok` once it is acted on or kept (the receiver answers 250 and the
+    /// poller deletes it from the mailbox); `Err` = try again later (451; left in the mailbox).
+    fn deliver(&self, message: Inbound) -> BoxFuture<'_, anyhow::Result<()>>;
+}

@@ -1,0 +1,1 @@
+//! The built-in SMTP receiver (`[inbound] bind`). Being written.
