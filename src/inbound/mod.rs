@@ -2,8 +2,15 @@
 //! mailto unsubscribes, received by the built-in SMTP receiver ([`receiver`]) or fetched from
 //! a hosted mailbox by the IMAP poller ([`imap`]), and acted on by one processor.
 
+pub mod addresses;
 pub mod imap;
+mod parse;
+mod phrases;
+mod process;
 pub mod receiver;
+
+pub use addresses::Addresses;
+pub use process::{Handled, Processor};
 
 use std::net::IpAddr;
 
