@@ -75,6 +75,8 @@ pub struct InboundRecord {
     pub received_at: i64,
     pub kind: String,
     pub delivery_id: Option<i64>,
+    /// The run of that delivery.
+    pub run_id: Option<i64>,
     pub status: Option<String>,
     pub detail: Option<String>,
 }
@@ -323,8 +325,9 @@ impl Store {
         limit: i64,
     ) -> anyhow::Result<Vec<InboundRecord>> {
         read_pool!(self, |p| sqlx::query_as::<_, InboundRecord>(
-            "SELECT received_at, kind, delivery_id, status, detail FROM inbound_events
-             WHERE subscriber_id = $1 ORDER BY received_at DESC, id DESC LIMIT $2"
+            "SELECT e.received_at, e.kind, e.delivery_id, d.run_id, e.status, e.detail
+             FROM inbound_events e LEFT JOIN deliveries d ON d.id = e.delivery_id
+             WHERE e.subscriber_id = $1 ORDER BY e.received_at DESC, e.id DESC LIMIT $2"
         )
         .bind(subscriber_id)
         .bind(limit)
