@@ -259,7 +259,7 @@ impl Worker {
                 Prepared::Send(mut c, schedule, cutoff) => {
                     // VERP: a bounce of this mail comes back naming this delivery.
                     c.email.envelope_from = shared.composer.bounce_address(claim.id);
-                    (c, schedule, cutoff)
+                    (*c, schedule, cutoff)
                 }
             };
             if !stopped {

@@ -82,21 +82,18 @@ pub fn parse(raw: &[u8]) -> Option<Parsed> {
             })
             .unwrap_or_else(|| ("text".into(), "plain".into()));
         match (&part.body, ctype.as_str(), subtype.as_str()) {
-            (_, "message", "delivery-status" | "global-delivery-status" | "feedback-report") => {
-                if status_fields.is_none() {
-                    status_fields = Some(String::from_utf8_lossy(part.contents()).into_owned());
-                }
+            (_, "message", "delivery-status" | "global-delivery-status" | "feedback-report")
+                if status_fields.is_none() =>
+            {
+                status_fields = Some(String::from_utf8_lossy(part.contents()).into_owned());
             }
-            (PartType::Message(inner), _, _) => {
-                if original_headers.is_empty() {
-                    original_headers = header_block(inner);
-                }
+            (PartType::Message(inner), _, _) if original_headers.is_empty() => {
+                original_headers = header_block(inner);
             }
-            (_, "text", "rfc822-headers" | "global-headers") => {
-                if original_headers.is_empty() {
-                    original_headers = String::from_utf8_lossy(part.contents()).into_owned();
-                }
+            (_, "text", "rfc822-headers" | "global-headers") if original_headers.is_empty() => {
+                original_headers = String::from_utf8_lossy(part.contents()).into_owned();
             }
+            (_, "message", _) | (_, "text", "rfc822-headers" | "global-headers") => {}
             (PartType::Text(t), _, _) => push_bounded(&mut text, t),
             (PartType::Html(h), _, _) if text.is_empty() => {
                 push_bounded(&mut text, &html_to_text(h));

@@ -181,7 +181,7 @@ on_both_backends! {
         let mail = &smtp.to("li.na@example.net")[0];
         assert!(mail.header("From").unwrap().contains("news@"), "{:?}", mail.header("From"));
         let lu = mail.header("List-Unsubscribe").unwrap();
-        assert!(lu.contains(&format!("mailto:unsubscribe+")) && lu.contains(BOUNCE_DOMAIN), "{lu}");
+        assert!(lu.contains("mailto:unsubscribe+") && lu.contains(BOUNCE_DOMAIN), "{lu}");
 
         let report = dsn(&verp, "li.na@example.net", "5.1.1",
             "550 5.1.1 <li.na@example.net>: Recipient address rejected: User unknown",
