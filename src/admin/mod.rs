@@ -18,6 +18,7 @@ mod guard;
 mod login;
 mod page;
 pub mod password;
+mod returned;
 mod runs;
 mod schedules;
 pub mod secret;
@@ -117,6 +118,8 @@ fn admin_routes() -> Vec<Route> {
         Route::post("/admin/people/role", accounts::people::set_role),
         Route::post("/admin/people/remove", accounts::people::remove),
         Route::get("/admin/audit", audit_page::show),
+        Route::get("/admin/returned", returned::show),
+        Route::get("/admin/returned/{id}", returned::message),
     ]
     .into_iter()
     .chain(articles::admin_routes())

@@ -19,6 +19,7 @@ const NAV: &[(&str, &str, Role)] = &[
     ("sections", "/sections", Role::Editor),
     ("schedules", "/schedules", Role::Admin),
     ("runs", "/runs", Role::Admin),
+    ("returned", "/returned", Role::Admin),
     ("previews", "/previews", Role::Editor),
     ("subscribers", "/subscribers", Role::Admin),
     ("sources", "/sources", Role::Editor),
@@ -225,6 +226,7 @@ const STYLESHEET: &str = concat!(
     include_str!("css/subscribers.css"),
     include_str!("css/sources.css"),
     include_str!("css/settings.css"),
+    include_str!("css/returned.css"),
 );
 
 /// `GET /admin/assets/console.js`: the console's one script (live run progress), built into

@@ -41,6 +41,8 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "admin/accounts.html",
     "admin/token_created.html",
     "admin/audit.html",
+    "admin/returned.html",
+    "admin/returned_message.html",
     "admin/subscribers_list.html",
     "admin/subscribers_person.html",
     "admin/subscribers_new.html",

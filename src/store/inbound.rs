@@ -81,10 +81,26 @@ pub struct InboundRecord {
     pub detail: Option<String>,
 }
 
-/// Counts of received messages by kind, and the unrecognised ones kept.
+/// Counts of received messages by kind.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InboundCounts {
     pub by_kind: Vec<(String, i64)>,
+}
+
+/// A received message as the console lists it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct InboundListed {
+    pub id: i64,
+    pub received_at: i64,
+    pub via: String,
+    pub kind: String,
+    pub subscriber_id: Option<i64>,
+    pub email: Option<String>,
+    pub run_id: Option<i64>,
+    pub status: Option<String>,
+    pub detail: Option<String>,
+    /// The message itself is kept (unrecognised or forged).
+    pub kept: bool,
 }
 
 const SUPPRESS: &str = "suppressed_at = COALESCE(suppressed_at, $2),
@@ -349,14 +365,52 @@ impl Store {
         .context("read kept mail"))
     }
 
-    /// How many received messages of each kind are on record.
-    pub async fn inbound_counts(&self) -> anyhow::Result<InboundCounts> {
+    /// How many messages of each kind were received since `since_ms`.
+    pub async fn inbound_counts(&self, since_ms: i64) -> anyhow::Result<InboundCounts> {
         let by_kind: Vec<(String, i64)> = read_pool!(self, |p| sqlx::query_as(
-            "SELECT kind, COUNT(*) FROM inbound_events GROUP BY kind ORDER BY kind"
+            "SELECT kind, COUNT(*) FROM inbound_events WHERE received_at >= $1
+             GROUP BY kind ORDER BY kind"
         )
+        .bind(since_ms)
         .fetch_all(p)
         .await
         .context("count received mail"))?;
         Ok(InboundCounts { by_kind })
+    }
+
+    /// Received messages newest first, of one kind or all, with ids below `before`.
+    pub async fn inbound_list(
+        &self,
+        kind: Option<&str>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<InboundListed>> {
+        read_pool!(self, |p| sqlx::query_as::<_, InboundListed>(
+            "SELECT e.id, e.received_at, e.via, e.kind, e.subscriber_id, s.email, d.run_id,
+                    e.status, e.detail, e.raw IS NOT NULL AS kept
+             FROM inbound_events e
+             LEFT JOIN subscribers s ON s.id = e.subscriber_id
+             LEFT JOIN deliveries d ON d.id = e.delivery_id
+             WHERE ($1 = '' OR e.kind = $1) AND e.id < $2
+             ORDER BY e.id DESC LIMIT $3"
+        )
+        .bind(kind.unwrap_or_default())
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(p)
+        .await
+        .context("list received mail"))
+    }
+
+    /// A kept message's bytes.
+    pub async fn inbound_raw(&self, id: i64) -> anyhow::Result<Option<Vec<u8>>> {
+        let raw: Option<Option<Vec<u8>>> = read_pool!(self, |p| sqlx::query_scalar(
+            "SELECT raw FROM inbound_events WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(p)
+        .await
+        .context("read kept mail"))?;
+        Ok(raw.flatten())
     }
 }

@@ -43,7 +43,8 @@ pub use articles::{ArticleCursor, ArticlePage, PutOutcome, PutResult};
 pub use digest_content::{Recipient, RunInfo};
 pub use feeds::FeedSection;
 pub use inbound::{
-    Applied, DeliveryRef, Effect, InboundCounts, InboundEvent, InboundRecord, Suppression,
+    Applied, DeliveryRef, Effect, InboundCounts, InboundEvent, InboundListed, InboundRecord,
+    Suppression,
 };
 pub use ledger::{
     Claim, Claimed, Intent, IntentAnswer, ORPHAN_ERROR, Outcome, Recorded, Reported, RetryPolicy,

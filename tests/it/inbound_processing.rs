@@ -373,3 +373,31 @@ on_both_backends! {
         assert!(!mail.from.starts_with("bounces+"), "{}", mail.from);
     }
 }
+
+on_both_backends! {
+    async fn the_console_lists_returned_mail_and_shows_kept_mail_only_as_text(_app) {
+        use tidings::domain::Role;
+        let smtp = SmtpServer::start();
+        let app = app_with_inbound(_app.backend, &smtp, |_| {}).await.unwrap();
+        one_run(&app, &smtp).await;
+        let verp = envelope_sender(&smtp, "li.na@example.net");
+        let report = dsn(&verp, "li.na@example.net", "5.1.1", "550 5.1.1 User unknown", "");
+        hand_in(&app, &verp, &report).await;
+        let odd = format!("From: x@example.com\r\nTo: bounces@{BOUNCE_DOMAIN}\r\nSubject: hi\r\nContent-Type: text/html\r\n\r\n<script>alert(1)</script><b>你好</b>\r\n");
+        hand_in(&app, &format!("bounces@{BOUNCE_DOMAIN}"), &odd).await;
+
+        let c = common::admin::signed_in(&app, "li.lei@example.org", Role::Admin).await;
+        let page = c.page("/admin/returned", reqwest::StatusCode::OK).await;
+        assert!(page.contains("li.na@example.net") && page.contains("5.1.1"), "{page}");
+        assert!(page.contains("退信（永久）") && page.contains("无法识别"), "{page}");
+        let id = page.split("/admin/returned/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let shown = c.page(&format!("/admin/returned/{id}"), reqwest::StatusCode::OK).await;
+        assert!(shown.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "the kept mail is not escaped: {shown}");
+        assert!(!shown.contains("<script>alert(1)"));
+        // Only kept mail can be opened; a processed bounce keeps no text.
+        c.page("/admin/returned/999999", reqwest::StatusCode::NOT_FOUND).await;
+        c.page("/admin/returned/nope", reqwest::StatusCode::NOT_FOUND).await;
+        let bounces = c.page("/admin/returned?kind=hard_bounce", reqwest::StatusCode::OK).await;
+        assert!(bounces.contains("li.na@example.net") && !bounces.contains("查看原文"), "{bounces}");
+    }
+}
