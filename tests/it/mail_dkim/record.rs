@@ -1,6 +1,8 @@
 //! `tidings dkim record`: the name and value to publish, compared with the public key as
 //! OpenSSL writes it.
 
+use base64::Engine;
+
 use super::*;
 
 fn b64(bytes: &[u8]) -> String {
@@ -34,7 +36,7 @@ fn the_record_of_an_ed25519_key_is_its_32_public_bytes_in_one_string() {
     for key in [ed25519_raw(&pem), pem] {
         let (name, strings) = record(&key);
         assert_eq!(name, "tidings2026._domainkey.example.org");
-        assert_eq!(strings, [expected.clone()]);
+        assert_eq!(strings, std::slice::from_ref(&expected));
     }
 }
 

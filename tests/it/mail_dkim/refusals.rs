@@ -1,6 +1,12 @@
 //! Keys DKIM cannot use: `tidings check` names `mail.dkim_key_file` and what the file holds,
 //! and `serve` refuses to start with the same words.
 
+use std::{
+    path::{Path, PathBuf},
+    process::{Output, Stdio},
+    time::{Duration, Instant},
+};
+
 use super::*;
 
 /// A file for each kind of unusable key, made as people make them by mistake, with the words
