@@ -53,6 +53,17 @@ enum Command {
         #[command(subcommand)]
         command: SubscribersCommand,
     },
+    /// DKIM signing.
+    Dkim {
+        #[command(subcommand)]
+        command: DkimCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DkimCommand {
+    /// Print the DNS TXT record that publishes the public key of mail.dkim_key_file.
+    Record,
 }
 
 #[derive(Subcommand)]
@@ -157,10 +168,7 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = load_config(cli.config)?;
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Check => {
-            println!("configuration is valid");
-            Ok(())
-        }
+        Command::Check => check(&config),
         Command::Migrate => {
             let store = Store::connect(&config.database.url).await?;
             store.migrate().await?;
@@ -224,6 +232,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Dkim {
+            command: DkimCommand::Record,
+        } => {
+            let dkim = tidings::mail::dkim::load(&config.mail)?.context(
+                "DKIM is not configured: set mail.dkim_domain, mail.dkim_selector and \
+                 mail.dkim_key_file (README, \"DKIM\")",
+            )?;
+            for warning in dkim.warnings() {
+                eprintln!("warning: {warning}");
+            }
+            print!("{}", dkim.record());
+            Ok(())
+        }
         Command::Serve => {
             let open_files = tidings::os::raise_open_files_limit();
             tracing::info!(open_files, "limit on open files");
@@ -233,6 +254,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run().await
         }
     }
+}
+
+/// Validates the configuration and reads the DKIM key the way `serve` does, so that a key
+/// `serve` would refuse fails here with the same message.
+fn check(config: &Config) -> anyhow::Result<()> {
+    if let Some(dkim) = tidings::mail::dkim::load(&config.mail)? {
+        for warning in dkim.warnings() {
+            eprintln!("warning: {warning}");
+        }
+        println!("{}", dkim.describe());
+    }
+    println!("configuration is valid");
+    Ok(())
 }
 
 async fn admin_command(config: &Config, command: AdminCommand) -> anyhow::Result<()> {

@@ -32,6 +32,12 @@ if ! python3 -c 'import feedparser' 2>/dev/null; then
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages feedparser \
     || apt_install python3-feedparser
 fi
+if ! python3 -c 'import dkim, nacl' 2>/dev/null; then
+  echo "tests/run.sh: installing Python dkimpy and pynacl (the independent DKIM verifier)"
+  python3 -m pip install --quiet --disable-pip-version-check dkimpy pynacl 2>/dev/null \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages dkimpy pynacl \
+    || apt_install python3-dkim python3-nacl
+fi
 if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
   echo "tests/run.sh: installing chromium and chromium-driver"
   apt_install chromium chromium-driver

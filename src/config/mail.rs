@@ -34,7 +34,7 @@ pub struct MailConfig {
     /// DKIM signing: all three set, or none.
     pub dkim_domain: Option<String>,
     pub dkim_selector: Option<String>,
-    /// PKCS#1 PEM RSA key, or an Ed25519 key as base64 of its 32 bytes.
+    /// RSA in PKCS#1 or PKCS#8 PEM, or Ed25519 in PKCS#8 PEM or as base64 of its 32 bytes.
     pub dkim_key_file: Option<PathBuf>,
     /// VERP: each delivery's envelope sender is `bounces+<token>@<bounce_domain>`; unset = the
     /// envelope sender is `mail.from`'s address.

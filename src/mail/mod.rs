@@ -2,7 +2,7 @@
 //! files) and `log`. Every message goes through [`Mailer::send`], which also applies
 //! `mail.rate_per_second`.
 
-mod dkim;
+pub mod dkim;
 pub mod message;
 mod smtp;
 mod smtp_data;
