@@ -541,3 +541,28 @@ async fn shutdown_makes_serve_return_and_tells_waiting_clients() {
         "no longer listening"
     );
 }
+
+#[tokio::test]
+async fn a_message_under_way_at_shutdown_is_finished_and_taken() {
+    let mut r = start(limits()).await;
+    let mut c = Client::hello(r.addr).await;
+    assert_eq!(code(&c.send("MAIL FROM:<>").await), 250);
+    assert_eq!(code(&c.send(&format!("RCPT TO:<{BOUNCE}>")).await), 250);
+    assert_eq!(code(&c.send("DATA").await), 354);
+    c.write(b"Subject: late\r\n\r\nfirst half\r\n").await;
+
+    r.shutdown.cancel();
+    c.write(b"second half\r\n.\r\n").await;
+    assert_eq!(c.reply().await, "250 2.0.0 queued\r\n");
+    let next = c.reply().await;
+    assert!(next.starts_with("421 4.3.2"), "{next}");
+    let task = r.task.take().unwrap();
+    tokio::time::timeout(PATIENCE, task)
+        .await
+        .expect("serve returns")
+        .unwrap();
+    assert_eq!(
+        r.sink.got()[0].raw,
+        b"Subject: late\r\n\r\nfirst half\r\nsecond half\r\n"
+    );
+}
