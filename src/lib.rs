@@ -95,10 +95,12 @@ impl Deref for AppState {
     }
 }
 
-/// A built application: database migrated, sections seeded, listener bound.
+/// A built application: database migrated, sections seeded, listeners bound.
 pub struct App {
     state: AppState,
     listener: TcpListener,
+    /// The inbound SMTP receiver's listener (`[inbound] bind`).
+    inbound: Option<TcpListener>,
 }
 
 impl App {
@@ -110,11 +112,16 @@ impl App {
     /// Builds the app with the given clock (tests move a manual one).
     pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
         let bind = config.server.bind;
+        let inbound = inbound::receiver::bind(&config.inbound).await?;
         let state = Self::build_state(config, clock).await?;
         let listener = TcpListener::bind(bind)
             .await
             .with_context(|| format!("bind server.bind {bind}"))?;
-        Ok(Self { state, listener })
+        Ok(Self {
+            state,
+            listener,
+            inbound,
+        })
     }
 
     /// Everything but the listener: for commands that work without serving HTTP.
@@ -187,6 +194,11 @@ impl App {
         self.listener.local_addr().expect("bound listener")
     }
 
+    /// The inbound SMTP receiver's address, when `[inbound] bind` is set.
+    pub fn inbound_addr(&self) -> Option<SocketAddr> {
+        (self.inbound.as_ref()).and_then(|l| l.local_addr().ok())
+    }
+
     /// Shared state, for tests and embedding.
     pub fn state(&self) -> AppState {
         self.state.clone()
@@ -207,7 +219,7 @@ impl App {
         subscriptions::spawn(&state, &mut tasks);
         digests::spawn(&state, &mut tasks);
         articles::sources::spawn(&state, &mut tasks);
-        inbound::spawn(&state, &mut tasks);
+        inbound::spawn(&state, self.inbound, &mut tasks);
         let router = http::router(state.clone());
         server::serve(self.listener, router, state.clone(), state.shutdown.clone()).await;
         state.shutdown.cancel();

@@ -24,7 +24,7 @@ pub struct InboundConfig {
     pub max_message_bytes: usize,
     /// Messages one client address may hand the receiver per minute.
     pub per_ip_per_minute: u32,
-    /// Connections the receiver serves at once (more wait in the kernel's backlog).
+    /// Connections the receiver serves at once (more are answered 421 and closed).
     pub max_connections: u32,
     /// Soft bounces (4.x.x DSNs) of one subscriber within `soft_bounce_days` that suppress them.
     pub soft_bounce_limit: u32,

@@ -59,10 +59,27 @@ pub trait Sink: Send + Sync + 'static {
     fn deliver(&self, message: Inbound) -> BoxFuture<'_, anyhow::Result<()>>;
 }
 
-/// Starts what `[inbound]` configures, and the hourly clean-up of kept mail.
-pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
-    if !state.config.inbound.enabled() {
+/// Starts what `[inbound]` configures (the SMTP receiver on `listener`, the IMAP poller),
+/// and the hourly clean-up of kept mail.
+pub fn spawn(state: &AppState, listener: Option<tokio::net::TcpListener>, tasks: &mut JoinSet<()>) {
+    let config = &state.config.inbound;
+    if !config.enabled() {
         return;
+    }
+    let sink: std::sync::Arc<dyn Sink> = std::sync::Arc::new(state.inbound.clone());
+    if let Some(listener) = listener {
+        let mut limits = receiver::Limits::from_config(config);
+        limits.hostname = state.inbound.domain().to_owned();
+        limits.clock = state.clock.clone();
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "inbound mail receiver listening");
+        }
+        tasks.spawn(receiver::serve(
+            listener,
+            sink.clone(),
+            limits,
+            state.shutdown.clone(),
+        ));
     }
     let (store, clock, shutdown) = (
         state.store.clone(),

@@ -68,6 +68,11 @@ impl Processor {
         }
     }
 
+    /// The domain of the bounce and unsubscribe addresses.
+    pub fn domain(&self) -> &str {
+        self.addresses.domain()
+    }
+
     /// Reads `message` and records what it means; errors are the database's (try later).
     #[tracing::instrument(skip_all, fields(via = message.via.as_str()))]
     pub async fn process(&self, message: &Inbound) -> anyhow::Result<Handled> {

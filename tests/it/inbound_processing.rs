@@ -29,18 +29,35 @@ async fn app_with_inbound(
     .await
 }
 
-/// Hands `raw` to tidings as mail for `rcpt`, the way the organisation's MX would.
-async fn hand_in(app: &TestApp, rcpt: &str, raw: &str) -> tidings::inbound::Handled {
-    app.state
-        .inbound
-        .process(&tidings::inbound::Inbound {
-            recipients: vec![rcpt.to_ascii_lowercase()],
-            raw: raw.as_bytes().to_vec(),
-            via: tidings::inbound::Via::Smtp,
-            peer: None,
-        })
+/// Hands `raw` to tidings' inbound receiver over SMTP for `rcpt`, from the null sender as an
+/// MX relays a bounce, and returns what the processor recorded for it (the newest received
+/// message).
+async fn hand_in(app: &TestApp, rcpt: &str, raw: &str) -> Handled {
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor, address::Envelope};
+    let addr = app.inbound_addr.expect("[inbound] bind is set");
+    let smtp = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
+        .port(addr.port())
+        .build();
+    let envelope = Envelope::new(None, vec![rcpt.parse().unwrap()]).unwrap();
+    smtp.send_raw(&envelope, raw.as_bytes())
         .await
-        .unwrap()
+        .unwrap_or_else(|e| panic!("the receiver refused mail for {rcpt}: {e}"));
+    let last = app.state.store.inbound_list(None, None, 1).await.unwrap();
+    let last = last.first().expect("the receiver recorded the message");
+    assert_eq!(last.via, "smtp");
+    Handled {
+        kind: last.kind.clone(),
+        subscriber: last.email.clone(),
+        run: last.run_id,
+    }
+}
+
+/// What the processor recorded for one message.
+#[derive(Debug)]
+struct Handled {
+    kind: String,
+    subscriber: Option<String>,
+    run: Option<i64>,
 }
 
 /// Two active subscribers, one article, one run that mailed both; returns the run id.
@@ -188,7 +205,8 @@ on_both_backends! {
             &original_headers(&smtp, "li.na@example.net"));
         let handled = hand_in(&app, &verp, &report).await;
         assert_eq!(handled.kind, "hard_bounce");
-        assert!(handled.applied.suppressed && handled.applied.delivery_changed, "{handled:?}");
+        assert_eq!(handled.subscriber.as_deref(), Some("li.na@example.net"), "{handled:?}");
+        assert_eq!(handled.run, Some(run), "the DSN was tied to its delivery: {handled:?}");
 
         // The run view moves the delivery from sent to bounced, with the DSN's words.
         let view = api(&app, &format!("/api/v1/runs/{run}")).await;
@@ -228,12 +246,10 @@ on_both_backends! {
 
         let first = hand_in(&app, &verp, &full).await;
         assert_eq!(first.kind, "soft_bounce");
-        assert!(!first.applied.suppressed);
         let s = subscriber(&app, "li.na@example.net").await;
         assert_eq!(s.status.as_str(), "active", "one soft bounce suppressed");
 
-        let second = hand_in(&app, &verp, &full).await;
-        assert!(second.applied.suppressed, "{second:?}");
+        assert_eq!(hand_in(&app, &verp, &full).await.kind, "soft_bounce");
         let s = subscriber(&app, "li.na@example.net").await;
         assert_eq!((s.status.as_str(), s.suppressed_reason.as_deref()), ("bounced", Some("soft_bounces")));
         // A soft bounce does not turn the accepted delivery into a bounce.
@@ -253,9 +269,9 @@ on_both_backends! {
         let full = dsn(&verp, "li.na@example.net", "4.2.2", "452 4.2.2 Mailbox full", "");
         hand_in(&app, &verp, &full).await;
         app.clock.advance(chrono::Duration::days(8));
-        let later = hand_in(&app, &verp, &full).await;
-        assert!(!later.applied.suppressed, "a bounce from 8 days ago counted in a 7-day window");
-        assert_eq!(subscriber(&app, "li.na@example.net").await.status.as_str(), "active");
+        assert_eq!(hand_in(&app, &verp, &full).await.kind, "soft_bounce");
+        assert_eq!(subscriber(&app, "li.na@example.net").await.status.as_str(), "active",
+            "a bounce from 8 days ago counted in a 7-day window");
     }
 
     async fn a_complaint_report_unsubscribes_and_suppresses_the_person_it_is_about(_app) {
@@ -291,13 +307,12 @@ on_both_backends! {
         assert_eq!(subscriber(&app, "li.na@example.net").await.status.as_str(), "active");
         let kept = app.state.store.inbound_kept(10).await.unwrap();
         assert_eq!(kept.len(), 1);
-        assert_eq!(kept[0].2, forged.as_bytes(), "the forged mail is kept as received");
+        assert!(kept[0].2.starts_with(forged.as_bytes()), "the forged mail is kept as received");
 
         // The member's client sends the mailto as it is.
         let request = format!("From: li.na@example.net\r\nTo: {address}\r\nSubject: {subject}\r\n\r\n\r\n");
         let handled = hand_in(&app, address, &request).await;
         assert_eq!(handled.kind, "unsubscribe");
-        assert!(handled.applied.unsubscribed);
         let s = subscriber(&app, "li.na@example.net").await;
         assert_eq!(s.status.as_str(), "unsubscribed");
         assert!(s.suppressed_reason.is_none(), "an unsubscribe is not a suppression");
@@ -349,6 +364,26 @@ on_both_backends! {
         let pruned = app.state.store.prune_inbound(tidings::clock::to_ms(app.clock.now()) - 30 * 86_400_000).await.unwrap();
         assert_eq!(pruned, 2);
         assert!(app.state.store.inbound_kept(10).await.unwrap().is_empty());
+    }
+
+    async fn the_receiver_takes_mail_for_our_mailboxes_only(_app) {
+        use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor, address::Envelope};
+        let smtp = SmtpServer::start();
+        let app = app_with_inbound(_app.backend, &smtp, |_| {}).await.unwrap();
+        let addr = app.inbound_addr.unwrap();
+        let client = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
+            .port(addr.port())
+            .build();
+        for rcpt in ["li.na@example.net", "news@bounce.example.org", "postmaster@bounce.example.org", "bounces@example.org"] {
+            let envelope = Envelope::new(None, vec![rcpt.parse().unwrap()]).unwrap();
+            let err = client.send_raw(&envelope, b"Subject: relay?\r\n\r\nhi\r\n").await.unwrap_err();
+            assert!(err.to_string().contains("550"), "{rcpt}: {err}");
+        }
+        assert!(app.state.store.inbound_list(None, None, 10).await.unwrap().is_empty());
+        // Upper case is the same mailbox.
+        let envelope = Envelope::new(None, vec![format!("BOUNCES@{}", BOUNCE_DOMAIN.to_uppercase()).parse().unwrap()]).unwrap();
+        client.send_raw(&envelope, b"Subject: hi\r\n\r\nhi\r\n").await.unwrap();
+        assert_eq!(app.state.store.inbound_list(None, None, 10).await.unwrap().len(), 1);
     }
 
     async fn a_dsn_with_a_forged_verp_token_changes_nothing(_app) {

@@ -35,6 +35,8 @@ pub enum Backend {
 /// A running app and what the test needs to reach it.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The inbound SMTP receiver, when the test set `[inbound] bind`.
+    pub inbound_addr: Option<SocketAddr>,
     pub base: String,
     pub client: reqwest::Client,
     pub state: AppState,
@@ -172,10 +174,12 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
         .await
         .expect("build app");
     let addr = app.local_addr();
+    let inbound_addr = app.inbound_addr();
     let state = app.state();
     let task = tokio::spawn(app.run());
     Some(TestApp {
         addr,
+        inbound_addr,
         base: format!("http://{addr}"),
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
