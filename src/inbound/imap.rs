@@ -27,18 +27,17 @@
 //! refuses answers larger than the command asked for.
 
 mod endpoint;
+mod folder;
 mod stream;
 mod wire;
 
-use std::{collections::HashSet, future::Future, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::{Context, bail};
-use async_imap::types::{Fetch, Flag};
-use futures_util::TryStreamExt;
 use tokio_util::sync::CancellationToken;
 
-use self::endpoint::{Endpoint, Session};
-use super::{Inbound, Sink, Via};
+use self::endpoint::Endpoint;
+use super::Sink;
 use crate::config::{InboundConfig, parse_interval};
 
 /// What one poll did.
@@ -75,15 +74,6 @@ impl Default for Limits {
     }
 }
 
-/// Messages fetched in one command, at most (and at most [`BATCH_BYTES`] unless one alone is
-/// larger).
-const BATCH_MESSAGES: usize = 50;
-const BATCH_BYTES: usize = 8 * 1024 * 1024;
-/// What an answer may carry besides the message bytes the command asked for.
-const ANSWER_SLACK: usize = 256 * 1024;
-/// What a UID SEARCH answer may take (a folder with a million messages fits).
-const SEARCH_BUDGET: usize = 16 * 1024 * 1024;
-
 /// One poll of `folder` at `url` with the default [`Limits`] but `max_bytes`.
 pub async fn poll_once(
     url: &str,
@@ -98,8 +88,9 @@ pub async fn poll_once(
     poll(url, folder, sink, &limits, &CancellationToken::new()).await
 }
 
-/// One poll of `folder` at `url`. On `shutdown` it stops at the next command or message
-/// (never in the middle of the sink's work) and answers what it did so far.
+/// One poll of `folder` at `url`. On `shutdown` it stops before the next command or message,
+/// never in the middle of the sink's work (and still flags a message the sink just took);
+/// a command cut short makes it an error, which leaves nothing half done in the mailbox.
 #[tracing::instrument(skip_all, fields(folder = folder))]
 pub async fn poll(
     url: &str,
@@ -114,7 +105,7 @@ pub async fn poll(
         shutdown,
     };
     let mut session = endpoint.connect(&guard).await?;
-    let report = empty_folder(&mut session, folder, sink, limits, &guard)
+    let report = folder::empty_folder(&mut session, folder, sink, limits, &guard)
         .await
         .with_context(|| format!("IMAP folder {folder:?} at {endpoint}"))?;
     if !shutdown.is_cancelled()
@@ -170,256 +161,6 @@ pub async fn run(config: &InboundConfig, sink: Arc<dyn Sink>, shutdown: Cancella
     tracing::info!(server = %endpoint, "inbound IMAP poller stopped");
 }
 
-/// The poller's own flags, with or without a keyword as the folder allows.
-struct Marks {
-    keywords: bool,
-}
-
-impl Marks {
-    /// Messages to look at.
-    fn candidates(&self) -> &'static str {
-        if self.keywords {
-            "UNDELETED UNKEYWORD $TidingsTooBig"
-        } else {
-            "UNDELETED"
-        }
-    }
-    /// Messages a poll took but did not expunge.
-    fn leftovers(&self) -> &'static str {
-        if self.keywords {
-            "DELETED KEYWORD $TidingsDone"
-        } else {
-            "DELETED"
-        }
-    }
-    fn done(&self) -> &'static str {
-        if self.keywords {
-            "+FLAGS.SILENT (\\Deleted $TidingsDone)"
-        } else {
-            "+FLAGS.SILENT (\\Deleted)"
-        }
-    }
-    fn too_big(&self) -> Option<&'static str> {
-        self.keywords
-            .then_some("+FLAGS.SILENT (\\Flagged $TidingsTooBig)")
-    }
-}
-
-/// SELECTs `folder`, hands its messages to `sink` and expunges the ones it took.
-async fn empty_folder(
-    session: &mut Session,
-    folder: &str,
-    sink: &dyn Sink,
-    limits: &Limits,
-    guard: &Guard<'_>,
-) -> anyhow::Result<PollReport> {
-    let mailbox = guard
-        .run("SELECT", session.select(wire::mailbox_name(folder)))
-        .await?;
-    let marks = Marks {
-        keywords: mailbox.permanent_flags.contains(&Flag::MayCreate),
-    };
-    let mut taken = search(session, marks.leftovers(), guard).await?;
-    let mut uids = search(session, marks.candidates(), guard).await?;
-    uids.truncate(limits.max_messages);
-    let mut report = PollReport::default();
-    let (fit, too_big) = sizes(session, &uids, limits, guard).await?;
-    for (uid, size) in too_big {
-        tracing::warn!(
-            uid,
-            size,
-            max_bytes = limits.max_bytes,
-            "IMAP message too big, left in the mailbox"
-        );
-        report.too_big += 1;
-        if let Some(flags) = marks.too_big() {
-            store(session, uid, flags, guard).await?;
-        }
-    }
-    for batch in batches(&fit) {
-        if guard.shutdown.is_cancelled() {
-            break;
-        }
-        let bytes: usize = batch.iter().map(|(_, size)| size).sum();
-        let uids: Vec<u32> = batch.iter().map(|(uid, _)| *uid).collect();
-        for (uid, raw) in fetch_bodies(session, &uids, bytes, guard).await? {
-            report.fetched += 1;
-            let message = Inbound {
-                recipients: wire::recipients(&raw),
-                raw,
-                via: Via::Imap,
-                peer: None,
-            };
-            match sink.deliver(message).await {
-                Ok(()) => {
-                    store(session, uid, marks.done(), guard).await?;
-                    report.delivered += 1;
-                    taken.push(uid);
-                }
-                Err(e) => {
-                    report.failed += 1;
-                    tracing::warn!(uid, error = %format!("{e:#}"), "IMAP message not taken; left for the next poll");
-                }
-            }
-        }
-    }
-    expunge(session, taken, guard).await?;
-    Ok(report)
-}
-
-/// `UID SEARCH <criteria>`, sorted.
-async fn search(
-    session: &mut Session,
-    criteria: &str,
-    guard: &Guard<'_>,
-) -> anyhow::Result<Vec<u32>> {
-    session.get_mut().set_budget(SEARCH_BUDGET);
-    let found = guard
-        .run("UID SEARCH", session.uid_search(criteria))
-        .await?;
-    let mut uids: Vec<u32> = found.into_iter().collect();
-    uids.sort_unstable();
-    Ok(uids)
-}
-
-/// The sizes of `uids`, split into those that fit `max_bytes` and those that do not.
-async fn sizes(
-    session: &mut Session,
-    uids: &[u32],
-    limits: &Limits,
-    guard: &Guard<'_>,
-) -> anyhow::Result<(Vec<(u32, usize)>, Vec<(u32, usize)>)> {
-    if uids.is_empty() {
-        return Ok(Default::default());
-    }
-    session
-        .get_mut()
-        .set_budget(ANSWER_SLACK + uids.len() * 128);
-    let wanted: HashSet<u32> = uids.iter().copied().collect();
-    let fetches = guard
-        .run(
-            "UID FETCH RFC822.SIZE",
-            fetch_all(session, &wire::uid_set(uids), "(UID RFC822.SIZE)"),
-        )
-        .await?;
-    let mut sized: Vec<(u32, usize)> = fetches
-        .iter()
-        .filter_map(|f| Some((f.uid?, f.size? as usize)))
-        .filter(|(uid, _)| wanted.contains(uid))
-        .collect();
-    sized.sort_unstable();
-    sized.dedup_by_key(|(uid, _)| *uid);
-    Ok(sized
-        .into_iter()
-        .partition(|(_, size)| *size <= limits.max_bytes))
-}
-
-/// Groups of at most [`BATCH_MESSAGES`] messages and [`BATCH_BYTES`] (a larger message alone).
-fn batches(sized: &[(u32, usize)]) -> Vec<&[(u32, usize)]> {
-    let mut out = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
-    for (i, (_, size)) in sized.iter().enumerate() {
-        if i > start && (i - start == BATCH_MESSAGES || bytes + size > BATCH_BYTES) {
-            out.push(&sized[start..i]);
-            (start, bytes) = (i, 0);
-        }
-        bytes += size;
-    }
-    if start < sized.len() {
-        out.push(&sized[start..]);
-    }
-    out
-}
-
-/// The whole of each message in `uids` (which together are about `bytes`), in UID order;
-/// messages gone meanwhile are missing.
-async fn fetch_bodies(
-    session: &mut Session,
-    uids: &[u32],
-    bytes: usize,
-    guard: &Guard<'_>,
-) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
-    session.get_mut().set_budget(bytes + ANSWER_SLACK);
-    let longer = Guard {
-        limit: guard.limit + Duration::from_secs((bytes / (64 * 1024)) as u64),
-        shutdown: guard.shutdown,
-    };
-    let fetches = longer
-        .run(
-            "UID FETCH BODY.PEEK[]",
-            fetch_all(session, &wire::uid_set(uids), "(UID BODY.PEEK[])"),
-        )
-        .await?;
-    let wanted: HashSet<u32> = uids.iter().copied().collect();
-    let mut bodies: Vec<(u32, Vec<u8>)> = fetches
-        .iter()
-        .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
-        .filter(|(uid, _)| wanted.contains(uid))
-        .collect();
-    bodies.sort_unstable_by_key(|(uid, _)| *uid);
-    bodies.dedup_by_key(|(uid, _)| *uid);
-    Ok(bodies)
-}
-
-/// `UID FETCH <set> <query>`, every answer read.
-async fn fetch_all(
-    session: &mut Session,
-    set: &str,
-    query: &str,
-) -> async_imap::error::Result<Vec<Fetch>> {
-    session.uid_fetch(set, query).await?.try_collect().await
-}
-
-/// `UID STORE <uid> <flags>`.
-async fn store(
-    session: &mut Session,
-    uid: u32,
-    flags: &str,
-    guard: &Guard<'_>,
-) -> anyhow::Result<()> {
-    session.get_mut().set_budget(stream::DEFAULT_BUDGET);
-    let stored = async {
-        let answers = session.uid_store(uid.to_string(), flags).await?;
-        answers.try_collect::<Vec<Fetch>>().await
-    };
-    guard.run("UID STORE", stored).await?;
-    Ok(())
-}
-
-/// Removes the messages in `uids` (flagged `\Deleted`): only those where the server has
-/// UIDPLUS, every `\Deleted` one of the folder where it has not.
-async fn expunge(
-    session: &mut Session,
-    mut uids: Vec<u32>,
-    guard: &Guard<'_>,
-) -> anyhow::Result<()> {
-    if uids.is_empty() || guard.shutdown.is_cancelled() {
-        return Ok(());
-    }
-    uids.sort_unstable();
-    uids.dedup();
-    session
-        .get_mut()
-        .set_budget(stream::DEFAULT_BUDGET + uids.len() * 32);
-    let uidplus = guard
-        .run("CAPABILITY", session.capabilities())
-        .await?
-        .has_str("UIDPLUS");
-    let expunged = async {
-        if uidplus {
-            session
-                .uid_expunge(wire::uid_set(&uids))
-                .await?
-                .try_collect::<Vec<u32>>()
-                .await
-        } else {
-            session.expunge().await?.try_collect::<Vec<u32>>().await
-        }
-    };
-    guard.run("EXPUNGE", expunged).await?;
-    Ok(())
-}
-
 /// Runs one IMAP step under the time limit, giving up on shutdown.
 struct Guard<'a> {
     limit: Duration,
@@ -453,29 +194,5 @@ impl Guard<'_> {
                 })
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn batches_are_bounded_by_count_and_bytes() {
-        let small: Vec<(u32, usize)> = (1..=120).map(|u| (u, 1000)).collect();
-        let sizes: Vec<usize> = batches(&small).iter().map(|b| b.len()).collect();
-        assert_eq!(sizes, [50, 50, 20]);
-        let big = [
-            (1, BATCH_BYTES - 10),
-            (2, 100),
-            (3, BATCH_BYTES + 5),
-            (4, 1),
-        ];
-        let groups: Vec<Vec<u32>> = batches(&big)
-            .iter()
-            .map(|b| b.iter().map(|(u, _)| *u).collect())
-            .collect();
-        assert_eq!(groups, [vec![1], vec![2], vec![3], vec![4]]);
-        assert!(batches(&[]).is_empty());
     }
 }

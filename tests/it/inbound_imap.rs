@@ -420,6 +420,40 @@ async fn a_server_that_never_greets_is_a_timeout_error() {
     );
 }
 
+#[tokio::test]
+async fn shutdown_stops_run_in_the_middle_of_a_command_without_waiting_for_its_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(Mutex::new(0));
+    let _silent = tokio::spawn({
+        let accepted = accepted.clone();
+        async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                *accepted.lock().unwrap() += 1;
+                held.push(socket);
+            }
+        }
+    });
+    let config = InboundConfig {
+        imap_url: Some(format!("imap://u:p@127.0.0.1:{port}/?tls=none")),
+        ..InboundConfig::default()
+    };
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { run(&config, Arc::new(Recorder::default()), shutdown).await }
+    });
+
+    wait_for(|| *accepted.lock().unwrap() == 1, "the poller to connect").await;
+    shutdown.cancel();
+
+    tokio::time::timeout(Duration::from_secs(2), task)
+        .await
+        .expect("run returns on shutdown, not after the 30 s greeting timeout")
+        .unwrap();
+}
+
 /// Waits (at most 10 s) for `done`, checking every 20 ms.
 async fn wait_for(done: impl Fn() -> bool, what: &str) {
     for _ in 0..500 {

@@ -78,11 +78,6 @@ impl AsyncRead for Stream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.budget == 0 {
-            return Poll::Ready(Err(io::Error::other(
-                "the IMAP server sent more than the poller expected for this command",
-            )));
-        }
         let before = buf.filled().len();
         let polled = match &mut this.transport {
             Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
@@ -90,7 +85,13 @@ impl AsyncRead for Stream {
         };
         if let Poll::Ready(Ok(())) = polled {
             let read = buf.filled().len() - before;
-            this.budget = this.budget.saturating_sub(read);
+            if read > this.budget {
+                buf.set_filled(before);
+                return Poll::Ready(Err(io::Error::other(
+                    "the IMAP server sent more than the poller expected for this command",
+                )));
+            }
+            this.budget -= read;
         }
         polled
     }
@@ -120,5 +121,40 @@ impl AsyncWrite for Stream {
             Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A stream reading from a local server that sends `bytes` bytes and closes.
+    async fn sending(bytes: usize) -> Stream {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let _ = socket.write_all(&vec![b'x'; bytes]).await;
+        });
+        Stream::plain(TcpStream::connect(addr).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn reads_within_the_budget_pass_and_beyond_it_fail() {
+        let mut within = sending(4000).await;
+        within.set_budget(4000);
+        let mut got = Vec::new();
+        within.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got.len(), 4000);
+
+        let mut beyond = sending(64 * 1024).await;
+        beyond.set_budget(1000);
+        let err = beyond.read_to_end(&mut Vec::new()).await.unwrap_err();
+        assert!(
+            err.to_string().contains("more than the poller expected"),
+            "{err}"
+        );
     }
 }

@@ -32,8 +32,9 @@ pub struct Dovecot {
     pub tls_port: Option<u16>,
 }
 
-/// Who owns the mail: (uid, gid, user name for Dovecot's own processes or None as root).
-fn mail_owner() -> (u32, u32, Option<String>) {
+/// Who owns the mail: uid, gid, and (unless root) the user and group names that Dovecot's
+/// own processes run as.
+fn mail_owner() -> (u32, u32, Option<(String, String)>) {
     // SAFETY: getuid/getgid cannot fail and touch no memory.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     if uid == 0 {
@@ -48,9 +49,11 @@ fn mail_owner() -> (u32, u32, Option<String>) {
         let (uid, gid) = mail.expect("the system user `mail` (for Dovecot's maildirs)");
         return (uid, gid, None);
     }
-    let out = Command::new("id").arg("-un").output().expect("id -un");
-    let name = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    (uid, gid, Some(name))
+    let id = |flag: &str| {
+        let out = Command::new("id").arg(flag).output().expect("id");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    (uid, gid, Some((id("-un"), id("-gn"))))
 }
 
 /// The Dovecot binary, or a failure that says how to get it.
@@ -279,7 +282,10 @@ fn write_config(dir: &Path, port: u16, tls_port: Option<u16>) {
     )
     .unwrap();
     let users = match &run_as {
-        Some(me) => format!("default_login_user = {me}\ndefault_internal_user = {me}\n"),
+        Some((me, group)) => format!(
+            "default_login_user = {me}\ndefault_internal_user = {me}\n\
+             default_internal_group = {group}\n"
+        ),
         None => "default_login_user = dovenull\ndefault_internal_user = dovecot\n".to_owned(),
     };
     let ssl = match tls_port {
