@@ -250,6 +250,26 @@ async fn a_message_taken_by_a_poll_that_died_before_expunge_is_expunged_not_deli
 }
 
 #[tokio::test]
+async fn a_message_someone_else_flagged_deleted_is_neither_delivered_nor_expunged() {
+    let server = Dovecot::start();
+    // A person's mail client marked it for deletion; that is theirs to expunge (Dovecot has
+    // UIDPLUS, so the poller expunges only what it took).
+    server
+        .append_flagged("INBOX", &bounce(1), Some("(\\Deleted)"))
+        .await;
+    server.append("INBOX", &bounce(2)).await;
+    let sink = Recorder::default();
+
+    let report = poll_once(&server.url(), "INBOX", &sink, MAX).await.unwrap();
+
+    assert_eq!(report.delivered, 1);
+    assert_eq!(sink.raws(), [bounce(2)]);
+    let left = server.messages("INBOX").await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].0, bounce(1));
+}
+
+#[tokio::test]
 async fn a_non_default_folder_with_a_chinese_name_is_read_and_inbox_left_alone() {
     let server = Dovecot::start();
     server.create("&kABP4Q-").await; // 退信 in modified UTF-7, as a mail client creates it
