@@ -42,6 +42,10 @@ if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; the
   echo "tests/run.sh: installing chromium and chromium-driver"
   apt_install chromium chromium-driver
 fi
+if [[ ! -x /usr/sbin/dovecot ]]; then
+  echo "tests/run.sh: installing dovecot-imapd for the IMAP poller tests"
+  apt_install dovecot-imapd
+fi
 if ! fc-list 2>/dev/null | grep -qi 'cjk\|wqy'; then
   echo "tests/run.sh: installing a CJK font for the screenshots"
   apt_install fonts-noto-cjk || apt_install fonts-wqy-microhei \

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod browser;
+pub mod dovecot;
 pub mod fault_smtp;
 pub mod feed_checks;
 pub mod feeds;
