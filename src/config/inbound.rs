@@ -13,8 +13,8 @@ use super::parse_interval;
 pub struct InboundConfig {
     /// Listen address of the built-in SMTP receiver (e.g. `0.0.0.0:2525`); unset = none.
     pub bind: Option<SocketAddr>,
-    /// `imap://user:password@host:143` (STARTTLS when offered... see the poller) or
-    /// `imaps://user:password@host:993`; unset = no poller.
+    /// `imaps://user:password@host:993`, or `imap://user:password@host:143` (STARTTLS
+    /// required; `?tls=opportunistic` or `?tls=none` to allow less); unset = no poller.
     pub imap_url: Option<String>,
     /// The mailbox folder the poller reads.
     pub folder: String,

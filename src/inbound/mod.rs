@@ -81,6 +81,10 @@ pub fn spawn(state: &AppState, listener: Option<tokio::net::TcpListener>, tasks:
             state.shutdown.clone(),
         ));
     }
+    if config.imap_url.is_some() {
+        let (config, sink, shutdown) = (config.clone(), sink.clone(), state.shutdown.clone());
+        tasks.spawn(async move { imap::run(&config, sink, shutdown).await });
+    }
     let (store, clock, shutdown) = (
         state.store.clone(),
         state.clock.clone(),

@@ -30,7 +30,8 @@ pub enum Effect {
     None,
     /// 5.x.x: the delivery is `bounced`, the subscriber suppressed.
     HardBounce,
-    /// 4.x.x: counted; `limit` of them since `since_ms` suppress the subscriber.
+    /// 4.x.x: counted; soft bounces of `limit` different deliveries since `since_ms`
+    /// suppress the subscriber.
     SoftBounce { limit: u32, since_ms: i64 },
     /// A spam complaint: unsubscribed and suppressed.
     Complaint,
@@ -243,7 +244,10 @@ impl Store {
             let soft_reached = match effect {
                 Effect::SoftBounce { limit, since_ms } => {
                     let n: i64 = sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM inbound_events
+                        // Deliveries that soft-bounced, not reports: a relay repeats its
+                        // "delayed" notice for one message, and a mailbox poller may hand
+                        // the same report over twice.
+                        "SELECT COUNT(DISTINCT COALESCE(delivery_id, -id)) FROM inbound_events
                          WHERE subscriber_id = $1 AND kind = 'soft_bounce' AND received_at >= $2",
                     )
                     .bind(subscriber)

@@ -237,25 +237,34 @@ on_both_backends! {
         assert_eq!(smtp.to("wang.fang@example.net").len(), 2);
     }
 
-    async fn soft_bounces_suppress_only_at_the_configured_count(_app) {
+    async fn soft_bounces_of_different_deliveries_suppress_at_the_configured_count(_app) {
         let smtp = SmtpServer::start();
         let app = app_with_inbound(_app.backend, &smtp, |c| c.inbound.soft_bounce_limit = 2).await.unwrap();
-        one_run(&app, &smtp).await;
+        let first_run = one_run(&app, &smtp).await;
         let verp = envelope_sender(&smtp, "li.na@example.net");
         let full = dsn(&verp, "li.na@example.net", "4.2.2", "452 4.2.2 Mailbox full", "");
 
-        let first = hand_in(&app, &verp, &full).await;
-        assert_eq!(first.kind, "soft_bounce");
-        let s = subscriber(&app, "li.na@example.net").await;
-        assert_eq!(s.status.as_str(), "active", "one soft bounce suppressed");
-
         assert_eq!(hand_in(&app, &verp, &full).await.kind, "soft_bounce");
+        // The relay's repeated "delayed" notice for the same mail counts once.
+        assert_eq!(hand_in(&app, &verp, &full).await.kind, "soft_bounce");
+        assert_eq!(subscriber(&app, "li.na@example.net").await.status.as_str(), "active",
+            "two reports about one delivery suppressed at a limit of two deliveries");
+
+        // The next digest soft-bounces too: two deliveries, suppressed.
+        app.clock.advance(chrono::Duration::minutes(1));
+        publish(&app, "a2", "news", "第二篇").await;
+        app.clock.advance(chrono::Duration::minutes(1));
+        wait_done(&app, run_now(&app, "daily").await).await;
+        smtp.wait_for(4).await;
+        let second = smtp.to("li.na@example.net")[1].from.clone();
+        assert_ne!(second, verp);
+        let full = dsn(&second, "li.na@example.net", "4.2.2", "452 4.2.2 Mailbox full", "");
+        assert_eq!(hand_in(&app, &second, &full).await.kind, "soft_bounce");
         let s = subscriber(&app, "li.na@example.net").await;
         assert_eq!((s.status.as_str(), s.suppressed_reason.as_deref()), ("bounced", Some("soft_bounces")));
         // A soft bounce does not turn the accepted delivery into a bounce.
-        let run = api(&app, "/api/v1/runs").await["items"][0]["id"].as_i64().unwrap();
-        assert_eq!(api(&app, &format!("/api/v1/runs/{run}")).await["bounced"], 0);
-        assert!(metrics(&app).await.contains("tidings_bounces_total{kind=\"soft\"} 2"));
+        assert_eq!(api(&app, &format!("/api/v1/runs/{first_run}")).await["bounced"], 0);
+        assert!(metrics(&app).await.contains("tidings_bounces_total{kind=\"soft\"} 3"));
     }
 
     async fn soft_bounces_older_than_the_window_do_not_count(_app) {
@@ -269,7 +278,13 @@ on_both_backends! {
         let full = dsn(&verp, "li.na@example.net", "4.2.2", "452 4.2.2 Mailbox full", "");
         hand_in(&app, &verp, &full).await;
         app.clock.advance(chrono::Duration::days(8));
-        assert_eq!(hand_in(&app, &verp, &full).await.kind, "soft_bounce");
+        publish(&app, "a2", "news", "第二篇").await;
+        app.clock.advance(chrono::Duration::minutes(1));
+        wait_done(&app, run_now(&app, "daily").await).await;
+        smtp.wait_for(4).await;
+        let second = smtp.to("li.na@example.net")[1].from.clone();
+        let full = dsn(&second, "li.na@example.net", "4.2.2", "452 4.2.2 Mailbox full", "");
+        assert_eq!(hand_in(&app, &second, &full).await.kind, "soft_bounce");
         assert_eq!(subscriber(&app, "li.na@example.net").await.status.as_str(), "active",
             "a bounce from 8 days ago counted in a 7-day window");
     }
@@ -434,5 +449,157 @@ on_both_backends! {
         c.page("/admin/returned/nope", reqwest::StatusCode::NOT_FOUND).await;
         let bounces = c.page("/admin/returned?kind=hard_bounce", reqwest::StatusCode::OK).await;
         assert!(bounces.contains("li.na@example.net") && !bounces.contains("查看原文"), "{bounces}");
+    }
+}
+
+on_both_backends! {
+    async fn reports_in_a_hosted_mailbox_are_read_over_imap_and_acted_on(_app) {
+        let server = common::dovecot::Dovecot::start();
+        let smtp = SmtpServer::start();
+        let url = server.url();
+        let app = spawn_app_with_smtp(_app.backend, &smtp, |c| {
+            c.mail.bounce_domain = Some(BOUNCE_DOMAIN.into());
+            c.inbound.imap_url = Some(url);
+            c.inbound.interval = "1s".into();
+        }).await.unwrap();
+        one_run(&app, &smtp).await;
+        // A hosted mailbox without plus addressing: the DSN reaches bounces@, and the token is
+        // found in the returned headers (the List-Unsubscribe mailto names the subscriber,
+        // the Message-ID the run).
+        let report = dsn(&format!("bounces@{BOUNCE_DOMAIN}"), "li.na@example.net", "5.1.1",
+            "550 5.1.1 user unknown", &original_headers(&smtp, "li.na@example.net"));
+        server.append("INBOX", report.as_bytes()).await;
+        let lu = smtp.to("wang.fang@example.net")[0].header("List-Unsubscribe").unwrap();
+        let subject = lu.split("subject=").nth(1).unwrap().trim_end_matches('>').replace("%20", " ");
+        let request = format!("From: wang.fang@example.net\r\nTo: unsubscribe@{BOUNCE_DOMAIN}\r\nSubject: {subject}\r\n\r\n\r\n");
+        server.append("INBOX", request.as_bytes()).await;
+
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let a = subscriber(&app, "li.na@example.net").await.status;
+            let b = subscriber(&app, "wang.fang@example.net").await.status;
+            if a.as_str() == "bounced" && b.as_str() == "unsubscribed" {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "not acted on: {a:?} {b:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let listed = app.state.store.inbound_list(None, None, 10).await.unwrap();
+        assert!(listed.iter().all(|e| e.via == "imap"), "{listed:?}");
+        let bounce = listed.iter().find(|e| e.kind == "hard_bounce").expect("a hard bounce");
+        assert!(bounce.run_id.is_some(), "the DSN was tied to its delivery: {bounce:?}");
+        // Acted-on mail leaves the mailbox.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while server.count("INBOX").await > 0 {
+            assert!(std::time::Instant::now() < deadline, "the mailbox was not emptied");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+mod browser {
+    use super::*;
+    use crate::common::browser::{click, fill, shoot, wait_css};
+    use crate::subscriptions_browser::start_chromedriver;
+    use tidings::domain::Role;
+
+    /// What an admin sees of mail that came back: the returned-mail page and the person page
+    /// of a suppressed subscriber, in both languages and at both widths.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn returned_mail_and_a_suppressed_person_in_a_real_browser() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let smtp = SmtpServer::start();
+        let app = app_with_inbound(Backend::Sqlite, &smtp, |c| {
+            c.server.bind = format!("127.0.0.1:{port}").parse().unwrap();
+            c.site.base_url = base.clone();
+        })
+        .await
+        .unwrap();
+        one_run(&app, &smtp).await;
+        let verp = envelope_sender(&smtp, "li.na@example.net");
+        let report = dsn(
+            &verp,
+            "li.na@example.net",
+            "5.1.1",
+            "550 5.1.1 <li.na@example.net>: Recipient address rejected: User unknown in virtual mailbox table",
+            "",
+        );
+        hand_in(&app, &verp, &report).await;
+        let complaint = arf(
+            &format!("bounces@{BOUNCE_DOMAIN}"),
+            &original_headers(&smtp, "wang.fang@example.net"),
+        );
+        hand_in(&app, &format!("bounces@{BOUNCE_DOMAIN}"), &complaint).await;
+        let note = format!(
+            "From: friend@example.com\r\nTo: bounces@{BOUNCE_DOMAIN}\r\nSubject: hello\r\n\r\nwho reads this?\r\n"
+        );
+        hand_in(&app, &format!("bounces@{BOUNCE_DOMAIN}"), &note).await;
+        let li = subscriber(&app, "li.na@example.net").await.id;
+
+        let (_driver, webdriver) = start_chromedriver().await;
+        for locale in ["zh-CN", "en"] {
+            let (client, _profile) = crate::common::browser::open(&webdriver, locale).await;
+            let email = format!("returned.{locale}@example.org").to_lowercase();
+            let link = tidings::admin::cli::add(
+                &app.state.store,
+                &app.state.config,
+                &email,
+                Role::Admin,
+                app.clock.now(),
+            )
+            .await
+            .unwrap();
+            client
+                .goto(&format!("{link}&locale={locale}"))
+                .await
+                .unwrap();
+            fill(&client, "password", common::admin::PASSWORD).await;
+            fill(&client, "repeat", common::admin::PASSWORD).await;
+            click(&client, "button[type=submit].primary").await;
+            wait_css(&client, "#email").await;
+            fill(&client, "email", &email).await;
+            fill(&client, "password", common::admin::PASSWORD).await;
+            click(&client, "button[type=submit].primary").await;
+            wait_css(&client, "nav a[aria-current=page]").await;
+
+            client
+                .goto(&format!("{base}/admin/returned"))
+                .await
+                .unwrap();
+            wait_css(&client, ".returned-counts").await;
+            let html = client.source().await.unwrap();
+            let (bounce, complaint) = if locale == "en" {
+                ("Bounce (permanent)", "Spam complaint")
+            } else {
+                ("退信（永久）", "垃圾邮件投诉")
+            };
+            assert!(
+                html.contains(bounce)
+                    && html.contains(complaint)
+                    && html.contains("li.na@example.net"),
+                "{html}"
+            );
+            shoot(&client, locale, "40-returned-mail").await;
+
+            client
+                .goto(&format!("{base}/admin/subscribers/{li}"))
+                .await
+                .unwrap();
+            wait_css(&client, ".subs-facts").await;
+            let html = client.source().await.unwrap();
+            let reason = if locale == "en" {
+                "Bounced (no such address)"
+            } else {
+                "退信（地址不存在）"
+            };
+            assert!(html.contains(reason) && html.contains("5.1.1"), "{html}");
+            shoot(&client, locale, "41-person-suppressed").await;
+            client.close().await.unwrap();
+        }
     }
 }
