@@ -64,6 +64,8 @@ pub struct Inner {
     pub branding: branding::Branding,
     /// Wakes a source's poll loop at once ("check now").
     pub source_checks: articles::sources::Checks,
+    /// Acts on bounces, complaints and mailto unsubscribes (SPEC §10).
+    pub inbound: inbound::Processor,
 }
 
 // The small states handlers extract (axum `FromRef`); services define their own bigger ones
@@ -144,6 +146,13 @@ impl App {
         let branding = branding::Branding::load(&store, &config).await?;
         let digests =
             digests::Digests::new(&config, &store, &clock, mailer.clone(), &branding).await?;
+        let inbound = inbound::Processor::new(
+            store.clone(),
+            clock.clone(),
+            metrics.clone(),
+            inbound::Addresses::new(&config, Arc::new(store.secret("link-tokens").await?)),
+            config.inbound.clone(),
+        );
         let feeds = feeds::FeedCache::build(
             &config,
             store.clone(),
@@ -168,6 +177,7 @@ impl App {
             console: admin::Console::default(),
             branding,
             source_checks: articles::sources::Checks::default(),
+            inbound,
         }));
         Ok(state)
     }
@@ -197,6 +207,7 @@ impl App {
         subscriptions::spawn(&state, &mut tasks);
         digests::spawn(&state, &mut tasks);
         articles::sources::spawn(&state, &mut tasks);
+        inbound::spawn(&state, &mut tasks);
         let router = http::router(state.clone());
         server::serve(self.listener, router, state.clone(), state.shutdown.clone()).await;
         state.shutdown.cancel();

@@ -33,6 +33,8 @@ pub struct Metrics {
     pub delivery_queue_depth: AtomicU64,
     pub smtp_latency_micros_sum: AtomicU64,
     pub smtp_latency_count: AtomicU64,
+    /// Messages the inbound processor took, by kind ([`INBOUND_KINDS`] order).
+    pub inbound: [AtomicU64; INBOUND_KINDS.len()],
     /// Sends held back by `[[mail.domain_limits]]` (nothing written), by recipient domain: at
     /// the domain's rate, or cooling down after it deferred our mail. Only configured domains
     /// are keys, so the label set stays small.
@@ -40,6 +42,18 @@ pub struct Metrics {
     /// 4xx replies from a limited domain that slowed it down, by recipient domain.
     pub mail_domain_slowdowns: Mutex<BTreeMap<String, u64>>,
 }
+
+/// What a received message can be taken for (SPEC §10), as metrics and the ledger name it.
+pub const INBOUND_KINDS: [&str; 8] = [
+    "hard_bounce",
+    "soft_bounce",
+    "complaint",
+    "unsubscribe",
+    "auto_reply",
+    "notice",
+    "forged",
+    "unrecognised",
+];
 
 impl Metrics {
     /// Counts one answered request.
@@ -53,6 +67,13 @@ impl Metrics {
         self.smtp_latency_micros_sum
             .fetch_add(d.as_micros() as u64, Relaxed);
         self.smtp_latency_count.fetch_add(1, Relaxed);
+    }
+
+    /// Counts one received message of `kind` (one of [`INBOUND_KINDS`]).
+    pub fn count_inbound(&self, kind: &str) {
+        if let Some(i) = INBOUND_KINDS.iter().position(|k| *k == kind) {
+            self.inbound[i].fetch_add(1, Relaxed);
+        }
     }
 
     /// Shows `domain` with zero counts, so that its series exist before its first deferral.
@@ -130,6 +151,30 @@ impl Metrics {
                 ("{outcome=\"uncertain\"}", g(&self.deliveries_uncertain)),
                 ("{outcome=\"deferred\"}", g(&self.deliveries_deferred)),
             ],
+        );
+        let inbound: Vec<(String, u64)> = INBOUND_KINDS
+            .iter()
+            .zip(&self.inbound)
+            .map(|(k, c)| (format!("{{kind=\"{k}\"}}"), g(c)))
+            .collect();
+        let inbound: Vec<(&str, u64)> = inbound.iter().map(|(l, v)| (l.as_str(), *v)).collect();
+        counter(
+            "tidings_inbound_messages_total",
+            "Received mail (bounces, complaints, unsubscribes) by what it was taken for.",
+            &inbound,
+        );
+        counter(
+            "tidings_bounces_total",
+            "Bounces that came back after the 250, hard and soft.",
+            &[
+                ("{kind=\"hard\"}", g(&self.inbound[0])),
+                ("{kind=\"soft\"}", g(&self.inbound[1])),
+            ],
+        );
+        counter(
+            "tidings_complaints_total",
+            "Complaint (feedback loop) reports received.",
+            &[("", g(&self.inbound[2]))],
         );
         for (name, help, map) in [
             (

@@ -144,6 +144,28 @@ pub async fn show(
         .iter()
         .filter(|d| d.status == "bounced")
         .collect();
+    let suppression = state.store.suppression(sub.id).await?.map(|s| {
+        context! {
+            reason => s.reason,
+            at => view.time(from_ms(s.at)),
+            detail => s.detail,
+        }
+    });
+    let returned: Vec<_> = state
+        .store
+        .inbound_records(sub.id, DELIVERIES.into())
+        .await?
+        .into_iter()
+        .map(|r| {
+            context! {
+                at => view.time(from_ms(r.received_at)),
+                kind => r.kind,
+                run_id => r.run_id,
+                status => r.status,
+                detail => r.detail,
+            }
+        })
+        .collect();
     let done = match params.get("done").map(String::as_str) {
         Some("added") => Some(view.text("subscribers.added")),
         Some("resent") => Some(view.text("subscribers.resent")),
@@ -166,6 +188,8 @@ pub async fn show(
             events => ser(&events),
             deliveries => ser(&deliveries),
             bounces => ser(&bounces),
+            suppression => suppression,
+            returned => returned,
             done => done,
         },
     ))

@@ -48,6 +48,15 @@ pub struct SubscriberView {
     confirmed_at: Option<String>,
     unsubscribed_at: Option<String>,
     bounced_at: Option<String>,
+    /// `{"reason": "hard_bounce"|"soft_bounces"|"complaint", "at": …}` while suppressed.
+    suppressed: Option<SuppressedView>,
+}
+
+/// Why and since when a subscriber gets no mail.
+#[derive(Serialize)]
+pub struct SuppressedView {
+    reason: String,
+    at: String,
 }
 
 fn rfc3339(ms: i64) -> String {
@@ -68,6 +77,13 @@ impl From<Subscriber> for SubscriberView {
             confirmed_at: s.confirmed_at.map(rfc3339),
             unsubscribed_at: s.unsubscribed_at.map(rfc3339),
             bounced_at: s.bounced_at.map(rfc3339),
+            suppressed: match (s.suppressed_at, s.suppressed_reason) {
+                (Some(at), Some(reason)) => Some(SuppressedView {
+                    reason,
+                    at: rfc3339(at),
+                }),
+                _ => None,
+            },
         }
     }
 }

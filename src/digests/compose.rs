@@ -12,6 +12,7 @@ use super::{
 use crate::{
     branding::Branding,
     domain::{self, Schedule, Section},
+    inbound::Addresses,
     mail::{Email, Gate, Mailer, SendError},
     store::{Recipient, RunInfo},
     subscriptions::links::{derived_manage_token, subscriber_links},
@@ -34,12 +35,29 @@ pub struct Composer {
     pub base_url: String,
     /// Key of the derived manage/unsubscribe tokens (shared by every process).
     pub link_secret: Arc<Vec<u8>>,
+    /// Where bounces and mailto unsubscribes come back.
+    pub returns: Returns,
+}
+
+/// The addresses mail comes back to, and which of them are in use (SPEC §10).
+#[derive(Clone)]
+pub struct Returns {
+    pub addresses: Addresses,
+    /// `mail.bounce_domain` is set: each delivery's envelope sender is its VERP address.
+    pub verp: bool,
+    /// Something reads mail sent to tidings (`[inbound]`): `List-Unsubscribe` has a mailto.
+    pub mailto: bool,
 }
 
 impl Composer {
     /// The domain used in Message-IDs, List-Id and the unsubscribe mailto.
     pub fn mail_domain(&self) -> String {
         self.mailer.from_mailbox().email.domain().to_owned()
+    }
+
+    /// The VERP envelope sender of delivery `id`, when `mail.bounce_domain` is set.
+    pub fn bounce_address(&self, delivery_id: i64) -> Option<String> {
+        (self.returns.verp).then(|| self.returns.addresses.bounce_address(delivery_id))
     }
 
     /// Composes one subscriber's digest of what the selection picked for them.
@@ -84,10 +102,7 @@ impl Composer {
                 ),
                 (
                     "List-Unsubscribe".into(),
-                    format!(
-                        "<{}>, <mailto:unsubscribe@{domain}?subject=unsubscribe%20{}>",
-                        links.unsubscribe_url, r.id
-                    ),
+                    self.list_unsubscribe(&links.unsubscribe_url, r),
                 ),
                 (
                     "List-Unsubscribe-Post".into(),
@@ -102,6 +117,20 @@ impl Composer {
             message_id,
             token_hash: token.hash,
         })
+    }
+
+    /// `List-Unsubscribe`: the one-click URL, and the mailto only when inbound mail is read
+    /// (advertise nothing that does not work).
+    fn list_unsubscribe(&self, url: &str, r: &Recipient) -> String {
+        if self.returns.mailto {
+            let mailto = self
+                .returns
+                .addresses
+                .unsubscribe_mailto(r.id, r.generation);
+            format!("<{url}>, <{mailto}>")
+        } else {
+            format!("<{url}>")
+        }
     }
 
     /// Hands a mail to the mailer (which applies `mail.rate_per_second`); `gate` is asked

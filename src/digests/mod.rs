@@ -9,6 +9,7 @@ pub mod scheduler;
 pub mod selection;
 pub mod worker;
 
+use crate::inbound::Addresses;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -35,12 +36,18 @@ pub async fn composer(
     let renderer =
         render::DigestRenderer::load(&config.site.templates_dir, config.site_timezone().0)
             .context("digest templates")?;
+    let link_secret = Arc::new(store.secret("link-tokens").await?);
     Ok(compose::Composer {
         renderer,
         mailer,
         branding: branding.clone(),
         base_url: config.site.base_url.trim_end_matches('/').to_owned(),
-        link_secret: Arc::new(store.secret("link-tokens").await?),
+        returns: compose::Returns {
+            addresses: Addresses::new(config, link_secret.clone()),
+            verp: config.mail.bounce_domain.is_some(),
+            mailto: config.inbound.enabled(),
+        },
+        link_secret,
     })
 }
 

@@ -256,7 +256,11 @@ impl Worker {
                     shared.recorder.report(&self.owner, o).await;
                     continue;
                 }
-                Prepared::Send(c, schedule, cutoff) => (c, schedule, cutoff),
+                Prepared::Send(mut c, schedule, cutoff) => {
+                    // VERP: a bounce of this mail comes back naming this delivery.
+                    c.email.envelope_from = shared.composer.bounce_address(claim.id);
+                    (*c, schedule, cutoff)
+                }
             };
             if !stopped {
                 stopped = state.shutdown.is_cancelled()

@@ -52,8 +52,10 @@ pub struct Delivery {
     /// The run figure this delivery counts in.
     pub status: RunFigure,
     pub attempts: i64,
-    /// The last SMTP reply or failure, verbatim.
+    /// The last SMTP reply or failure, verbatim, or the diagnostic of a DSN that came back.
     pub last_reply: Option<String>,
+    /// The status code of a delivery status notification that came back for it (`5.1.1`).
+    pub dsn_status: Option<String>,
     #[serde(serialize_with = "rfc3339_opt")]
     pub last_attempt_at: Option<DateTime<Utc>>,
     /// When it is tried next; only while it waits.

@@ -30,4 +30,8 @@ pub struct Subscriber {
     pub confirmed_at: Option<i64>,
     pub unsubscribed_at: Option<i64>,
     pub bounced_at: Option<i64>,
+    /// When and why no mail goes to them any more (`hard_bounce`, `soft_bounces`,
+    /// `complaint`), until they confirm a new subscription.
+    pub suppressed_at: Option<i64>,
+    pub suppressed_reason: Option<String>,
 }

@@ -325,11 +325,14 @@ impl Store {
                 *counter += 1;
                 if st.status == "bounced" {
                     sqlx::query(
-                        "UPDATE subscribers SET status = 'bounced', bounced_at = $2
+                        "UPDATE subscribers SET status = 'bounced', bounced_at = $2,
+                            suppressed_at = $2, suppressed_reason = 'hard_bounce',
+                            suppressed_detail = $3
                          WHERE id = $1 AND status = 'active'",
                     )
                     .bind(claim.subscriber_id)
                     .bind(now_ms)
+                    .bind(st.error)
                     .execute(&mut *tx)
                     .await
                     .context("mark subscriber bounced")?;

@@ -13,6 +13,7 @@ mod audit;
 mod budgets;
 mod digest_content;
 mod feeds;
+mod inbound;
 mod ledger;
 mod ledger_outcomes;
 mod run_views;
@@ -41,6 +42,9 @@ pub use api_tokens::StoredToken;
 pub use articles::{ArticleCursor, ArticlePage, PutOutcome, PutResult};
 pub use digest_content::{Recipient, RunInfo};
 pub use feeds::FeedSection;
+pub use inbound::{
+    Applied, DeliveryRef, Effect, InboundCounts, InboundEvent, InboundRecord, Suppression,
+};
 pub use ledger::{
     Claim, Claimed, Intent, IntentAnswer, ORPHAN_ERROR, Outcome, Recorded, Reported, RetryPolicy,
     Window,

@@ -19,8 +19,9 @@ use crate::{
     domain::{Delivery, DeliveryStatus, Run, RunFigure, RunStatus},
 };
 
-/// Finished runs' counts, by run id: (`finished_at`, counts).
-pub(super) type FinishedFigures = Arc<Mutex<HashMap<i64, (i64, Figures)>>>;
+/// Finished runs' counts, by run id: ((`finished_at`, `revision`), counts). A late DSN that
+/// bounces a delivery of a finished run bumps its `revision`.
+pub(super) type FinishedFigures = Arc<Mutex<HashMap<i64, ((i64, i64), Figures)>>>;
 
 /// How many finished runs a process remembers (the oldest are dropped first).
 const REMEMBERED: usize = 10_000;
@@ -34,6 +35,7 @@ struct RunRow {
     status: RunStatus,
     created_at: i64,
     finished_at: Option<i64>,
+    revision: i64,
 }
 
 #[derive(sqlx::FromRow, Clone, Copy, Default)]
@@ -75,7 +77,8 @@ const DEFERRED: &str =
     "d.status = 'pending' AND d.uncertain = 0 AND (d.attempts > 0 OR d.last_error IS NOT NULL)";
 const UNCERTAIN: &str = "(d.status = 'uncertain' OR (d.status = 'pending' AND d.uncertain > 0))";
 
-const RUN_COLUMNS: &str = "SELECT id, schedule, fire_at, status, created_at, finished_at FROM runs";
+const RUN_COLUMNS: &str =
+    "SELECT id, schedule, fire_at, status, created_at, finished_at, revision FROM runs";
 
 /// The counts of one run (`$1`) over its deliveries.
 fn figures_sql() -> String {
@@ -116,6 +119,7 @@ struct DeliveryRow {
     attempts: i64,
     uncertain: i64,
     last_error: Option<String>,
+    dsn_status: Option<String>,
     last_attempt_at: Option<i64>,
     next_attempt_at: i64,
     sent_at: Option<i64>,
@@ -143,6 +147,7 @@ impl From<DeliveryRow> for Delivery {
             status,
             attempts: r.attempts,
             last_reply: r.last_error,
+            dsn_status: r.dsn_status,
             last_attempt_at: r.last_attempt_at.map(from_ms),
             next_attempt_at: waiting.then(|| from_ms(r.next_attempt_at)),
             sent_at: r.sent_at.map(from_ms),
@@ -177,7 +182,9 @@ impl Store {
 
     /// `r` with its counts: remembered when it is finished, else counted now.
     async fn with_figures(&self, r: RunRow) -> anyhow::Result<Run> {
-        let finished = r.finished_at.filter(|_| r.status != RunStatus::Running);
+        let finished = (r.finished_at)
+            .filter(|_| r.status != RunStatus::Running)
+            .map(|at| (at, r.revision));
         if let Some(at) = finished {
             let known = self
                 .finished_figures
@@ -242,7 +249,7 @@ impl Store {
         limit: u32,
     ) -> anyhow::Result<Vec<Delivery>> {
         let sql = format!(
-            "SELECT d.id, s.email, d.status, d.attempts, d.uncertain, d.last_error,
+            "SELECT d.id, s.email, d.status, d.attempts, d.uncertain, d.last_error, d.dsn_status,
                     d.last_attempt_at, d.next_attempt_at, d.sent_at, d.message_id
              FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id
              WHERE d.run_id = $1 AND d.id > $2 AND {}

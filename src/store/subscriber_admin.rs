@@ -136,6 +136,7 @@ impl Store {
                     "DELETE FROM subscriber_sections WHERE subscriber_id = $1",
                     "DELETE FROM watermarks WHERE subscriber_id = $1",
                     "DELETE FROM subscriber_history WHERE subscriber_id = $1",
+                    "DELETE FROM inbound_events WHERE subscriber_id = $1",
                     "DELETE FROM subscribers WHERE id = $1",
                 ] {
                     sqlx::query(sql)

@@ -35,7 +35,8 @@ impl Store {
     ) -> anyhow::Result<bool> {
         write_tx!(self, |tx| {
             let activated = sqlx::query(
-                "UPDATE subscribers SET status = 'active', confirmed_at = $3
+                "UPDATE subscribers SET status = 'active', confirmed_at = $3,
+                    suppressed_at = NULL, suppressed_reason = NULL, suppressed_detail = NULL
                  WHERE id = $1 AND generation = $2 AND status = 'pending'",
             )
             .bind(subscriber_id)

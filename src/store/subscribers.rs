@@ -22,11 +22,14 @@ pub(super) struct SubscriberRow {
     pub confirmed_at: Option<i64>,
     pub unsubscribed_at: Option<i64>,
     pub bounced_at: Option<i64>,
+    pub suppressed_at: Option<i64>,
+    pub suppressed_reason: Option<String>,
 }
 
 /// Columns of [`SubscriberRow`], for `SELECT`s.
 pub(super) const SUBSCRIBER_COLUMNS: &str = "id, email, status, all_sections, schedule, locale, \
-    generation, source, created_at, confirmed_at, unsubscribed_at, bounced_at";
+    generation, source, created_at, confirmed_at, unsubscribed_at, bounced_at, suppressed_at, \
+    suppressed_reason";
 
 impl SubscriberRow {
     pub(super) fn into_subscriber(self, sections: Vec<String>) -> Subscriber {
@@ -48,6 +51,8 @@ impl SubscriberRow {
             confirmed_at: self.confirmed_at,
             unsubscribed_at: self.unsubscribed_at,
             bounced_at: self.bounced_at,
+            suppressed_at: self.suppressed_at,
+            suppressed_reason: self.suppressed_reason,
         }
     }
 }

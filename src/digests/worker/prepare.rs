@@ -29,7 +29,7 @@ pub(super) struct BatchContext {
 /// schedule and cutoff its watermark advances to.
 pub(super) enum Prepared {
     Done(Outcome),
-    Send(crate::digests::compose::Composed, String, i64),
+    Send(Box<crate::digests::compose::Composed>, String, i64),
 }
 
 impl Worker {
@@ -161,6 +161,10 @@ impl Worker {
             self.shared
                 .composer
                 .compose(&ctx.sections, r, run, schedule, &picked, when)?;
-        Ok(Prepared::Send(message, run.schedule.clone(), run.cutoff))
+        Ok(Prepared::Send(
+            Box::new(message),
+            run.schedule.clone(),
+            run.cutoff,
+        ))
     }
 }
