@@ -141,7 +141,7 @@ impl App {
             events.connect_replicas(pool).await?;
         }
         let metrics = Arc::new(Metrics::default());
-        let mailer = mail::Mailer::from_config(&config, metrics.clone())?;
+        let mailer = mail::Mailer::shared(&config, metrics.clone(), &store, &clock)?;
         let templates = Arc::new(mail::Templates::load(&config.site.templates_dir)?);
         let subscriptions = subscriptions::Subscriptions::new(&config.subscriptions);
         let ingest = Ingest::new(

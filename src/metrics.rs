@@ -1,8 +1,12 @@
 //! Prometheus counters kept in atomics and rendered as text on `GET /metrics`.
 
 use std::{
+    collections::BTreeMap,
     fmt::Write,
-    sync::atomic::{AtomicU64, Ordering::Relaxed},
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering::Relaxed},
+    },
 };
 
 /// Counters named in SPEC §8.
@@ -31,6 +35,12 @@ pub struct Metrics {
     pub smtp_latency_count: AtomicU64,
     /// Messages the inbound processor took, by kind ([`INBOUND_KINDS`] order).
     pub inbound: [AtomicU64; INBOUND_KINDS.len()],
+    /// Sends held back by `[[mail.domain_limits]]` (nothing written), by recipient domain: at
+    /// the domain's rate, or cooling down after it deferred our mail. Only configured domains
+    /// are keys, so the label set stays small.
+    pub mail_domain_deferrals: Mutex<BTreeMap<String, u64>>,
+    /// 4xx replies from a limited domain that slowed it down, by recipient domain.
+    pub mail_domain_slowdowns: Mutex<BTreeMap<String, u64>>,
 }
 
 /// What a received message can be taken for (SPEC §10), as metrics and the ledger name it.
@@ -64,6 +74,26 @@ impl Metrics {
         if let Some(i) = INBOUND_KINDS.iter().position(|k| *k == kind) {
             self.inbound[i].fetch_add(1, Relaxed);
         }
+    }
+
+    /// Shows `domain` with zero counts, so that its series exist before its first deferral.
+    pub fn add_limited_domain(&self, domain: &str) {
+        for map in [&self.mail_domain_deferrals, &self.mail_domain_slowdowns] {
+            map.lock()
+                .expect("metrics lock")
+                .entry(domain.to_owned())
+                .or_insert(0);
+        }
+    }
+
+    /// Counts one send to `domain` held back by its limit.
+    pub fn count_domain_deferral(&self, domain: &str) {
+        bump(&self.mail_domain_deferrals, domain);
+    }
+
+    /// Counts one 4xx from `domain` that slowed it down.
+    pub fn count_domain_slowdown(&self, domain: &str) {
+        bump(&self.mail_domain_slowdowns, domain);
     }
 
     /// The Prometheus text exposition.
@@ -146,6 +176,27 @@ impl Metrics {
             "Complaint (feedback loop) reports received.",
             &[("", g(&self.inbound[2]))],
         );
+        for (name, help, map) in [
+            (
+                "tidings_mail_domain_deferrals_total",
+                "Sends held back by a mail.domain_limits entry (nothing written), by recipient domain.",
+                &self.mail_domain_deferrals,
+            ),
+            (
+                "tidings_mail_domain_slowdowns_total",
+                "4xx replies from a limited recipient domain that slowed it down, by domain.",
+                &self.mail_domain_slowdowns,
+            ),
+        ] {
+            let rows: Vec<(String, u64)> = map
+                .lock()
+                .expect("metrics lock")
+                .iter()
+                .map(|(d, n)| (format!("{{domain=\"{d}\"}}"), *n))
+                .collect();
+            let rows: Vec<(&str, u64)> = rows.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+            counter(name, help, &rows);
+        }
         let _ = writeln!(
             out,
             "# HELP tidings_delivery_queue_depth Deliveries pending.\n# TYPE tidings_delivery_queue_depth gauge\ntidings_delivery_queue_depth {}",
@@ -158,5 +209,16 @@ impl Metrics {
             g(&self.smtp_latency_count)
         );
         out
+    }
+}
+
+/// Adds one to `key`'s count.
+fn bump(map: &Mutex<BTreeMap<String, u64>>, key: &str) {
+    let mut m = map.lock().expect("metrics lock");
+    match m.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            m.insert(key.to_owned(), 1);
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Mail transport over lettre: `smtp` (pooled, every step under a timeout), `file` (.eml
-//! files) and `log`. Every message goes through [`Mailer::send`], which also applies
-//! `mail.rate_per_second`.
+//! files) and `log`. Every message goes through [`Mailer::send`] or [`Mailer::send_gated`],
+//! which also apply `[[mail.domain_limits]]` and `mail.rate_per_second` (shared by every
+//! process of the database with [`Mailer::shared`]; see `throttle`).
 
 pub mod dkim;
 pub mod message;
@@ -10,16 +11,21 @@ mod smtp_failure;
 pub mod templates;
 mod throttle;
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
 use futures_util::future::BoxFuture;
 use lettre::{AsyncFileTransport, AsyncTransport, Tokio1Executor, message::Mailbox};
 
 use crate::{
+    clock::Clock,
     config::{Config, MailTransport},
     domain,
     metrics::Metrics,
+    store::Store,
 };
 
 pub use message::one_line;
@@ -79,6 +85,25 @@ pub enum SendError {
     /// The [`Gate`] said no before the message was written: nothing was delivered.
     #[error("not sent: stopped before the message was written")]
     NotSent,
+    /// Held back by the recipient domain's limit (`[[mail.domain_limits]]`), or by its
+    /// cool-down after it deferred our mail (a 421): nothing was written. Try again after
+    /// `retry_after`; the relay is fine and the message is not at fault.
+    #[error("not sent: mail to {domain} held back for {:.1} s ({reason})", .retry_after.as_secs_f64())]
+    Deferred {
+        domain: String,
+        retry_after: Duration,
+        reason: String,
+    },
+}
+
+impl From<throttle::Held> for SendError {
+    fn from(h: throttle::Held) -> Self {
+        SendError::Deferred {
+            domain: h.domain,
+            retry_after: h.retry_after,
+            reason: h.reason,
+        }
+    }
 }
 
 /// Lets the caller of [`Mailer::send_gated`] call a send off at two moments.
@@ -114,7 +139,8 @@ enum Transport {
 struct Inner {
     from: Mailbox,
     transport: Transport,
-    throttle: throttle::Throttle,
+    rate: throttle::Rate,
+    domains: throttle::DomainLimits,
     metrics: Arc<Metrics>,
     dkim: Option<lettre::message::dkim::DkimConfig>,
 }
@@ -124,8 +150,44 @@ struct Inner {
 pub struct Mailer(Arc<Inner>);
 
 impl Mailer {
-    /// Builds the configured transport; SMTP connections open on first use.
+    /// Builds the configured transport; SMTP connections open on first use. The rates are
+    /// this process's own: for tools and tests with no database.
     pub fn from_config(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+        let rate =
+            throttle::Rate::Local(throttle::Throttle::per_second(config.mail.rate_per_second));
+        let domains =
+            throttle::DomainLimits::new(&config.mail, None, Clock::System, metrics.clone());
+        Self::build(config, metrics, rate, domains)
+    }
+
+    /// Like [`Mailer::from_config`], with `mail.rate_per_second` and `[[mail.domain_limits]]`
+    /// shared by every process of `store`'s database. Domain limits read `clock` when it is a
+    /// manual one (tests), else the database's clock.
+    pub fn shared(
+        config: &Config,
+        metrics: Arc<Metrics>,
+        store: &Store,
+        clock: &Clock,
+    ) -> anyhow::Result<Self> {
+        let rate = throttle::Rate::Shared(throttle::SharedRate::per_second(
+            store.clone(),
+            config.mail.rate_per_second,
+        ));
+        let domains = throttle::DomainLimits::new(
+            &config.mail,
+            Some(store.clone()),
+            clock.clone(),
+            metrics.clone(),
+        );
+        Self::build(config, metrics, rate, domains)
+    }
+
+    fn build(
+        config: &Config,
+        metrics: Arc<Metrics>,
+        rate: throttle::Rate,
+        domains: throttle::DomainLimits,
+    ) -> anyhow::Result<Self> {
         let mail = &config.mail;
         let (name, addr) = domain::parse_mailbox(&mail.from).map_err(anyhow::Error::msg)?;
         let from = Mailbox::new(
@@ -155,7 +217,8 @@ impl Mailer {
         Ok(Self(Arc::new(Inner {
             from,
             transport,
-            throttle: throttle::Throttle::per_second(mail.rate_per_second),
+            rate,
+            domains,
             metrics,
             dkim: dkim::from_config(mail)?,
         })))
@@ -168,19 +231,34 @@ impl Mailer {
 
     /// Builds, throttles and sends one message. With `smtp`, each step is bounded by its
     /// `mail.timeouts` value; a sender waits for a free connection when all
-    /// `mail.concurrency` are busy.
+    /// `mail.concurrency` are busy. A message to a limited domain waits for its domain's
+    /// slot, however far (mail outside the delivery ledger is rare: confirmations, tests).
     pub async fn send(&self, email: &Email) -> Result<Sent, SendError> {
-        self.send_gated(email, &Open).await
+        self.send_with(email, &Open, throttle::Patience::Wait).await
     }
 
-    /// [`Mailer::send`], asking `gate` right before the message is written.
-    #[tracing::instrument(skip_all, fields(to = %email.to))]
+    /// [`Mailer::send`], asking `gate` right before the message is written. A message to a
+    /// limited domain whose slot is more than a moment away is not sent:
+    /// [`SendError::Deferred`] says when its turn should come.
     pub async fn send_gated(&self, email: &Email, gate: &dyn Gate) -> Result<Sent, SendError> {
+        self.send_with(email, gate, throttle::Patience::Moment)
+            .await
+    }
+
+    #[tracing::instrument(skip_all, fields(to = %email.to))]
+    async fn send_with(
+        &self,
+        email: &Email,
+        gate: &dyn Gate,
+        patience: throttle::Patience,
+    ) -> Result<Sent, SendError> {
         let (mut message, message_id) = message::build(&self.0.from, email)?;
         if let Some(dkim) = &self.0.dkim {
             message.sign(dkim);
         }
-        self.0.throttle.wait().await;
+        // The domain first: a message held back by it takes no slot of the global rate.
+        self.0.domains.admit(&email.to, patience).await?;
+        self.0.rate.wait().await;
         if !gate.ready().await {
             return Err(SendError::NotSent);
         }
@@ -191,7 +269,7 @@ impl Mailer {
                     .send(message.envelope(), &message.formatted(), gate)
                     .await;
                 self.0.metrics.observe_smtp(started.elapsed());
-                r
+                self.answered(&email.to, r).await
             }
             Transport::File(_) | Transport::Log if !gate.before_data() => Err(SendError::NotSent),
             Transport::File(t) => t
@@ -219,8 +297,39 @@ impl Mailer {
         result.map(|()| Sent { message_id })
     }
 
-    /// Closes pooled SMTP connections politely (QUIT); other transports have none.
+    /// What the SMTP answer means for the recipient's domain when it is limited: a 4xx about
+    /// the message slows the domain down for every process (a 421, which is about the
+    /// service rather than this recipient, becomes [`SendError::Deferred`]: no attempt spent,
+    /// no relay outage); a success ends a run of deferrals.
+    async fn answered(
+        &self,
+        to: &domain::Email,
+        result: Result<(), (SendError, Option<u16>)>,
+    ) -> Result<(), SendError> {
+        match result {
+            Ok(()) => {
+                self.0.domains.accepted(to).await;
+                Ok(())
+            }
+            Err((e, Some(code))) => {
+                let reply = e.to_string();
+                match self.0.domains.slowed(to, &reply).await {
+                    Some(retry_after) if code == 421 => Err(SendError::Deferred {
+                        domain: to.as_str().rsplit_once('@').map_or("", |d| d.1).to_owned(),
+                        retry_after,
+                        reason: format!("it deferred our mail: {reply}"),
+                    }),
+                    _ => Err(e),
+                }
+            }
+            Err((e, None)) => Err(e),
+        }
+    }
+
+    /// Closes pooled SMTP connections politely (QUIT), and gives back send slots reserved and
+    /// not used.
     pub async fn close(&self) {
+        self.0.rate.close().await;
         if let Transport::Smtp(pool) = &self.0.transport {
             pool.close().await;
         }

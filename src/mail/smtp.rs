@@ -38,7 +38,7 @@ use tokio::{sync::Semaphore, time::timeout};
 use super::{
     Gate, SendError,
     smtp_data::DataPayload,
-    smtp_failure::{Failure, Stage, classify},
+    smtp_failure::{Failure, Stage, classify, deferral_code},
 };
 use crate::config::SmtpTimeouts;
 
@@ -123,27 +123,28 @@ impl SmtpPool {
     }
 
     /// Sends `body` to the envelope's recipients over a pooled connection; `gate` is asked
-    /// right before the message is written.
+    /// right before the message is written. A failure comes with the code of a 4xx reply about
+    /// the recipient or the message ([`deferral_code`]), if that is what it was.
     pub async fn send(
         &self,
         envelope: &Envelope,
         body: &[u8],
         gate: &dyn Gate,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), (SendError, Option<u16>)> {
         let _permit = self
             .permits
             .acquire()
             .await
-            .map_err(|_| SendError::Transient("mailer closed".into()))?;
+            .map_err(|_| (SendError::Transient("mailer closed".into()), None))?;
         let (mut conn, mut reused) = match self.take_idle() {
             Some(c) => (c, true),
-            None => (self.connect().await?, false),
+            None => (self.connect().await.map_err(|e| (e, None))?, false),
         };
         let mut result = self.transact(&mut conn, envelope, body, gate).await;
         // A parked connection the server has since closed fails at MAIL; nothing of the
         // message went out, so one retry on a new connection is safe.
         if reused && matches!(result, Err((Stage::Mail, Failure::Broken(_)))) {
-            conn = self.connect().await?;
+            conn = self.connect().await.map_err(|e| (e, None))?;
             reused = false;
             result = self.transact(&mut conn, envelope, body, gate).await;
         }
@@ -163,7 +164,8 @@ impl SmtpPool {
                 {
                     self.park(conn);
                 }
-                Err(classify(stage, failure, reused))
+                let deferral = deferral_code(stage, &failure);
+                Err((classify(stage, failure, reused), deferral))
             }
         }
     }

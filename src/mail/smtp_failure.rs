@@ -51,6 +51,18 @@ pub(super) fn classify(stage: Stage, failure: Failure, reused: bool) -> SendErro
     }
 }
 
+/// The code of a 4xx reply to RCPT, DATA or the final "." (a 421 included): the receiving side
+/// asks for this message later. From a domain with a limit, the sign that it wants less mail
+/// from us (`mail::throttle::DomainLimits::slowed`).
+pub(super) fn deferral_code(stage: Stage, failure: &Failure) -> Option<u16> {
+    match failure {
+        Failure::Reply { code, .. } if (400..500).contains(code) && stage != Stage::Mail => {
+            Some(*code)
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

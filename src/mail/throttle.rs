@@ -1,10 +1,20 @@
-//! `mail.rate_per_second`: sends are spaced evenly, whoever sends them.
+//! Send rates: `mail.rate_per_second` and `[[mail.domain_limits]]`. With a database
+//! ([`Rate::Shared`], [`DomainLimits`] with a store) every process of it counts against the
+//! same rates (SPEC §10); without one ([`Rate::Local`]) each process keeps them on its own.
+
+mod domains;
+mod gcra;
+mod shared;
 
 use std::{sync::Mutex, time::Duration};
 
 use tokio::time::Instant;
 
-/// Hands out send slots `1 / rate` apart; waiting is bounded by the number of callers.
+pub use domains::{DomainLimits, Held, Patience};
+pub use shared::SharedRate;
+
+/// Hands out send slots `1 / rate` apart within one process; waiting is bounded by the number
+/// of callers.
 pub struct Throttle {
     interval: Duration,
     next: Mutex<Instant>,
@@ -21,13 +31,38 @@ impl Throttle {
 
     /// Resolves at this caller's slot.
     pub async fn wait(&self) {
-        let slot = {
-            let mut next = self.next.lock().expect("throttle lock");
-            let slot = (*next).max(Instant::now());
-            *next = slot + self.interval;
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
+        tokio::time::sleep_until(self.slot()).await;
+    }
+
+    /// Takes the next slot: the instant this caller may send.
+    fn slot(&self) -> Instant {
+        let mut next = self.next.lock().expect("throttle lock");
+        let slot = (*next).max(Instant::now());
+        *next = slot + self.interval;
+        slot
+    }
+}
+
+/// `mail.rate_per_second`, for this process or for every process of its database.
+pub enum Rate {
+    Local(Throttle),
+    Shared(SharedRate),
+}
+
+impl Rate {
+    /// Resolves at this caller's slot.
+    pub async fn wait(&self) {
+        match self {
+            Rate::Local(t) => t.wait().await,
+            Rate::Shared(s) => s.wait().await,
+        }
+    }
+
+    /// Gives back slots reserved and not used.
+    pub async fn close(&self) {
+        if let Rate::Shared(s) = self {
+            s.close().await;
+        }
     }
 }
 

@@ -257,3 +257,5 @@ mod console_articles;
 mod console_sections;
 pub use console_articles::{ArticleFilter, ArticleShown, ConsoleArticle, ConsoleArticlePage};
 pub use console_sections::{SectionFigures, SectionTexts};
+mod send_budgets;
+pub use send_budgets::SendBudget;

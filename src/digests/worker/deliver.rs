@@ -1,5 +1,9 @@
 //! One send: the gated SMTP exchange (intent once the rate limit lets it go, lease checked
 //! before the final "."), what its result means for the ledger, and the outcome handed over.
+//!
+//! A send held back by its recipient domain's limit ([`SendError::Deferred`]) goes back to
+//! the queue for the time its domain's turn should come: no attempt spent, the relay breaker
+//! untouched (the relay is fine), so that mail to other domains goes on at full speed.
 
 use super::{
     Shared, backoff,
@@ -100,6 +104,11 @@ pub(super) async fn deliver(
                 retry_at: Some(retry_at),
             }
         }
+        Err(e @ SendError::Deferred { .. }) => Outcome::GiveBack {
+            retry_at: Some(to_ms(state.clock.now() + held_for(&e))),
+            error: Some(e.to_string()),
+            claim,
+        },
         Err(SendError::Uncertain(why)) => {
             shared.breaker.success();
             Outcome::Uncertain { claim, error: why }
@@ -122,4 +131,14 @@ pub(super) async fn deliver(
         }
     };
     shared.recorder.report(owner, outcome).await;
+}
+
+/// How long a send held back by its domain waits for its turn (at most a day).
+fn held_for(e: &SendError) -> chrono::Duration {
+    match e {
+        SendError::Deferred { retry_after, .. } => chrono::Duration::from_std(*retry_after)
+            .unwrap_or(chrono::Duration::MAX)
+            .min(chrono::Duration::days(1)),
+        _ => chrono::Duration::zero(),
+    }
 }

@@ -1,0 +1,10 @@
+-- Send rates every process of one database shares (SPEC §10): `mail.rate_per_second` and each
+-- `[[mail.domain_limits]]` entry. GCRA: the theoretical arrival time of the next free send
+-- slot, in microseconds on the database server's clock; for a domain also how many times in
+-- a row it deferred our mail (4xx) and until when it is left alone because of that.
+CREATE TABLE send_budgets (
+    name          TEXT PRIMARY KEY,
+    tat_us        BIGINT NOT NULL DEFAULT 0,
+    strikes       INTEGER NOT NULL DEFAULT 0,
+    cool_until_us BIGINT NOT NULL DEFAULT 0
+);
