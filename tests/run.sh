@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command of the README: installs what the suite needs and is missing on this machine
-# (Python feedparser for the feed-reader check; Chromium, ChromeDriver and a CJK font for the
-# browser test and its screenshots), then runs the whole suite. Extra arguments go to
+# (Python feedparser for the feed-reader check; dkimpy and PyNaCl, the independent DKIM verifier;
+# Dovecot, the real IMAP server of the bounce-mailbox tests; Chromium, ChromeDriver and a CJK font
+# for the browser tests and their screenshots), then runs the whole suite. Extra arguments go to
 # `cargo test` (a filter, `-- --nocapture`, ...).
 #
 # PostgreSQL variants run when TIDINGS_TEST_POSTGRES_URL is set; without it they are skipped.
