@@ -11,9 +11,9 @@
 #
 # Goals: both processes together send at the configured rate within 10 % over the steady part
 # of the run (while every domain still has mail), no second of it above the rate by more than
-# 10 %; the limited domain gets at most its limit (+10 %) and at least 80 % of it; the other
-# domains get at least 90 % of what the limited one leaves of the rate; every message arrives
-# once. Exits 1 when a goal is missed.
+# 10 %; the limited domain gets at most its limit +10 % (over the steady part, and from its first
+# to its last message) and at least 80 % of it; the other domains get at least 90 % of what the
+# limited one leaves of the rate; every message arrives. Exits 1 when a goal is missed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,6 +60,8 @@ cargo build --release --quiet
 BIN="$PWD/target/release/tidings"
 
 # --- database and data -------------------------------------------------------------------
+# Subscribers of the limited domain are spread among the others (every SUBSCRIBERS/LIMITED-th
+# one), as sign-ups come.
 echo "== database $DB_NAME: $SUBSCRIBERS subscribers, $LIMITED of them at qq.com"
 psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null
 psql -q "$PG_ADMIN_URL" -c "CREATE DATABASE $DB_NAME" >/dev/null
@@ -108,7 +110,7 @@ SELECT 'a' || n, (ARRAY['news', 'notices', 'grassroots'])[1 + n % 3],
 FROM generate_series(1, 5) AS n;
 INSERT INTO subscribers (email, status, all_sections, schedule, locale, created_at,
                          confirmed_at, source)
-SELECT 'member' || n || '@' || CASE WHEN n <= $LIMITED THEN 'qq.com'
+SELECT 'member' || n || '@' || CASE WHEN n % ($SUBSCRIBERS / $LIMITED) = 0 THEN 'qq.com'
            ELSE (ARRAY['163.com', '126.com', 'example.org', 'gmail.com', 'sina.com'])[1 + n % 5] END,
        'active', TRUE, 'daily', 'zh-CN', :now_ms - 86400000, :now_ms - 86400000, 'import'
 FROM generate_series(1, $SUBSCRIBERS) AS n;
@@ -198,7 +200,8 @@ printf '%-48s %9s msg    %s %%\n' "sent by process a" "$SENT_A" "$SHARE_A"
 printf '%-48s %9s msg    %s %%\n' "sent by process b" "$SENT_B" "$SHARE_B"
 verdict "$QQ_SPAN <= $PER_MINUTE * 1.1 && $QQ_SPAN >= $PER_MINUTE * 0.8"
 printf '%-48s %9s msg/min goal %s (0.8x..1.1x) %s\n' "qq.com, first to last of its messages" "$QQ_SPAN" "$PER_MINUTE" "$V"
-printf '%-48s %9s msg/min\n' "qq.com during the steady part" "$QQ_WINDOW"
+verdict "$QQ_WINDOW <= $PER_MINUTE * 1.1"
+printf '%-48s %9s msg/min goal <= %s    %s\n' "qq.com during the steady part" "$QQ_WINDOW" "$(awk -v m="$PER_MINUTE" 'BEGIN { print m * 1.1 }')" "$V"
 verdict "$OTHERS >= $LEFT * 0.9"
 printf '%-48s %9s msg/s  goal >= 0.9 x %s   %s\n' "other domains while qq.com is throttled" "$OTHERS" "$LEFT" "$V"
 printf '%-48s %9s        (a %s, b %s)\n' "sends held back by the qq.com limit" "$((DEFERRED_A + DEFERRED_B))" "$DEFERRED_A" "$DEFERRED_B"

@@ -115,4 +115,18 @@ mod tests {
             SendError::NotSent
         ));
     }
+
+    #[test]
+    fn only_4xx_replies_about_the_recipient_or_message_are_deferrals() {
+        assert_eq!(deferral_code(Stage::Rcpt, &reply(421)), Some(421));
+        assert_eq!(deferral_code(Stage::Rcpt, &reply(450)), Some(450));
+        assert_eq!(deferral_code(Stage::Message, &reply(451)), Some(451));
+        // MAIL FROM is about us, a 5xx is final, a broken connection said nothing.
+        assert_eq!(deferral_code(Stage::Mail, &reply(421)), None);
+        assert_eq!(deferral_code(Stage::Rcpt, &reply(550)), None);
+        assert_eq!(
+            deferral_code(Stage::Data, &Failure::Broken("eof".into())),
+            None
+        );
+    }
 }

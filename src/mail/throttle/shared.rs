@@ -2,13 +2,20 @@
 //!
 //! The slots live on one timeline in the database (`send_budgets`, a GCRA with no burst). A
 //! database round trip per message would cost too much at 1000 messages a second, so a process
-//! reserves a block of consecutive slots in one short transaction and hands them out locally,
-//! each at its own instant: blocks of different processes interleave on the timeline, so the
-//! messages of all of them together stay one interval apart. A block starts at one slot and
-//! doubles while the process uses up each block before its end (it has more to send than its
-//! blocks hold), up to [`BLOCK`] worth of slots; a slot not taken within an interval of its
-//! instant is dropped, not sent late in a burst. When a process stops needing slots, at most
-//! the rest of one block goes unused, and [`SharedRate::close`] gives that back.
+//! reserves a block of consecutive slots in one short transaction and spends them locally:
+//! blocks of different processes interleave on the timeline, so the messages of all of them
+//! together stay one interval apart.
+//!
+//! A slot is spent no earlier than its instant and at least an interval after this process's
+//! previous message, so a process never sends faster than the rate by itself; a slot may be
+//! spent late (its sender was busy), but only until [`BLOCK`] after its block's last instant,
+//! when what is left of the block lapses. Over any second all processes together therefore
+//! send at most about the rate plus one block, and in a steady stream exactly the rate.
+//!
+//! Blocks follow the demand: one that is used up doubles the next (up to [`BLOCK`] worth of
+//! the rate); one that lapses sizes the next by what it served. A process whose demand is below
+//! the rate thus asks the database about ten times a second, not once per message; one that
+//! stops sending leaves at most one block unused, and [`SharedRate::close`] gives that back.
 //!
 //! When the database does not answer, the process keeps to the rate on its own (the local
 //! [`Throttle`]), logs that once, and asks the database again a few seconds later.
@@ -22,61 +29,74 @@ use crate::store::Store;
 
 /// The budget's name in `send_budgets`.
 const NAME: &str = "rate";
-/// The most one block holds: this much of the rate.
+/// The most one block holds (this much of the rate), and how long its slots may be spent late.
 pub const BLOCK: Duration = Duration::from_millis(100);
 /// Longest wait for the database before falling back to the local throttle.
 const ANSWER_WITHIN: Duration = Duration::from_secs(2);
 /// How long the local throttle stands in before the database is asked again.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 
-/// Slots reserved and not yet handed out.
+/// Slots reserved and not yet spent.
 #[derive(Debug, Default)]
 struct Block {
-    /// The next slot, locally and on the database's timeline (µs).
+    /// The next slot's instant, locally and on the database's timeline (µs).
     next: Option<Instant>,
     next_us: i64,
     left: i64,
-    /// Slots the block held, and the timeline value right after its last (the budget's value
-    /// if nobody reserved since).
+    /// Slots the block held, and how many were spent.
     size: i64,
+    used: i64,
+    /// The timeline value right after the block's last slot (the budget's value if nobody
+    /// reserved since).
     end_us: i64,
-    /// Every slot was handed out before the instant of the last: demand is at least the rate.
-    used_up_early: bool,
+    /// What is left lapses at this instant.
+    lapses: Option<Instant>,
+    /// This process's previous message (kept across blocks).
+    last: Option<Instant>,
 }
 
 impl Block {
-    /// Hands out the next slot, dropping those whose instant passed more than `interval` ago.
-    fn take(&mut self, now: Instant, interval: Duration) -> Option<Instant> {
-        let mut next = self.next?;
-        if self.left > 0 && now > next + interval {
-            let late = (now - next).as_micros() / interval.as_micros().max(1);
-            let skip = i64::try_from(late).unwrap_or(i64::MAX).min(self.left);
-            next += interval * u32::try_from(skip).unwrap_or(u32::MAX);
-            self.next_us += skip * interval.as_micros() as i64;
-            self.left -= skip;
-            if self.left == 0 {
-                self.used_up_early = false;
-            }
-        }
-        if self.left == 0 {
-            self.next = Some(next);
-            return None;
-        }
-        self.left -= 1;
-        self.next = Some(next + interval);
-        self.next_us += interval.as_micros() as i64;
-        if self.left == 0 {
-            self.used_up_early = now < next;
-        }
-        Some(next)
+    /// A block of `size` slots from `start` (`start_us` on the timeline).
+    fn fill(&mut self, start: Instant, start_us: i64, size: i64, interval: Duration) {
+        let span = interval * u32::try_from(size).unwrap_or(u32::MAX);
+        *self = Block {
+            next: Some(start),
+            next_us: start_us,
+            left: size,
+            size,
+            used: 0,
+            end_us: start_us + size * interval.as_micros() as i64,
+            lapses: Some(start + span + BLOCK),
+            last: self.last,
+        };
     }
 
-    /// How many slots to ask for next.
+    /// Spends the next slot: the instant this caller may send, or `None` when the block is
+    /// spent or has lapsed.
+    fn take(&mut self, now: Instant, interval: Duration) -> Option<Instant> {
+        let next = self.next?;
+        if self.left == 0 || self.lapses.is_some_and(|l| now >= l) {
+            self.left = 0;
+            return None;
+        }
+        let mut at = next.max(now);
+        if let Some(last) = self.last {
+            at = at.max(last + interval);
+        }
+        self.last = Some(at);
+        self.next = Some(next + interval);
+        self.next_us += interval.as_micros() as i64;
+        self.left -= 1;
+        self.used += 1;
+        Some(at)
+    }
+
+    /// How many slots to ask for next: double a block that was used up, else what it served.
     fn next_size(&self, max: i64) -> i64 {
-        if self.used_up_early {
+        if self.size > 0 && self.used == self.size {
             (self.size * 2).clamp(1, max)
         } else {
-            1
+            self.used.clamp(1, max)
         }
     }
 }
@@ -130,16 +150,9 @@ impl SharedRate {
         match self.reserve(size).await {
             Ok((start_us, wait)) => {
                 self.answered();
-                let next = Instant::now() + wait;
-                *block = Block {
-                    next: Some(next),
-                    next_us: start_us,
-                    left: size,
-                    size,
-                    end_us: start_us + size * self.interval.as_micros() as i64,
-                    used_up_early: false,
-                };
-                block.take(next, self.interval).unwrap_or(next)
+                let now = Instant::now();
+                block.fill(now + wait, start_us, size, self.interval);
+                block.take(now, self.interval).unwrap_or(now + wait)
             }
             Err(e) => {
                 self.unanswered(&e);
@@ -205,40 +218,50 @@ impl SharedRate {
 mod tests {
     use super::*;
 
-    fn block(next: Instant, size: i64) -> Block {
-        Block {
-            next: Some(next),
-            left: size,
-            size,
-            ..Block::default()
-        }
+    const I: Duration = Duration::from_millis(10);
+
+    fn block(start: Instant, size: i64) -> Block {
+        let mut b = Block::default();
+        b.fill(start, 0, size, I);
+        b
     }
 
     #[test]
-    fn a_block_hands_out_its_slots_one_interval_apart() {
+    fn a_used_up_block_spends_its_slots_one_interval_apart_and_doubles() {
         let t = Instant::now();
-        let i = Duration::from_millis(10);
         let mut b = block(t, 3);
-        assert_eq!(b.take(t, i), Some(t));
-        assert_eq!(b.take(t, i), Some(t + i));
-        assert_eq!(b.take(t, i), Some(t + 2 * i));
-        assert_eq!(b.take(t, i), None);
-        assert!(b.used_up_early, "all handed out before the last slot came");
+        assert_eq!(b.take(t, I), Some(t));
+        assert_eq!(b.take(t, I), Some(t + I));
+        assert_eq!(b.take(t, I), Some(t + 2 * I));
+        assert_eq!(b.take(t, I), None);
         assert_eq!(b.next_size(100), 6);
+        assert_eq!(b.next_size(4), 4, "never more than the most a block holds");
     }
 
     #[test]
-    fn slots_nobody_took_in_time_are_dropped_not_sent_in_a_burst() {
+    fn late_slots_go_one_interval_apart_and_lapse_after_the_block() {
         let t = Instant::now();
-        let i = Duration::from_millis(10);
         let mut b = block(t, 10);
-        // 35 ms later: the slots of 0, 10 and 20 ms are gone; 30 ms is still fine to use.
+        // A caller 35 ms late sends now; the next one an interval later, never in a burst.
         let now = t + Duration::from_millis(35);
-        assert_eq!(b.take(now, i), Some(t + 3 * i));
-        assert_eq!(b.left, 6);
-        let late = t + Duration::from_secs(1);
-        assert_eq!(b.take(late, i), None);
-        assert!(!b.used_up_early);
-        assert_eq!(b.next_size(100), 1, "demand below the rate: small blocks");
+        assert_eq!(b.take(now, I), Some(now));
+        assert_eq!(b.take(now, I), Some(now + I));
+        // The block's slots end at 100 ms; 100 ms later what is left lapses.
+        assert!(b.take(t + Duration::from_millis(199), I).is_some());
+        assert_eq!(b.take(t + Duration::from_millis(200), I), None);
+        assert_eq!(
+            b.next_size(100),
+            3,
+            "the next block holds what this one served"
+        );
+    }
+
+    #[test]
+    fn the_spacing_holds_across_blocks() {
+        let t = Instant::now();
+        let mut b = block(t, 1);
+        assert_eq!(b.take(t, I), Some(t));
+        b.fill(t, 10_000, 1, I);
+        assert_eq!(b.take(t, I), Some(t + I));
     }
 }
