@@ -14,6 +14,7 @@ mod budgets;
 mod digest_content;
 mod feeds;
 mod inbound;
+mod inbound_views;
 mod ledger;
 mod ledger_outcomes;
 mod run_views;
@@ -42,10 +43,8 @@ pub use api_tokens::StoredToken;
 pub use articles::{ArticleCursor, ArticlePage, PutOutcome, PutResult};
 pub use digest_content::{Recipient, RunInfo};
 pub use feeds::FeedSection;
-pub use inbound::{
-    Applied, DeliveryRef, Effect, InboundCounts, InboundEvent, InboundListed, InboundRecord,
-    Suppression,
-};
+pub use inbound::{Applied, DeliveryRef, Effect, InboundEvent};
+pub use inbound_views::{InboundCounts, InboundListed, InboundRecord, Suppression};
 pub use ledger::{
     Claim, Claimed, Intent, IntentAnswer, ORPHAN_ERROR, Outcome, Recorded, Reported, RetryPolicy,
     Window,
