@@ -32,6 +32,18 @@ pub struct ScheduleConfig {
     pub send_when_empty: bool,
     #[serde(default = "default_max_articles")]
     pub max_articles: u32,
+    /// `"digest"` (fires on `cron`) or `"instant"` (mails within `window` of a publication).
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    /// For `kind = "instant"`: at most one mail per subscriber per this duration (`"10m"`).
+    #[serde(default)]
+    pub window: Option<String>,
+    /// Latest articles of their sections in a new subscriber's first mail.
+    #[serde(default = "default_first_digest_articles")]
+    pub first_digest_articles: u32,
+    /// Per-locale names (`names = { en = "Daily digest" }`); `name` is the site language's.
+    #[serde(default)]
+    pub names: std::collections::BTreeMap<String, String>,
 }
 
 impl SectionConfig {
@@ -127,6 +139,12 @@ pub fn check_selector(selector: &str) -> Result<(), String> {
 fn yes() -> bool {
     true
 }
+fn default_kind() -> String {
+    "digest".into()
+}
+fn default_first_digest_articles() -> u32 {
+    3
+}
 fn default_max_articles() -> u32 {
     20
 }
@@ -160,6 +178,10 @@ pub(super) fn default_schedules() -> Vec<ScheduleConfig> {
             enabled: true,
             send_when_empty: false,
             max_articles: 20,
+            kind: default_kind(),
+            window: None,
+            first_digest_articles: 3,
+            names: [("en".to_owned(), "Daily digest".to_owned())].into(),
         },
         ScheduleConfig {
             slug: "weekly".into(),
@@ -169,6 +191,10 @@ pub(super) fn default_schedules() -> Vec<ScheduleConfig> {
             enabled: true,
             send_when_empty: false,
             max_articles: 50,
+            kind: default_kind(),
+            window: None,
+            first_digest_articles: 3,
+            names: [("en".to_owned(), "Weekly digest".to_owned())].into(),
         },
     ]
 }

@@ -41,6 +41,9 @@ pub struct MailConfig {
     pub bounce_domain: Option<String>,
     /// Per recipient domain send limits, shared by every process of one database.
     pub domain_limits: Vec<DomainLimit>,
+    /// Domain of `List-Id` (and of the mailto unsubscribe address when no `[inbound]`
+    /// address says otherwise); unset = the domain of `mail.from`.
+    pub list_domain: Option<String>,
 }
 
 /// `[[mail.domain_limits]] domain = "qq.com", per_minute = 600`.
@@ -67,6 +70,7 @@ impl Default for MailConfig {
             dkim_key_file: None,
             bounce_domain: None,
             domain_limits: Vec::new(),
+            list_domain: None,
         }
     }
 }
@@ -91,6 +95,7 @@ impl fmt::Debug for MailConfig {
             .field("timeouts", &self.timeouts)
             .field("bounce_domain", &self.bounce_domain)
             .field("domain_limits", &self.domain_limits)
+            .field("list_domain", &self.list_domain)
             .finish()
     }
 }

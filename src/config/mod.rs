@@ -72,6 +72,9 @@ pub struct SiteConfig {
     pub timezone: String,
     /// Folder of the page and mail templates admins may edit.
     pub templates_dir: PathBuf,
+    /// The organisation's own site (feeds' channel link, the front door's home link);
+    /// `None`: `base_url`.
+    pub home_url: Option<String>,
 }
 
 impl Default for SiteConfig {
@@ -82,6 +85,7 @@ impl Default for SiteConfig {
             language: "zh-CN".into(),
             timezone: "Asia/Shanghai".into(),
             templates_dir: PathBuf::from("config/templates"),
+            home_url: None,
         }
     }
 }
@@ -165,6 +169,9 @@ pub struct FeedsConfig {
     pub items: u32,
     pub max_age_seconds: u32,
     pub websub_hub: Option<String>,
+    /// The `tag:` authority of item ids, taken once at first start (stored in the database);
+    /// `None`: the host of `site.base_url` at that first start.
+    pub id_authority: Option<String>,
 }
 
 impl Default for FeedsConfig {
@@ -173,6 +180,7 @@ impl Default for FeedsConfig {
             items: 50,
             max_age_seconds: 300,
             websub_hub: None,
+            id_authority: None,
         }
     }
 }

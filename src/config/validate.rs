@@ -16,6 +16,13 @@ impl Config {
         if !matches!(base.scheme(), "http" | "https") || base.host().is_none() {
             bail!("site.base_url: must be an http(s) URL with a host");
         }
+        if let Some(home) = &self.site.home_url {
+            let u = url::Url::parse(home)
+                .map_err(|e| anyhow::anyhow!("site.home_url: {e}: {home:?}"))?;
+            if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
+                bail!("site.home_url: must be an http(s) URL with a host");
+            }
+        }
         if !matches!(self.site.language.as_str(), "zh-CN" | "en") {
             bail!(
                 "site.language: {:?} is not supported (zh-CN or en)",
@@ -69,6 +76,16 @@ impl Config {
             && crate::domain::Email::parse(&format!("bounces@{d}")).is_err()
         {
             bail!("mail.bounce_domain: {d:?} is not a domain name (e.g. bounce.example.org)");
+        }
+        if let Some(d) = &self.mail.list_domain
+            && crate::domain::Email::parse(&format!("list@{d}")).is_err()
+        {
+            bail!("mail.list_domain: {d:?} is not a domain name (e.g. news.example.org)");
+        }
+        if let Some(a) = &self.feeds.id_authority
+            && crate::domain::Email::parse(&format!("x@{a}")).is_err()
+        {
+            bail!("feeds.id_authority: {a:?} is not a domain name (e.g. example.org)");
         }
         let mut seen = std::collections::HashSet::new();
         for (i, l) in self.mail.domain_limits.iter().enumerate() {

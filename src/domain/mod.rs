@@ -6,6 +6,7 @@
 mod admin;
 mod article;
 mod cron;
+mod display;
 mod email;
 mod mailbox;
 mod run;
@@ -21,6 +22,7 @@ mod timezone;
 pub use admin::{Account, ApiToken, Audit, AuditEntry, LoginAttempt};
 pub use article::{Article, ArticleStatus, Image, NewArticle};
 pub use cron::CronSpec;
+pub use display::{DisplayNames, TextsBySlug};
 pub use email::{Email, EmailError, MAX_EMAIL_LEN};
 pub use mailbox::parse_mailbox;
 pub use run::{Delivery, Run};

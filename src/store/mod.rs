@@ -12,6 +12,7 @@ mod articles;
 mod audit;
 mod budgets;
 mod digest_content;
+mod display_names;
 mod feeds;
 mod inbound;
 mod inbound_views;
