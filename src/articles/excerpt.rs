@@ -1,56 +1,12 @@
-//! Plain text from HTML and CJK-aware summaries.
+//! CJK-aware summaries of an article's plain text (see [`html_to_text`]).
 
 use unicode_segmentation::UnicodeSegmentation;
 
+pub use super::plain_text::html_to_text;
+use super::plain_text::is_cjk;
+
 /// Target length of a derived summary, in characters (grapheme clusters).
 pub const SUMMARY_CHARS: usize = 120;
-
-/// Visible text of (sanitised) HTML: tags dropped, entities decoded, whitespace collapsed.
-pub fn html_to_text(html: &str) -> String {
-    let mut text = String::with_capacity(html.len());
-    let mut in_tag = false;
-    for c in html.chars() {
-        match (in_tag, c) {
-            (false, '<') => {
-                in_tag = true;
-                // Block boundaries must not glue two words together.
-                text.push(' ');
-            }
-            (true, '>') => in_tag = false,
-            (false, c) => text.push(c),
-            (true, _) => {}
-        }
-    }
-    let decoded = html_escape::decode_html_entities(&text);
-    collapse_whitespace(&decoded)
-}
-
-fn collapse_whitespace(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut pending_space = false;
-    for c in s.chars() {
-        if c.is_whitespace() {
-            pending_space = !out.is_empty();
-        } else {
-            if pending_space {
-                // No space between two CJK characters: the break came from markup, not text.
-                let prev_cjk = out.chars().next_back().is_some_and(is_cjk);
-                if !(prev_cjk && is_cjk(c)) {
-                    out.push(' ');
-                }
-                pending_space = false;
-            }
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x3000..=0x303F | 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF |
-        0xF900..=0xFAFF | 0xFF00..=0xFFEF | 0x20000..=0x3134F)
-}
 
 fn is_sentence_end(g: &str) -> bool {
     matches!(
@@ -139,10 +95,16 @@ mod tests {
     }
 
     #[test]
-    fn html_text_drops_tags_and_decodes_entities() {
-        assert_eq!(
-            html_to_text("<p>工会</p><p>要闻 &amp; A&lt;B</p>"),
-            "工会要闻 & A<B"
+    fn a_summary_derived_from_marked_up_chinese_gains_no_space() {
+        let html = format!(
+            "<p>第十八次代表大会于<b>2027年5月</b>在<a href=\"https://x.org/\">西宁</a>召开。</p><p>{}</p>",
+            "会议听取工作报告。".repeat(20)
         );
+        let summary = excerpt(&html_to_text(&html), SUMMARY_CHARS);
+        assert!(
+            summary.starts_with("第十八次代表大会于2027年5月在西宁召开。会议听取"),
+            "{summary}"
+        );
+        assert!(!summary.contains(' '), "{summary}");
     }
 }

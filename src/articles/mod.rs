@@ -3,6 +3,7 @@
 mod excerpt;
 mod ingest;
 mod input;
+mod plain_text;
 pub mod publication;
 mod sanitize;
 pub mod sources;

@@ -20,7 +20,7 @@ pub fn render(site: &Site, doc: &FeedDoc) -> Vec<u8> {
             "self",
             Some(Format::Atom.media_type()),
         ),
-        link(&site.page_url(&doc.slug), "alternate", Some("text/html")),
+        link(site.home_url(), "alternate", Some("text/html")),
     ];
     if let Some(hub) = &site.hub {
         links.push(link(hub, "hub", None));
@@ -70,7 +70,8 @@ fn entry(i: &doc::Item) -> Entry {
         enclosure.title = img.caption.clone();
         links.push(enclosure);
     }
-    let has_content = !i.content_html.trim().is_empty();
+    let html = i.full_html();
+    let has_content = !html.trim().is_empty();
     // An entry needs some text: without content or summary, the title stands in.
     let summary = match (i.summary.trim().is_empty(), has_content) {
         (false, _) => Some(i.summary.clone()),
@@ -96,7 +97,7 @@ fn entry(i: &doc::Item) -> Entry {
         summary: summary.map(Text::plain),
         content: has_content.then(|| Content {
             content_type: Some("html".into()),
-            value: Some(i.content_html.clone()),
+            value: Some(html),
             ..Content::default()
         }),
         ..Entry::default()

@@ -85,7 +85,8 @@ impl FeedCache {
         events: &Events,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
-        let site = Site::from_config(config);
+        let ids = super::identity::fix(&store, config, clock.now()).await?;
+        let site = Site::from_config(config, ids);
         let cache = Self {
             cache_control: HeaderValue::from_str(&format!(
                 "public, max-age={}",

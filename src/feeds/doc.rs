@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 
-use super::{site::Site, urls::absolute_url};
+use super::{figure::lead_figure, site::Site, urls::absolute_url};
 use crate::{articles::Article, domain::strip_invalid_chars};
 
 /// An article's picture.
@@ -27,8 +27,11 @@ pub struct Item {
     pub link: String,
     /// Plain text; may be empty.
     pub summary: String,
-    /// Sanitised HTML.
+    /// Sanitised HTML, as the article has it.
     pub content_html: String,
+    /// The lead image as a `<figure>` for the top of the content; empty without one (or when
+    /// the content already shows it).
+    pub figure_html: String,
     pub author: Option<String>,
     pub tags: Vec<String>,
     pub image: Option<ItemImage>,
@@ -89,6 +92,11 @@ impl FeedDoc {
 }
 
 impl Item {
+    /// The HTML feeds carry for the item: the lead image's figure, then the content.
+    pub fn full_html(&self) -> String {
+        format!("{}{}", self.figure_html, self.content_html)
+    }
+
     fn new(site: &Site, a: &Article) -> Self {
         let published = a.published_at;
         // A publisher's `updated_at` before publication, or after we last received the
@@ -96,6 +104,19 @@ impl Item {
         let latest = published.max(a.modified_at);
         let updated = a.updated_at.unwrap_or(published).clamp(published, latest);
         let title = clean(&a.title);
+        let content_html = clean(&a.content_html);
+        let image = a.image.as_ref().and_then(|img| {
+            let url = absolute_url(&img.url)?;
+            Some(ItemImage {
+                mime: image_mime(&url),
+                caption: img
+                    .caption
+                    .as_deref()
+                    .map(clean)
+                    .filter(|c| !c.trim().is_empty()),
+                url,
+            })
+        });
         Self {
             id: site.item_id(&a.id),
             title: if title.trim().is_empty() {
@@ -105,7 +126,6 @@ impl Item {
             },
             link: absolute_url(&a.url).unwrap_or_else(|| site.url("/")),
             summary: clean(&a.summary),
-            content_html: clean(&a.content_html),
             author: a
                 .author
                 .as_deref()
@@ -117,18 +137,12 @@ impl Item {
                 .map(|t| clean(t))
                 .filter(|t| !t.trim().is_empty())
                 .collect(),
-            image: a.image.as_ref().and_then(|img| {
-                let url = absolute_url(&img.url)?;
-                Some(ItemImage {
-                    mime: image_mime(&url),
-                    caption: img
-                        .caption
-                        .as_deref()
-                        .map(clean)
-                        .filter(|c| !c.trim().is_empty()),
-                    url,
-                })
+            figure_html: image.as_ref().map_or_else(String::new, |img| {
+                let stored = a.image.as_ref().map_or("", |i| i.url.as_str());
+                lead_figure(&img.url, stored, img.caption.as_deref(), &content_html)
             }),
+            content_html,
+            image,
             published: local(site, published),
             updated: local(site, updated),
         }

@@ -12,7 +12,7 @@ use super::{
 struct JsonFeed<'a> {
     version: &'static str,
     title: &'a str,
-    home_page_url: String,
+    home_page_url: &'a str,
     feed_url: String,
     description: &'a str,
     language: &'a str,
@@ -39,7 +39,7 @@ struct JsonItem<'a> {
     id: &'a str,
     url: &'a str,
     title: &'a str,
-    content_html: &'a str,
+    content_html: String,
     #[serde(skip_serializing_if = "str::is_empty")]
     summary: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -72,7 +72,7 @@ pub fn render(site: &Site, doc: &FeedDoc) -> Vec<u8> {
     let feed = JsonFeed {
         version: "https://jsonfeed.org/version/1.1",
         title: &doc.title,
-        home_page_url: site.page_url(&doc.slug),
+        home_page_url: site.home_url(),
         feed_url: site.feed_url(&doc.slug, Format::Json),
         description: &doc.description,
         language: &site.language,
@@ -95,7 +95,7 @@ fn item(i: &doc::Item) -> JsonItem<'_> {
         id: &i.id,
         url: &i.link,
         title: &i.title,
-        content_html: &i.content_html,
+        content_html: i.full_html(),
         summary: &i.summary,
         image: i.image.as_ref().map(|img| img.url.as_str()),
         date_published: date(&i.published),

@@ -2,12 +2,15 @@
 //!
 //! Pure renderers (`rss`, `atom`, `json`, `opml`, `index`) turn a [`doc::FeedDoc`] into bytes;
 //! the [`FeedCache`] keeps every document pre-rendered and compressed, and rebuilds the
-//! sections a [`Change`] names; [`serve`] answers requests from it; `websub` tells the hub.
+//! sections a [`Change`] names; [`serve`] answers requests from it; `websub` tells the hub;
+//! `identity` fixes, once per database, what every item's `tag:` id is made of.
 
 mod atom;
 mod cache;
 mod conditional;
 pub mod doc;
+mod figure;
+mod identity;
 mod index;
 mod json;
 mod opml;

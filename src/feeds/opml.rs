@@ -1,42 +1,37 @@
-//! `GET /feeds.opml`: every feed, grouped by section, for readers that import subscription lists.
+//! `GET /feeds.opml`: the subscription list readers import, one feed per section.
+//!
+//! One Atom feed each: listing every format made readers subscribe three times to the same
+//! articles under one title (newsboat got 18 feeds, and JSON Feeds it cannot read), and the
+//! `all` feed would show every article a second time next to its section's.
 
 use std::fmt::Write;
 
 use super::{
-    ALL,
     site::{Format, Site},
     xml::escape,
 };
 use crate::store::FeedSection;
 
-/// The OPML 2.0 document listing the `all` feed and every section's feeds in each format.
+/// The OPML 2.0 document listing each section's Atom feed, in display order.
 pub fn render(site: &Site, sections: &[FeedSection]) -> Vec<u8> {
-    let mut out = String::with_capacity(1024 + sections.len() * 600);
+    let mut out = String::with_capacity(512 + sections.len() * 300);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n<head>\n");
     let _ = writeln!(out, "<title>{}</title>", escape(&site.title));
     out.push_str("</head>\n<body>\n");
-    let all = site.all_title();
-    let groups = std::iter::once((ALL, all.as_str()))
-        .chain(sections.iter().map(|s| (s.slug.as_str(), s.title.as_str())));
-    for (slug, title) in groups {
-        let title = escape(title);
-        let _ = writeln!(out, "<outline text=\"{title}\" title=\"{title}\">");
-        for format in Format::ALL {
-            let _ = writeln!(
-                out,
-                "<outline type=\"rss\" version=\"{version}\" text=\"{title} ({label})\" \
-                 title=\"{title} ({label})\" xmlUrl=\"{xml}\" htmlUrl=\"{html}\"/>",
-                version = match format {
-                    Format::Rss => "RSS2",
-                    Format::Atom => "Atom",
-                    Format::Json => "JSONFeed",
-                },
-                label = format.label(),
-                xml = escape(&site.feed_url(slug, format)),
-                html = escape(&site.page_url(slug)),
-            );
+    for s in sections {
+        // The feed's own title, so that the list and the reader agree on the name.
+        let title = escape(&site.feed_title(&s.title));
+        let _ = write!(
+            out,
+            "<outline type=\"rss\" text=\"{title}\" title=\"{title}\" xmlUrl=\"{xml}\" \
+             htmlUrl=\"{html}\"",
+            xml = escape(&site.feed_url(&s.slug, Format::Atom)),
+            html = escape(site.home_url()),
+        );
+        if !s.description.trim().is_empty() {
+            let _ = write!(out, " description=\"{}\"", escape(&s.description));
         }
-        out.push_str("</outline>\n");
+        out.push_str("/>\n");
     }
     out.push_str("</body>\n</opml>\n");
     out.into_bytes()

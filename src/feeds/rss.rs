@@ -25,7 +25,7 @@ pub fn render(site: &Site, doc: &FeedDoc) -> Vec<u8> {
     }
     let mut channel = Channel {
         title: doc.title.clone(),
-        link: site.page_url(&doc.slug),
+        link: site.home_url().to_owned(),
         description: doc.description.clone(),
         language: Some(site.language.clone()),
         last_build_date: Some(doc.updated.to_rfc2822()),
@@ -63,8 +63,12 @@ fn item(i: &doc::Item) -> Item {
     Item {
         title: Some(i.title.clone()),
         link: Some(i.link.clone()),
-        // RSS descriptions are HTML; the summary is plain text, so it is escaped.
-        description: Some(html_escape::encode_text(&i.summary).into_owned()),
+        // RSS descriptions are HTML: the lead figure, then the summary, plain text escaped.
+        description: Some(format!(
+            "{}{}",
+            i.figure_html,
+            html_escape::encode_text(&i.summary)
+        )),
         categories: i
             .tags
             .iter()
@@ -86,7 +90,7 @@ fn item(i: &doc::Item) -> Item {
             permalink: false,
         }),
         pub_date: Some(i.published.to_rfc2822()),
-        content: (!i.content_html.trim().is_empty()).then(|| i.content_html.clone()),
+        content: Some(i.full_html()).filter(|html| !html.trim().is_empty()),
         dublin_core_ext: i.author.as_ref().map(|a| DublinCoreExtension {
             creators: vec![a.clone()],
             ..Default::default()

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use super::{identity::TagBase, urls::absolute_url};
 use crate::config::Config;
 
 /// The three feed formats of SPEC §4.
@@ -53,17 +54,16 @@ impl Format {
     }
 }
 
-/// Year in every `tag:` id; fixed forever, or every id would change (RFC 4151 §2.1).
-const TAG_YEAR: &str = "2026";
-
 /// What feeds share: site title, public base URL, language, zone, hub, sizes.
 #[derive(Debug, Clone)]
 pub struct Site {
     pub title: String,
     /// `site.base_url` normalised, without a trailing slash.
     base: String,
-    /// Authority of `tag:` ids: the base URL's host.
-    tag_authority: String,
+    /// `site.home_url` (else `base_url`), absolute: the feeds' channel link.
+    home: String,
+    /// The fixed part of every `tag:` id, stored in the database (see `identity`).
+    ids: TagBase,
     pub language: String,
     pub tz: chrono_tz::Tz,
     pub hub: Option<String>,
@@ -72,26 +72,21 @@ pub struct Site {
 }
 
 impl Site {
-    /// Reads what feeds need from a validated config.
-    pub fn from_config(config: &Config) -> Self {
+    /// Reads what feeds need from a validated config and the database's fixed id base.
+    pub fn from_config(config: &Config, ids: TagBase) -> Self {
         let base = url::Url::parse(&config.site.base_url).expect("validated at load");
-        let tag_authority = match base.host() {
-            Some(url::Host::Domain(d)) => d.trim_end_matches('.').to_owned(),
-            Some(url::Host::Ipv4(ip)) => ip.to_string(),
-            // RFC 4151 allows only DNS names and e-mail addresses here.
-            _ => "localhost".to_owned(),
-        };
+        let base = base.as_str().trim_end_matches('/').to_owned();
+        let home = (config.site.home_url.as_deref())
+            .and_then(absolute_url)
+            .unwrap_or_else(|| format!("{base}/"));
         Self {
             title: config.site.title.clone(),
-            base: base.as_str().trim_end_matches('/').to_owned(),
-            tag_authority,
+            base,
+            home,
+            ids,
             language: config.site.language.clone(),
             tz: config.site_timezone().0,
-            hub: config
-                .feeds
-                .websub_hub
-                .as_deref()
-                .and_then(super::urls::absolute_url),
+            hub: config.feeds.websub_hub.as_deref().and_then(absolute_url),
             items: config.feeds.items,
             max_age_seconds: config.feeds.max_age_seconds,
         }
@@ -107,13 +102,10 @@ impl Site {
         self.url(&feed_path(slug, format))
     }
 
-    /// The page a feed stands for: the index, at the section's anchor.
-    pub fn page_url(&self, slug: &str) -> String {
-        if slug == super::ALL {
-            self.url("/")
-        } else {
-            self.url(&format!("/#{slug}"))
-        }
+    /// The organisation's own site (`site.home_url`, else `base_url`): every feed's channel
+    /// link, where a reader's "visit website" goes.
+    pub fn home_url(&self) -> &str {
+        &self.home
     }
 
     /// Name of the `all` feed, in the site's language.
@@ -132,22 +124,23 @@ impl Site {
 
     /// A feed's permanent id.
     pub fn feed_id(&self, slug: &str) -> String {
-        format!("tag:{},{TAG_YEAR}:feed/{slug}", self.tag_authority)
+        self.ids.id(&format!("feed/{slug}"))
     }
 
-    /// An article's permanent id in every feed: derived from its id alone, so that a new
-    /// URL, title or section never makes readers show it twice.
+    /// An article's permanent id in every feed: derived from its id and the database's fixed
+    /// authority and date alone, so that a new URL, title, section or `base_url` never makes
+    /// readers show it twice.
     pub fn item_id(&self, article_id: &str) -> String {
-        let mut id = format!("tag:{},{TAG_YEAR}:article/", self.tag_authority);
+        let mut specific = String::from("article/");
         // Only unreserved characters stay literal: the result is a canonical URI.
         for b in article_id.bytes() {
             if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-                id.push(b as char);
+                specific.push(b as char);
             } else {
-                let _ = write!(id, "%{b:02X}");
+                let _ = write!(specific, "%{b:02X}");
             }
         }
-        id
+        self.ids.id(&specific)
     }
 }
 

@@ -259,3 +259,5 @@ pub use console_articles::{ArticleFilter, ArticleShown, ConsoleArticle, ConsoleA
 pub use console_sections::{SectionFigures, SectionTexts};
 mod send_budgets;
 pub use send_budgets::SendBudget;
+mod feed_identity;
+pub use feed_identity::StoredFeedIdentity;
