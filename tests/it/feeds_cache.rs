@@ -73,7 +73,7 @@ on_both_backends! {
         app.put_article("moving", &common::article("news", "原标题")).await;
         assert!(eventually(WAIT, || feed_contains(&app, "/feeds/news.json", "原标题")).await);
         let id = json_ids(&app, "/feeds/news.json").await.remove(0);
-        assert_eq!(id, "tag:feeds.example.test,2026:article/moving");
+        assert_eq!(id, "tag:feeds.example.test,2026-03-01:article/moving");
 
         let mut moved = common::article("notices", "新标题");
         moved["url"] = "https://www.example.org/notices/moved.html".into();
@@ -123,7 +123,7 @@ on_both_backends! {
         assert!(eventually(WAIT, || feed_contains(&app, "/feeds/news.rss", "青海省总工会 - 要闻速递")).await);
         assert!(eventually(WAIT, || async { get(&app, "/feeds/culture.atom", &[]).await.status() == StatusCode::OK }).await);
         assert!(eventually(WAIT, || feed_contains(&app, "/", "职工文化")).await);
-        assert!(feed_contains(&app, "/feeds.opml", "http://feeds.example.test/feeds/culture.json").await);
+        assert!(feed_contains(&app, "/feeds.opml", "http://feeds.example.test/feeds/culture.atom").await);
     }
 }
 
@@ -139,7 +139,7 @@ async fn feeds_hold_the_newest_articles_first_up_to_feeds_items() {
     }
     let want: Vec<String> = [5, 4, 3]
         .iter()
-        .map(|d| format!("tag:feeds.example.test,2026:article/p{d}"))
+        .map(|d| format!("tag:feeds.example.test,2026-03-01:article/p{d}"))
         .collect();
     assert!(
         eventually(WAIT, || async {

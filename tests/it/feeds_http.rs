@@ -180,17 +180,30 @@ on_both_backends! {
         assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
     }
 
-    async fn opml_lists_every_feed_of_every_section(app) {
+    async fn opml_lists_one_atom_feed_per_section_each_read_cleanly_by_feedparser(app) {
+        with_fixture(&app).await;
         let opml = get(&app, "/feeds.opml", &[]).await.text().await.unwrap();
         let doc = roxmltree::Document::parse(&opml).unwrap();
-        let urls: Vec<&str> = doc.descendants().filter_map(|n| n.attribute("xmlUrl")).collect();
-        for slug in ["all", "news", "notices", "grassroots", "about"] {
-            for ext in ["rss", "atom", "json"] {
-                let want = format!("http://feeds.example.test/feeds/{slug}.{ext}");
-                assert!(urls.contains(&want.as_str()), "{want} missing from OPML");
-            }
+        let feeds: Vec<roxmltree::Node> = doc.descendants().filter(|n| n.attribute("xmlUrl").is_some()).collect();
+        let urls: Vec<&str> = feeds.iter().map(|n| n.attribute("xmlUrl").unwrap()).collect();
+        // One per section, in display order: no RSS or JSON twin, no `all` repeating them.
+        assert_eq!(urls, ["news", "notices", "grassroots", "about"].map(|s| format!("http://feeds.example.test/feeds/{s}.atom")));
+        let mut titles = std::collections::HashSet::new();
+        for outline in feeds {
+            assert_eq!(outline.attribute("type"), Some("rss"));
+            assert_eq!(outline.attribute("htmlUrl"), Some("http://feeds.example.test/"));
+            let title = outline.attribute("title").unwrap();
+            assert_eq!(outline.attribute("text"), Some(title));
+            assert!(titles.insert(title), "duplicate title {title}");
+            // What a reader importing the list then fetches, and how feedparser reads it.
+            let path = outline.attribute("xmlUrl").unwrap().trim_start_matches("http://feeds.example.test");
+            let body = get(&app, path, &[]).await.bytes().await.unwrap();
+            let fp = common::feeds::feedparser(&body);
+            assert_eq!(fp["bozo"], 0, "{path}: {}", fp["exception"]);
+            assert_eq!(fp["version"], "atom10", "{path}");
+            assert_eq!(fp["title"], title, "{path}: the list and the feed name it alike");
         }
-        assert_eq!(urls.len(), 15);
+        assert!(titles.contains("青海省总工会 - 工会要闻"), "{titles:?}");
     }
 
     async fn the_index_page_cannot_be_framed_by_another_site(app) {

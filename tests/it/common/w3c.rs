@@ -96,8 +96,13 @@ pub fn assert_tag_uri(s: &str, what: &str) {
         "InvalidTAG authority in {what}: {s}"
     );
     let (date, specific) = rest.split_once(':').expect("tag: date");
+    // RFC 4151 `date`: YYYY, YYYY-MM or YYYY-MM-DD, as the validator's tag_re reads it.
+    let digits: Vec<&str> = date.split('-').collect();
     assert!(
-        date.len() == 4 && date.chars().all(|c| c.is_ascii_digit()),
+        matches!(digits.len(), 1..=3)
+            && digits.iter().enumerate().all(|(i, d)| {
+                d.len() == if i == 0 { 4 } else { 2 } && d.chars().all(|c| c.is_ascii_digit())
+            }),
         "InvalidTAG date in {what}: {s}"
     );
     assert!(
