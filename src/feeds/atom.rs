@@ -97,7 +97,7 @@ fn entry(i: &doc::Item) -> Entry {
         summary: summary.map(Text::plain),
         content: has_content.then(|| Content {
             content_type: Some("html".into()),
-            value: Some(html),
+            value: Some(html.into_owned()),
             ..Content::default()
         }),
         ..Entry::default()

@@ -1,7 +1,7 @@
 //! One feed as the renderers see it: cleaned text, absolute links, dates in the site's zone.
 //! Every renderer reads the same `FeedDoc`, so the three formats always agree.
 
-use std::collections::HashSet;
+use std::{borrow::Cow, collections::HashSet};
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 
@@ -93,8 +93,12 @@ impl FeedDoc {
 
 impl Item {
     /// The HTML feeds carry for the item: the lead image's figure, then the content.
-    pub fn full_html(&self) -> String {
-        format!("{}{}", self.figure_html, self.content_html)
+    pub fn full_html(&self) -> Cow<'_, str> {
+        if self.figure_html.is_empty() {
+            Cow::Borrowed(&self.content_html)
+        } else {
+            Cow::Owned(format!("{}{}", self.figure_html, self.content_html))
+        }
     }
 
     fn new(site: &Site, a: &Article) -> Self {

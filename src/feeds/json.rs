@@ -1,5 +1,7 @@
 //! JSON Feed 1.1 (<https://www.jsonfeed.org/version/1.1/>) rendering with serde.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 use serde::Serialize;
 
@@ -39,7 +41,7 @@ struct JsonItem<'a> {
     id: &'a str,
     url: &'a str,
     title: &'a str,
-    content_html: String,
+    content_html: Cow<'a, str>,
     #[serde(skip_serializing_if = "str::is_empty")]
     summary: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -90,7 +90,7 @@ fn item(i: &doc::Item) -> Item {
             permalink: false,
         }),
         pub_date: Some(i.published.to_rfc2822()),
-        content: Some(i.full_html()).filter(|html| !html.trim().is_empty()),
+        content: Some(i.full_html().into_owned()).filter(|html| !html.trim().is_empty()),
         dublin_core_ext: i.author.as_ref().map(|a| DublinCoreExtension {
             creators: vec![a.clone()],
             ..Default::default()

@@ -5,28 +5,28 @@
 
 use crate::common;
 
-use std::{path::Path, time::Duration};
+use std::time::Duration;
 
 use chrono::Duration as Span;
 use common::feeds::eventually;
 use serde_json::Value;
-use tidings::{App, AppState, clock::Clock, config::Config, store::Store};
+use tidings::{App, AppState, clock::Clock, config::Config};
 
 const WAIT: Duration = Duration::from_secs(10);
 const STAGING: &str = "https://staging.example.net";
-const REAL: &str = "https://www.qhgh.example.org";
+pub(crate) const REAL: &str = "https://www.qhgh.example.org";
 
 /// A database that outlives the apps started on it.
-struct Db {
-    url: String,
-    backend: common::Backend,
-    dir: tempfile::TempDir,
+pub(crate) struct Db {
+    pub url: String,
+    pub backend: common::Backend,
+    pub dir: tempfile::TempDir,
     _pg: Option<common::PgDatabase>,
 }
 
 impl Db {
     /// A fresh database; `None` for PostgreSQL when no server is configured.
-    async fn new(backend: common::Backend) -> Option<Self> {
+    pub async fn new(backend: common::Backend) -> Option<Self> {
         let dir = tempfile::tempdir().unwrap();
         let (url, pg) = match backend {
             common::Backend::Sqlite => (
@@ -49,14 +49,14 @@ impl Db {
 }
 
 /// One `tidings serve` on a [`Db`], on a real port.
-struct Running {
+pub(crate) struct Running {
     base: String,
     state: AppState,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl Running {
-    async fn start(db: &Db, clock: &Clock, tweak: impl FnOnce(&mut Config)) -> Self {
+    pub async fn start(db: &Db, clock: &Clock, tweak: impl FnOnce(&mut Config)) -> Self {
         let mut config = common::test_config(db.dir.path(), &db.url);
         tweak(&mut config);
         let app = App::build_with_clock(config, clock.clone())
@@ -71,7 +71,7 @@ impl Running {
         }
     }
 
-    async fn stop(self) {
+    pub async fn stop(self) {
         self.state.shutdown.cancel();
         self.task.await.unwrap().unwrap();
     }
@@ -97,7 +97,7 @@ impl Running {
     }
 
     /// The ids of the feed at `path` (any format), in order, as feed-rs reads them.
-    async fn ids(&self, path: &str) -> Vec<String> {
+    pub async fn ids(&self, path: &str) -> Vec<String> {
         let body = self.body(path).await;
         let feed = feed_rs::parser::parse(&body[..]).unwrap_or_else(|e| panic!("{path}: {e}"));
         feed.entries.into_iter().map(|e| e.id).collect()
@@ -125,7 +125,7 @@ impl Running {
     }
 
     /// The Atom document's own `<id>`.
-    async fn atom_feed_id(&self, slug: &str) -> String {
+    pub async fn atom_feed_id(&self, slug: &str) -> String {
         let body = self.body(&format!("/feeds/{slug}.atom")).await;
         feed_rs::parser::parse(&body[..]).unwrap().id
     }
@@ -169,6 +169,7 @@ macro_rules! on_both_databases {
         )*
     };
 }
+pub(crate) use on_both_databases;
 
 on_both_databases! {
     async fn ids_are_equal_after_a_restart_on_another_base_url(db) {
@@ -238,36 +239,6 @@ on_both_databases! {
         assert!(before[0].starts_with("tag:staging.example.net,2026-03-01:"), "{before:?}");
         later.stop().await;
     }
-
-    async fn a_database_that_served_ids_before_keeps_them_exactly(db) {
-        // A database of the release before fixed ids, holding an article.
-        migrate_as_before_fixed_ids(&db).await;
-        let config = common::test_config(db.dir.path(), &db.url);
-        let store = Store::connect(&db.url).await.unwrap();
-        let now = common::test_start();
-        store.ensure_sections(&config.section_seeds(), now.timestamp_millis()).await.unwrap();
-        store.put_article(&old_article(), now).await.unwrap();
-        store.close().await;
-
-        let clock = Clock::manual(now + Span::days(200));
-        let upgraded = Running::start(&db, &clock, |_| {}).await;
-        // `tag:<host of base_url>,2026:`, exactly as the release before rendered them.
-        let ids = upgraded.ids("/feeds/news.atom").await;
-        assert_eq!(ids, ["tag:feeds.example.test,2026:article/legacy%2F1"]);
-        assert_eq!(upgraded.atom_feed_id("news").await, "tag:feeds.example.test,2026:feed/news");
-        upgraded.stop().await;
-
-        // From then on they are stored: neither base_url nor feeds.id_authority moves them.
-        let moved = Running::start(&db, &clock, |c| {
-            c.site.base_url = REAL.into();
-            c.feeds.id_authority = Some("qhgh.example.org".into());
-        })
-        .await;
-        assert_eq!(moved.ids("/feeds/news.atom").await, ids);
-        assert_eq!(moved.ids("/feeds/news.rss").await, ids);
-        assert_eq!(moved.ids("/feeds/news.json").await, ids);
-        moved.stop().await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -289,57 +260,4 @@ async fn replicas_started_together_on_different_base_urls_serve_the_same_ids() {
     assert!(from_a[0].contains(",2026-03-01:article/"), "{from_a:?}");
     a.stop().await;
     b.stop().await;
-}
-
-/// Applies only the migrations that existed before `feed_identity` (0160).
-async fn migrate_as_before_fixed_ids(db: &Db) {
-    let dialect = match db.backend {
-        common::Backend::Sqlite => "sqlite",
-        common::Backend::Postgres => "postgres",
-    };
-    let all = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("migrations")
-        .join(dialect);
-    let older = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(&all).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-        if name.as_str() < "0160" {
-            std::fs::copy(&path, older.path().join(name)).unwrap();
-        }
-    }
-    let migrator = sqlx::migrate::Migrator::new(older.path()).await.unwrap();
-    match db.backend {
-        common::Backend::Sqlite => {
-            use std::str::FromStr;
-            let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url)
-                .unwrap()
-                .create_if_missing(true);
-            let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
-            migrator.run(&pool).await.unwrap();
-            pool.close().await;
-        }
-        common::Backend::Postgres => {
-            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-            migrator.run(&pool).await.unwrap();
-            pool.close().await;
-        }
-    }
-}
-
-fn old_article() -> tidings::articles::NewArticle {
-    tidings::articles::NewArticle {
-        id: "legacy/1".into(),
-        section: "news".into(),
-        title: "升级前发布的文章".into(),
-        url: "https://www.example.org/news/legacy.html".into(),
-        content_html: "<p>正文</p>".into(),
-        summary: "摘要".into(),
-        author: None,
-        image: None,
-        tags: vec![],
-        published_at: "2025-03-01T01:00:00Z".parse().unwrap(),
-        updated_at: None,
-        source: "api".into(),
-    }
 }

@@ -36,6 +36,7 @@ mod feeds_cache;
 mod feeds_content;
 mod feeds_http;
 mod feeds_ids;
+mod feeds_ids_legacy;
 mod feeds_replicas;
 mod feeds_stack;
 mod feeds_validation;
