@@ -22,7 +22,10 @@ pub fn lead_figure(
     let alt = caption.unwrap_or("");
     let mut out = format!("<figure><img src=\"{}\" alt=\"{}\">", attr(url), attr(alt));
     if let Some(c) = caption {
-        out.push_str("<figcaption>");
+        // Text-mode readers (newsboat) know neither `figure` nor `figcaption` and would run
+        // the caption into the image's placeholder; a browser draws no extra line for a `br`
+        // that ends the image's line.
+        out.push_str("<br><figcaption>");
         out.push_str(&text(c));
         out.push_str("</figcaption>");
     }
@@ -50,7 +53,7 @@ mod tests {
                 "<p>正文</p>",
             ),
             "<figure><img src=\"https://img.example.org/a.jpg?w=1&amp;h=2\" \
-             alt=\"职工 &lt;代表&gt; &amp; &quot;大会&quot;\">\
+             alt=\"职工 &lt;代表&gt; &amp; &quot;大会&quot;\"><br>\
              <figcaption>职工 &lt;代表&gt; &amp; \"大会\"</figcaption></figure>"
         );
     }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 const WAIT: Duration = Duration::from_secs(5);
 const HOME: &str = "https://www.qhgh.example.org/";
 const LEAD: &str = "<figure><img src=\"https://www.example.org/images/2025/0221/compute-room.jpg\" \
-                    alt=\"中国移动算力机房。记者 张鹏 摄\"><figcaption>中国移动算力机房。记者 张鹏 摄\
+                    alt=\"中国移动算力机房。记者 张鹏 摄\"><br><figcaption>中国移动算力机房。记者 张鹏 摄\
                     </figcaption></figure>";
 
 /// Generates a `sqlite` and a `postgres` test for each body, on an app whose `site.home_url`
