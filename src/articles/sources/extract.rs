@@ -104,14 +104,10 @@ pub fn list_links(html: &str, page: &Url, item: &Selector, max: usize) -> Vec<Ur
     out
 }
 
-/// Text of an element with whitespace runs made one space.
+/// Text of an element as a browser shows it: whitespace runs made one space, and no space
+/// invented where inline markup begins or ends (`于<b>2027年</b>` stays "于2027年").
 fn text_of(el: ElementRef<'_>) -> String {
-    el.text()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    crate::articles::plain_text::html_to_text(&el.inner_html())
 }
 
 /// Reads an article page; the error names the selector that matched nothing.
@@ -221,6 +217,15 @@ mod tests {
                 .contains(r#"src="http://site.test/news/2025/0221/img/1.jpg""#)
         );
         assert!(!a.content_html.contains("track"));
+    }
+
+    #[test]
+    fn a_title_with_inline_markup_gains_no_space() {
+        let page = Url::parse("http://site.test/a.html").unwrap();
+        let html = r#"<h1>大会于<b>2027年5月</b>在<a href="x">西宁</a>开幕 <em>Hello</em>World</h1>
+            <div class="info"><span class="date">2025-02-21</span></div><div class="body">x</div>"#;
+        let a = article(html, &page, &selectors()).unwrap();
+        assert_eq!(a.title, "大会于2027年5月在西宁开幕 HelloWorld");
     }
 
     #[test]
