@@ -23,8 +23,8 @@ use crate::{
     branding::Branding,
     clock::{Clock, from_ms},
     config::Config,
-    mail::Templates,
     events::{Change, Events},
+    mail::Templates,
     metrics::Metrics,
     store::{FeedSection, Store},
 };

@@ -53,6 +53,13 @@ struct Snapshot {
     generation: u64,
 }
 
+/// A language's page and what it was rendered from.
+struct Page {
+    generation: u64,
+    brand: Brand,
+    doc: Arc<Rendered>,
+}
+
 /// The front door's cache.
 pub struct FrontDoor {
     site: Arc<Site>,
@@ -64,8 +71,8 @@ pub struct FrontDoor {
     base_path: String,
     home_url: Option<String>,
     now: RwLock<Arc<Snapshot>>,
-    /// Each language's page and what it was rendered from.
-    pages: RwLock<HashMap<&'static str, (u64, Brand, Arc<Rendered>)>>,
+    /// Each language's page.
+    pages: RwLock<HashMap<&'static str, Page>>,
     /// One reader of a stale offer at a time; the others answer from the copy they have.
     refreshing: tokio::sync::Mutex<()>,
 }
@@ -124,12 +131,19 @@ impl FrontDoor {
         let mut fresh = HashMap::new();
         for (slug, items) in rebuilt {
             let items = if items.len() >= LATEST || self.site.items as usize >= LATEST {
-                items[..items.len().min(LATEST)].iter().map(Latest::from).collect()
-            } else {
-                // Feeds hold fewer than the page lists.
-                (self.store.feed_articles(Some(slug), now, LATEST as u32).await?.iter())
+                items[..items.len().min(LATEST)]
+                    .iter()
                     .map(Latest::from)
                     .collect()
+            } else {
+                // Feeds hold fewer than the page lists.
+                (self
+                    .store
+                    .feed_articles(Some(slug), now, LATEST as u32)
+                    .await?
+                    .iter())
+                .map(Latest::from)
+                .collect()
             };
             fresh.insert(slug.to_owned(), items);
         }
@@ -138,7 +152,12 @@ impl FrontDoor {
         let latest = (sections.iter())
             .map(|s| {
                 let items = fresh.remove(&s.slug).unwrap_or_else(|| {
-                    current.data.latest.get(&s.slug).cloned().unwrap_or_default()
+                    current
+                        .data
+                        .latest
+                        .get(&s.slug)
+                        .cloned()
+                        .unwrap_or_default()
                 });
                 (s.slug.clone(), items)
             })
@@ -188,11 +207,11 @@ impl FrontDoor {
     pub fn page(&self, locale: &'static str) -> anyhow::Result<Arc<Rendered>> {
         let snap = self.now.read().expect("front door lock").clone();
         let brand = self.branding.brand(locale);
-        if let Some((generation, b, doc)) = self.pages.read().expect("front door lock").get(locale)
-            && *generation == snap.generation
-            && *b == brand
+        if let Some(p) = self.pages.read().expect("front door lock").get(locale)
+            && p.generation == snap.generation
+            && p.brand == brand
         {
-            return Ok(doc.clone());
+            return Ok(p.doc.clone());
         }
         let parts = Parts {
             site: &self.site,
@@ -213,8 +232,14 @@ impl FrontDoor {
             let d = doc.clone();
             rt.spawn_blocking(move || d.compress());
         }
-        (self.pages.write().expect("front door lock"))
-            .insert(locale, (snap.generation, brand, doc.clone()));
+        (self.pages.write().expect("front door lock")).insert(
+            locale,
+            Page {
+                generation: snap.generation,
+                brand,
+                doc: doc.clone(),
+            },
+        );
         Ok(doc)
     }
 
@@ -226,7 +251,9 @@ impl FrontDoor {
         let switch = format!("{}/?locale={locale}", self.base_path);
         let title = t.text(locale, "failed.title");
         let base = base_context(t, &brand, locale, &self.base_path, &switch, &title);
-        let message = t.text(locale, "errors.locale_unknown").replace("{value}", asked);
+        let message = t
+            .text(locale, "errors.locale_unknown")
+            .replace("{value}", asked);
         let ctx = context! { lines => vec![message], error => true, ..base };
         match t.render("pages/notice.html", ctx) {
             Ok(html) => {
@@ -237,7 +264,10 @@ impl FrontDoor {
                     HeaderValue::from_static("text/html; charset=utf-8"),
                 );
                 h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+                h.insert(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(CSP),
+                );
                 r
             }
             Err(e) => crate::error::AppError::Internal(e).into_response(),
@@ -249,8 +279,11 @@ impl FrontDoor {
 pub async fn front_door(State(feeds): State<Arc<FeedCache>>, req: Request) -> Response {
     let front = &feeds.front;
     let headers = req.headers();
-    let asked = (req.uri().query().map(|q| url::form_urlencoded::parse(q.as_bytes())))
-        .and_then(|mut pairs| pairs.find(|(k, _)| k == "locale").map(|(_, v)| v));
+    let asked = (req
+        .uri()
+        .query()
+        .map(|q| url::form_urlencoded::parse(q.as_bytes())))
+    .and_then(|mut pairs| pairs.find(|(k, _)| k == "locale").map(|(_, v)| v));
     let Ok(locale) = choose_locale(asked.as_deref(), headers, &feeds.site().language) else {
         return front.unknown_locale(headers, asked.as_deref().unwrap_or_default());
     };
@@ -267,6 +300,9 @@ pub async fn front_door(State(feeds): State<Arc<FeedCache>>, req: Request) -> Re
         HeaderValue::from_static("Accept-Encoding, Accept-Language"),
     );
     h.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(locale));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     resp
 }

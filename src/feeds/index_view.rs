@@ -93,7 +93,12 @@ struct SectionView {
 }
 
 /// The page in `locale`, branded `brand`.
-pub fn render(parts: &Parts<'_>, data: &Data, locale: &str, brand: &Brand) -> anyhow::Result<String> {
+pub fn render(
+    parts: &Parts<'_>,
+    data: &Data,
+    locale: &str,
+    brand: &Brand,
+) -> anyhow::Result<String> {
     let (t, catalog, site) = (parts.templates, parts.catalog, parts.site);
     let all_title = t.text(locale, "home.all_sections");
     let all = SectionView {

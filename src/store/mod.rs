@@ -43,8 +43,8 @@ use sqlx::{
 pub use admin_accounts::LoginSecret;
 pub use admin_sessions::{NewSession, SessionRow};
 pub use api_tokens::StoredToken;
-pub use deferred_signups::DeferredSignup;
 pub use articles::{ArticleCursor, ArticlePage, PutOutcome, PutResult};
+pub use deferred_signups::DeferredSignup;
 pub use digest_content::{Recipient, RunInfo};
 pub use feeds::FeedSection;
 pub use inbound::{Applied, DeliveryRef, Effect, InboundEvent};

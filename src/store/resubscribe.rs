@@ -12,7 +12,11 @@ const ELIGIBLE: &str = "id = $1 AND generation = $2 AND status = 'unsubscribed'
 
 impl Store {
     /// Whether the subscriber of `generation` may subscribe again by their token.
-    pub async fn can_resubscribe(&self, subscriber_id: i64, generation: i64) -> anyhow::Result<bool> {
+    pub async fn can_resubscribe(
+        &self,
+        subscriber_id: i64,
+        generation: i64,
+    ) -> anyhow::Result<bool> {
         let found: Option<i64> = read_pool!(self, |p| sqlx::query_scalar(&format!(
             "SELECT id FROM subscribers WHERE {ELIGIBLE}"
         ))
@@ -27,11 +31,7 @@ impl Store {
     /// Makes an eligible subscriber active again with the choices they had; `false` when not
     /// eligible (already back, suppressed, or the token is of an earlier subscription).
     #[tracing::instrument(skip_all, fields(subscriber_id))]
-    pub async fn resubscribe(
-        &self,
-        subscriber_id: i64,
-        generation: i64,
-    ) -> anyhow::Result<bool> {
+    pub async fn resubscribe(&self, subscriber_id: i64, generation: i64) -> anyhow::Result<bool> {
         write_tx!(self, |tx| {
             let back = sqlx::query(&format!(
                 "UPDATE subscribers SET status = 'active' WHERE {ELIGIBLE}"

@@ -99,10 +99,16 @@ async fn work(state: &AppState, owner: &str, d: &DeferredSignup) -> anyhow::Resu
     // The hourly budget of confirmation mails holds for these too.
     if let Err(wait_secs) = state.subscriptions.confirmations.take(store, now).await? {
         let due = now + i64::try_from(wait_secs).unwrap_or(3600) * 1000;
-        return store.postpone_deferred_signup(d.subscriber_id, owner, due).await;
+        return store
+            .postpone_deferred_signup(d.subscriber_id, owner, due)
+            .await;
     }
     let Ok(email) = Email::parse(&d.email) else {
-        state.subscriptions.confirmations.give_back(store, now).await;
+        state
+            .subscriptions
+            .confirmations
+            .give_back(store, now)
+            .await;
         return store.finish_deferred_signup(d, owner).await;
     };
     // The same transaction as a sign-up through the form: the address's state now decides
@@ -119,7 +125,9 @@ async fn work(state: &AppState, owner: &str, d: &DeferredSignup) -> anyhow::Resu
                 .next_mail_allowed_at(d.subscriber_id, RESEND_INTERVAL_MS)
                 .await?
                 .unwrap_or(now + RESEND_INTERVAL_MS);
-            store.postpone_deferred_signup(d.subscriber_id, owner, due).await
+            store
+                .postpone_deferred_signup(d.subscriber_id, owner, due)
+                .await
         }
     }
 }

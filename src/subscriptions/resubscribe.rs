@@ -44,7 +44,11 @@ pub async fn show(
     if m.status == SubscriberStatus::Active {
         return back(&state, &page, format, m, &link.token).await;
     }
-    if !state.store.can_resubscribe(m.subscriber_id, m.generation).await? {
+    if !state
+        .store
+        .can_resubscribe(m.subscriber_id, m.generation)
+        .await?
+    {
         return Ok(not_possible(&page, format));
     }
     Ok(match format {
@@ -75,7 +79,11 @@ pub async fn submit(
     if m.status == SubscriberStatus::Active {
         return back(&state, &page, format, m, &form.token).await;
     }
-    if !state.store.resubscribe(m.subscriber_id, m.generation).await? {
+    if !state
+        .store
+        .resubscribe(m.subscriber_id, m.generation)
+        .await?
+    {
         return Ok(not_possible(&page, format));
     }
     tracing::info!(subscriber_id = m.subscriber_id, "subscribed again by token");
@@ -104,10 +112,7 @@ async fn back(
     token: &str,
 ) -> Result<Response, AppError> {
     if format == Format::Json {
-        return Ok(json_response(
-            StatusCode::OK,
-            json!({ "status": "active" }),
-        ));
+        return Ok(json_response(StatusCode::OK, json!({ "status": "active" })));
     }
     let sub = state.store.subscriber_by_email(&m.email).await?;
     let catalog = Catalog::load(&state.store, &state.config).await?;
@@ -129,7 +134,10 @@ async fn back(
     let body = page
         .text("resubscribe.done_body")
         .replace("{email}", &m.email)
-        .replace("{schedule}", &catalog.schedule_name(t, page.locale, &schedule))
+        .replace(
+            "{schedule}",
+            &catalog.schedule_name(t, page.locale, &schedule),
+        )
         .replace("{sections}", &sections);
     Ok(page.notice(
         StatusCode::OK,

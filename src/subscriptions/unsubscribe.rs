@@ -8,9 +8,9 @@ use serde_json::json;
 
 use super::{
     input::Format,
-    resubscribe,
     link_token::{LinkError, LinkPage, TokenForm, TokenPage, link_error},
     pages::{Link, Notice, Page, json_response},
+    resubscribe,
     state::PageState,
 };
 use crate::domain::{SubscriberStatus, TokenKind};
@@ -82,7 +82,10 @@ async fn done(
     }
     let mut notice = Notice {
         title: page.text("unsubscribe.done_title"),
-        lines: vec![page.text("unsubscribe.done_body").replace("{email}", &m.email)],
+        lines: vec![
+            page.text("unsubscribe.done_body")
+                .replace("{email}", &m.email),
+        ],
         ..Notice::default()
     };
     if state
@@ -93,7 +96,9 @@ async fn done(
         notice.lines.push(page.text("unsubscribe.resubscribe_hint"));
         notice.action = Some(resubscribe::offer(page, token));
     } else {
-        notice.lines.push(page.text("unsubscribe.resubscribe_by_mail"));
+        notice
+            .lines
+            .push(page.text("unsubscribe.resubscribe_by_mail"));
         notice.link = Some(Link {
             url: format!("{}/subscribe?locale={}", page.base_path(), page.locale),
             label: page.text("unsubscribe.resubscribe_link"),

@@ -39,9 +39,15 @@ struct Answer {
 
 /// The front door as a client sending `accept_language` (if any) sees it.
 async fn front(app: &common::TestApp, path: &str, accept_language: Option<&str>) -> (Answer, Html) {
-    let headers: Vec<(&str, &str)> = accept_language.map(|l| ("accept-language", l)).into_iter().collect();
+    let headers: Vec<(&str, &str)> = accept_language
+        .map(|l| ("accept-language", l))
+        .into_iter()
+        .collect();
     let resp = get(app, path, &headers).await;
-    let answer = Answer { status: resp.status(), headers: resp.headers().clone() };
+    let answer = Answer {
+        status: resp.status(),
+        headers: resp.headers().clone(),
+    };
     (answer, Html::parse_document(&resp.text().await.unwrap()))
 }
 
@@ -203,12 +209,32 @@ async fn the_front_door_links_the_organisations_own_site_when_it_is_another() {
     let (_, page) = front(&app, "/", Some("zh-CN")).await;
     let links: Vec<(String, String)> = page
         .select(&sel(".intro a"))
-        .map(|a| (a.attr("href").unwrap().to_owned(), a.text().collect::<String>()))
+        .map(|a| {
+            (
+                a.attr("href").unwrap().to_owned(),
+                a.text().collect::<String>(),
+            )
+        })
         .collect();
-    assert!(links.contains(&("https://www.qhghw.example/".to_owned(), "访问官网 ↗".to_owned())), "{links:?}");
-    assert_eq!(attr(&page, "header a.brand", "href").as_deref(), Some("/"), "the header leads home");
+    assert!(
+        links.contains(&(
+            "https://www.qhghw.example/".to_owned(),
+            "访问官网 ↗".to_owned()
+        )),
+        "{links:?}"
+    );
+    assert_eq!(
+        attr(&page, "header a.brand", "href").as_deref(),
+        Some("/"),
+        "the header leads home"
+    );
 
-    let plain = common::try_spawn_app(common::Backend::Sqlite).await.unwrap();
+    let plain = common::try_spawn_app(common::Backend::Sqlite)
+        .await
+        .unwrap();
     let (_, page) = front(&plain, "/", None).await;
-    assert!(!page.html().contains("访问官网"), "no link to itself when home_url is unset");
+    assert!(
+        !page.html().contains("访问官网"),
+        "no link to itself when home_url is unset"
+    );
 }

@@ -38,6 +38,7 @@ mod feeds_stack;
 mod feeds_validation;
 mod feeds_websub;
 mod front_door;
+mod front_door_browser;
 mod import_cli;
 mod inbound_imap;
 mod inbound_processing;

@@ -19,12 +19,23 @@ const LI: &str = "li.lei@example.org";
 
 /// A never-expiring token for `email`'s current subscription, as every digest carries.
 async fn unsubscribe_token(app: &common::TestApp, email: &str) -> String {
-    let s = app.state.store.subscriber_by_email(email).await.unwrap().unwrap();
-    let l = links::issue_subscriber_links(&app.state.store, "http://feeds.example.test", &[(s.id, s.generation, "en")], to_ms(app.clock.now()))
+    let s = app
+        .state
+        .store
+        .subscriber_by_email(email)
         .await
         .unwrap()
-        .pop()
         .unwrap();
+    let l = links::issue_subscriber_links(
+        &app.state.store,
+        "http://feeds.example.test",
+        &[(s.id, s.generation, "en")],
+        to_ms(app.clock.now()),
+    )
+    .await
+    .unwrap()
+    .pop()
+    .unwrap();
     common::smtp::token_of(&l.unsubscribe_url)
 }
 
@@ -36,13 +47,24 @@ fn form_fields(html: &str, action: &str) -> Option<Vec<(String, String)>> {
         .next()?;
     Some(
         form.select(&Selector::parse("input[type=hidden]").unwrap())
-            .map(|i| (i.attr("name").unwrap().to_owned(), i.attr("value").unwrap().to_owned()))
+            .map(|i| {
+                (
+                    i.attr("name").unwrap().to_owned(),
+                    i.attr("value").unwrap().to_owned(),
+                )
+            })
             .collect(),
     )
 }
 
 async fn unsubscribe(app: &common::TestApp, token: &str) -> String {
-    let r = app.client.post(app.url(&format!("/unsubscribe?token={token}"))).form(&[("locale", "en")]).send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url(&format!("/unsubscribe?token={token}")))
+        .form(&[("locale", "en")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     r.text().await.unwrap()
 }

@@ -33,16 +33,43 @@ async fn kept(app: &common::TestApp, email: &str) -> Option<(DeferredSignup, i64
 
 /// Unsubscribes `email` through a digest's one-click link.
 async fn unsubscribe(app: &common::TestApp, email: &str) {
-    let s = app.state.store.subscriber_by_email(email).await.unwrap().unwrap();
-    let l = links::issue_subscriber_links(&app.state.store, "http://feeds.example.test", &[(s.id, s.generation, "zh-CN")], to_ms(app.clock.now()))
-        .await.unwrap().pop().unwrap();
-    let r = app.client.post(app.url(&format!("/unsubscribe?token={}", token_of(&l.unsubscribe_url)))).form(&[("List-Unsubscribe", "One-Click")]).send().await.unwrap();
+    let s = app
+        .state
+        .store
+        .subscriber_by_email(email)
+        .await
+        .unwrap()
+        .unwrap();
+    let l = links::issue_subscriber_links(
+        &app.state.store,
+        "http://feeds.example.test",
+        &[(s.id, s.generation, "zh-CN")],
+        to_ms(app.clock.now()),
+    )
+    .await
+    .unwrap()
+    .pop()
+    .unwrap();
+    let r = app
+        .client
+        .post(app.url(&format!(
+            "/unsubscribe?token={}",
+            token_of(&l.unsubscribe_url)
+        )))
+        .form(&[("List-Unsubscribe", "One-Click")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
 
 /// Waits until the worker has parked until `due` (it has planned for the kept sign-up).
 async fn parked_until(clock: &Clock, due: i64) {
-    assert!(eventually(WAIT, || async { clock.waiting().contains(&from_ms(due)) }).await, "the worker never planned for {due}: {:?}", clock.waiting());
+    assert!(
+        eventually(WAIT, || async { clock.waiting().contains(&from_ms(due)) }).await,
+        "the worker never planned for {due}: {:?}",
+        clock.waiting()
+    );
 }
 
 with_smtp_on_both_backends! {
@@ -119,14 +146,19 @@ with_smtp_on_both_backends! {
 }
 
 /// A second process on the database of `first`, mailing through `smtp`, on its own clock.
-async fn second_process(first: &common::TestApp, smtp: &SmtpServer) -> (tidings::AppState, Clock, tempfile::TempDir) {
+async fn second_process(
+    first: &common::TestApp,
+    smtp: &SmtpServer,
+) -> (tidings::AppState, Clock, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::test_config(dir.path(), &first.database_url);
     config.mail.transport = MailTransport::Smtp;
     config.mail.smtp_url = Some(smtp.url());
     config.subscriptions.ip_burst = 1000;
     let clock = Clock::manual(first.clock.now());
-    let app = App::build_with_clock(config, clock.clone()).await.expect("build the second process");
+    let app = App::build_with_clock(config, clock.clone())
+        .await
+        .expect("build the second process");
     let state = app.state();
     tokio::spawn(app.run());
     (state, clock, dir)
@@ -135,7 +167,9 @@ async fn second_process(first: &common::TestApp, smtp: &SmtpServer) -> (tidings:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_send_a_held_back_mail_once() {
     let smtp = SmtpServer::start();
-    let Some(app) = common::smtp::spawn_app_with_smtp(common::Backend::Postgres, &smtp, |_| {}).await else {
+    let Some(app) =
+        common::smtp::spawn_app_with_smtp(common::Backend::Postgres, &smtp, |_| {}).await
+    else {
         eprintln!("TIDINGS_TEST_POSTGRES_URL unset: PostgreSQL test not run");
         return;
     };
@@ -156,6 +190,11 @@ async fn two_processes_send_a_held_back_mail_once() {
     // Both are idle again, and there was one mail.
     parked_until(&app.clock, due + 30_000).await;
     parked_until(&b_clock, due + 30_000).await;
-    assert_eq!(smtp.to(LI).len(), 2, "the first confirmation, then the held-back one: {:#?}", smtp.to(LI));
+    assert_eq!(
+        smtp.to(LI).len(),
+        2,
+        "the first confirmation, then the held-back one: {:#?}",
+        smtp.to(LI)
+    );
     b.shutdown.cancel();
 }

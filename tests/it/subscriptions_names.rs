@@ -7,10 +7,7 @@ use crate::common;
 
 use std::collections::BTreeMap;
 
-use common::{
-    smtp::token_of,
-    subscriptions::subscribe_form,
-};
+use common::{smtp::token_of, subscriptions::subscribe_form};
 use reqwest::StatusCode;
 use scraper::{Html, Selector};
 use serde_json::json;
@@ -18,13 +15,36 @@ use tidings::{clock::to_ms, subscriptions::links};
 
 /// Renames the `daily` schedule to `name` through the admin API.
 async fn rename_daily(app: &common::TestApp, name: &str) {
-    let mut daily: serde_json::Value = app.client.get(app.url("/api/v1/schedules/daily")).bearer_auth(common::ADMIN_TOKEN).send().await.unwrap().json().await.unwrap();
+    let mut daily: serde_json::Value = app
+        .client
+        .get(app.url("/api/v1/schedules/daily"))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     daily["name"] = name.into();
-    let body: serde_json::Map<String, serde_json::Value> = ["name", "cron", "timezone", "enabled", "send_when_empty", "max_articles"]
-        .iter()
-        .map(|k| (k.to_string(), daily[*k].clone()))
-        .collect();
-    let r = app.client.put(app.url("/api/v1/schedules/daily")).bearer_auth(common::ADMIN_TOKEN).json(&body).send().await.unwrap();
+    let body: serde_json::Map<String, serde_json::Value> = [
+        "name",
+        "cron",
+        "timezone",
+        "enabled",
+        "send_when_empty",
+        "max_articles",
+    ]
+    .iter()
+    .map(|k| (k.to_string(), daily[*k].clone()))
+    .collect();
+    let r = app
+        .client
+        .put(app.url("/api/v1/schedules/daily"))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
 

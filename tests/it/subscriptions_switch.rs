@@ -28,14 +28,27 @@ fn lang(html: &str) -> String {
 /// Follows the switch of `html` (a page in `from`) and the switch of the page it leads to;
 /// both must answer `status` (the page's own), the first in the other language, the second
 /// in `from` again. A browser preferring `from` asks, so the link itself must choose.
-async fn switch_both_ways(app: &common::TestApp, what: &str, html: &str, from: &str, status: StatusCode) {
+async fn switch_both_ways(
+    app: &common::TestApp,
+    what: &str,
+    html: &str,
+    from: &str,
+    status: StatusCode,
+) {
     assert_eq!(lang(html), from, "{what}: {html}");
     let to = if from == "en" { "zh-CN" } else { "en" };
     let mut here = html.to_owned();
     for want in [to, from] {
-        let href = attr(&here, "header a[hreflang]", "href").unwrap_or_else(|| panic!("{what}: no switch"));
+        let href = attr(&here, "header a[hreflang]", "href")
+            .unwrap_or_else(|| panic!("{what}: no switch"));
         let asked = if want == "en" { "zh-CN" } else { "en" };
-        let r = app.client.get(app.url(&href)).header("accept-language", asked).send().await.unwrap();
+        let r = app
+            .client
+            .get(app.url(&href))
+            .header("accept-language", asked)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), status, "{what}: {href}");
         here = r.text().await.unwrap();
         assert_eq!(lang(&here), want, "{what}: {href}: {here}");
@@ -43,7 +56,13 @@ async fn switch_both_ways(app: &common::TestApp, what: &str, html: &str, from: &
 }
 
 async fn post(app: &common::TestApp, path: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
-    let r = app.client.post(app.url(path)).form(form).send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url(path))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
     (r.status(), r.text().await.unwrap())
 }
 
