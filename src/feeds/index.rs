@@ -16,7 +16,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
-use minijinja::context;
 
 use super::{
     FeedCache,
@@ -32,7 +31,7 @@ use crate::{
     config::Config,
     mail::Templates,
     store::{FeedSection, Store},
-    subscriptions::{base_context, choices::Catalog, choose_locale, supported},
+    subscriptions::{choices::Catalog, choose_locale, supported},
 };
 
 /// How long a request trusts the form's offer (schedules and names) read earlier.
@@ -246,16 +245,10 @@ impl FrontDoor {
     /// 422 for a `locale` the site does not speak, in one it does.
     fn unknown_locale(&self, headers: &HeaderMap, asked: &str) -> Response {
         let locale = choose_locale(None, headers, &self.site.language).unwrap_or("zh-CN");
-        let t = &self.templates;
         let brand = self.branding.brand(locale);
-        let switch = format!("{}/?locale={locale}", self.base_path);
-        let title = t.text(locale, "failed.title");
-        let base = base_context(t, &brand, locale, &self.base_path, &switch, &title);
-        let message = t
-            .text(locale, "errors.locale_unknown")
-            .replace("{value}", asked);
-        let ctx = context! { lines => vec![message], error => true, ..base };
-        match t.render("pages/notice.html", ctx) {
+        let page =
+            index_view::unknown_locale(&self.templates, &brand, locale, &self.base_path, asked);
+        match page {
             Ok(html) => {
                 let mut r = (StatusCode::UNPROCESSABLE_ENTITY, html).into_response();
                 let h = r.headers_mut();

@@ -174,3 +174,25 @@ fn article(site: &Site, t: &Templates, locale: &str, a: &Latest) -> ArticleView 
         date: day.to_string(),
     }
 }
+
+/// The page saying that `asked` (a `?locale=`) is no language of the site, in `locale`; its
+/// switch leads to the front door in the other language.
+pub fn unknown_locale(
+    t: &Templates,
+    brand: &Brand,
+    locale: &str,
+    base_path: &str,
+    asked: &str,
+) -> anyhow::Result<String> {
+    let other = t.text(locale, "common.other_locale");
+    let switch = format!("{base_path}/?locale={other}");
+    let title = t.text(locale, "failed.title");
+    let base = base_context(t, brand, locale, base_path, &switch, &title);
+    let message = t
+        .text(locale, "errors.locale_unknown")
+        .replace("{value}", asked);
+    t.render(
+        "pages/notice.html",
+        context! { lines => vec![message], error => true, ..base },
+    )
+}

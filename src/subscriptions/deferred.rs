@@ -17,7 +17,9 @@ use crate::{
 };
 
 /// How long a claim lasts: longer than a mail with all its attempts (`outbox::RETRY_DELAYS`
-/// plus three SMTP sessions), so a live process never loses one it is still sending.
+/// plus three ordinary SMTP sessions). Should a relay stall longer still, the process taking
+/// the claim over finds the address's window restarted by the first attempt, and waits it
+/// out: at worst a second mail one window later, never two within one.
 const LEASE_MS: i64 = 5 * 60_000;
 /// Sign-ups claimed at once.
 const BATCH: i64 = 16;
@@ -95,27 +97,33 @@ async fn pause(state: &AppState) -> bool {
 /// Records and mails one claimed sign-up, or gives it back for later.
 async fn work(state: &AppState, owner: &str, d: &DeferredSignup) -> anyhow::Result<()> {
     let store = &state.store;
+    let budget = &state.subscriptions.confirmations;
     let now = to_ms(state.clock.now());
     // The hourly budget of confirmation mails holds for these too.
-    if let Err(wait_secs) = state.subscriptions.confirmations.take(store, now).await? {
+    if let Err(wait_secs) = budget.take(store, now).await? {
         let due = now + i64::try_from(wait_secs).unwrap_or(3600) * 1000;
         return store
             .postpone_deferred_signup(d.subscriber_id, owner, due)
             .await;
     }
     let Ok(email) = Email::parse(&d.email) else {
-        state
-            .subscriptions
-            .confirmations
-            .give_back(store, now)
-            .await;
+        budget.give_back(store, now).await;
         return store.finish_deferred_signup(d, owner).await;
     };
     // The same transaction as a sign-up through the form: the address's state now decides
     // which mail (if any) goes, and the window is checked again, so a mail sent meanwhile
     // (by another process, or by a process that died before dropping this row) holds it
     // back once more rather than doubling it.
-    match outbox::record(state, &email, &d.prefs).await? {
+    let recorded = outbox::record(state, &email, &d.prefs).await;
+    let recorded = match recorded {
+        Ok(r) => r,
+        Err(e) => {
+            // Tried again by whichever process claims it when this claim lapses.
+            budget.give_back(store, now).await;
+            return Err(e);
+        }
+    };
+    match recorded {
         Some(job) => {
             outbox::send(state, &job).await;
             store.finish_deferred_signup(d, owner).await
