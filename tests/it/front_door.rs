@@ -81,6 +81,13 @@ on_both_backends! {
         assert!(!html.contains("明日要闻"), "a scheduled article is not shown before its time");
         assert!(!html.contains("撤回的要闻"), "a retracted article is never shown");
         assert_eq!(texts(&page, "section#notices .empty"), ["暂无文章。"]);
+        // Whatever a title holds is text.
+        let hostile = common::article("about", "<b>粗体</b> & \"引号\" <script>x()</script>");
+        assert!(app.put_article("hostile", &hostile).await.status().is_success());
+        assert!(eventually(WAIT, || feed_contains(&app, "/", "粗体")).await);
+        let (_, page) = front(&app, "/", None).await;
+        assert_eq!(texts(&page, "section#about li a"), ["<b>粗体</b> & \"引号\" <script>x()</script>"]);
+        assert!(!page.html().contains("<script>"));
         for slug in ["news", "notices", "grassroots", "about"] {
             let feeds: Vec<&str> = page.select(&sel(&format!("section#{slug} .feeds a"))).map(|a| a.attr("href").unwrap()).collect();
             assert_eq!(feeds, [
