@@ -68,6 +68,9 @@ with_smtp_on_both_backends! {
     async fn a_renamed_schedule_is_called_by_its_new_name_on_pages_and_in_the_confirmation_mail(app, smtp) {
         rename_daily(&app, "早间快报").await;
         app.state.store.put_schedule_texts("daily", &BTreeMap::from([("en".to_owned(), "Morning briefing".to_owned())])).await.unwrap();
+        // No English name stored for the weekly one (an empty text removes one): the strings
+        // file's stands in.
+        app.state.store.put_schedule_texts("weekly", &BTreeMap::from([("en".to_owned(), String::new())])).await.unwrap();
 
         assert_eq!(choices(&page(&app, "/subscribe?locale=zh-CN").await, "schedule"), ["早间快报", "每周摘要"]);
         // English: the stored English name, else the strings file's.
