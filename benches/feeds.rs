@@ -149,7 +149,20 @@ async fn scale(articles: usize, sections: usize) -> anyhow::Result<()> {
     let events = Events::new();
     let metrics = Arc::new(Metrics::default());
     let cold = Instant::now();
-    let cache = FeedCache::build(&config, store.clone(), clock.clone(), &events, metrics).await?;
+    // The front door is rendered from the same rebuild, with the page templates and branding.
+    let pages = (
+        Arc::new(tidings::mail::Templates::load(&config.site.templates_dir)?),
+        tidings::branding::Branding::load(&store, &config).await?,
+    );
+    let cache = FeedCache::build(
+        &config,
+        store.clone(),
+        clock.clone(),
+        &events,
+        metrics,
+        pages,
+    )
+    .await?;
     let cold = cold.elapsed();
     println!(
         "scale: cold build of every cache ({} documents) {:.0} ms (goal < 2000 ms)",

@@ -166,6 +166,7 @@ impl App {
             clock.clone(),
             &events,
             metrics.clone(),
+            (templates.clone(), branding.clone()),
         )
         .await?;
         let state = AppState(Arc::new(Inner {

@@ -20,9 +20,11 @@ use super::{
     site::{Format, Site, feed_path},
 };
 use crate::{
+    branding::Branding,
     clock::{Clock, from_ms},
     config::Config,
     events::{Change, Events},
+    mail::Templates,
     metrics::Metrics,
     store::{FeedSection, Store},
 };
@@ -74,6 +76,8 @@ pub struct FeedCache {
     built_as_of: Mutex<DateTime<Utc>>,
     /// `Cache-Control` of every document.
     pub cache_control: HeaderValue,
+    /// The front door (`/`), one page per language.
+    pub front: index::FrontDoor,
 }
 
 impl FeedCache {
@@ -84,16 +88,27 @@ impl FeedCache {
         clock: Clock,
         events: &Events,
         metrics: Arc<Metrics>,
+        pages: (Arc<Templates>, Branding),
     ) -> anyhow::Result<Self> {
         let ids = super::identity::fix(&store, config, clock.now()).await?;
-        let site = Site::from_config(config, ids);
+        let site = Arc::new(Site::from_config(config, ids));
+        let (templates, branding) = pages;
+        let front = index::FrontDoor::new(
+            config,
+            site.clone(),
+            store.clone(),
+            clock.clone(),
+            templates,
+            branding,
+        );
         let cache = Self {
             cache_control: HeaderValue::from_str(&format!(
                 "public, max-age={}",
                 site.max_age_seconds
             ))
             .expect("digits are a valid header"),
-            site: Arc::new(site),
+            site,
+            front,
             store,
             clock,
             metrics,
@@ -116,8 +131,11 @@ impl FeedCache {
         Ok(cache)
     }
 
-    /// The document served at `path`, if any.
+    /// The document served at `path`, if any (`/`: the front door in the site's language).
     pub fn get(&self, path: &str) -> Option<Arc<Rendered>> {
+        if path == "/" {
+            return self.front.page(self.front.default_locale()).ok();
+        }
         self.docs
             .read()
             .expect("feed cache lock")
@@ -220,15 +238,13 @@ impl FeedCache {
         }
         let pages_stale =
             *scope == Scope::All || *self.sections.lock().expect("feed cache lock") != sections;
+        let rebuilt = (wanted.iter().zip(&section_items))
+            .map(|(s, items)| (s.slug.as_str(), items.as_slice()))
+            .collect();
+        self.front.update(&sections, rebuilt, all_changed).await?;
         let mut rendered = render::all_formats(self.site.clone(), feeds).await?;
         if pages_stale {
             let edited = from_ms(sections_edited);
-            rendered.push(page(
-                "/",
-                index::render(&self.site, &sections),
-                "text/html; charset=utf-8",
-                edited,
-            ));
             rendered.push(page(
                 "/feeds.opml",
                 opml::render(&self.site, &sections),

@@ -1,9 +1,10 @@
 //! Public feeds (SPEC §4): RSS 2.0, Atom 1.0 and JSON Feed per section, served from a cache.
 //!
-//! Pure renderers (`rss`, `atom`, `json`, `opml`, `index`) turn a [`doc::FeedDoc`] into bytes;
-//! the [`FeedCache`] keeps every document pre-rendered and compressed, and rebuilds the
-//! sections a [`Change`] names; [`serve`] answers requests from it; `websub` tells the hub;
-//! `identity` fixes, once per database, what every item's `tag:` id is made of.
+//! Pure renderers (`rss`, `atom`, `json`, `opml`) turn a [`doc::FeedDoc`] into bytes; the
+//! [`FeedCache`] keeps every document pre-rendered and compressed, and rebuilds the sections
+//! a [`Change`] names; [`serve`] answers requests from it; `websub` tells the hub; `identity`
+//! fixes, once per database, what every item's `tag:` id is made of. The front door
+//! (`index`) is rendered per language from what each rebuild read.
 
 mod atom;
 mod cache;
@@ -12,6 +13,7 @@ pub mod doc;
 mod figure;
 mod identity;
 mod index;
+mod index_view;
 mod json;
 mod opml;
 pub mod render;
@@ -43,7 +45,10 @@ const REBUILD_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 pub fn router() -> Router<AppState> {
     let cached = || get(serve::cached).fallback(serve::method_not_allowed);
     Router::new()
-        .route("/", cached())
+        .route(
+            "/",
+            get(index::front_door).fallback(serve::method_not_allowed),
+        )
         .route("/feeds.opml", cached())
         .route("/feeds/{file}", cached())
 }

@@ -29,6 +29,7 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "pages/manage.html",
     "pages/unsubscribe.html",
     "pages/notice.html",
+    "pages/home.html",
     "mail/confirm.txt",
     "mail/confirm.html",
     "mail/already_subscribed.txt",

@@ -1,18 +1,24 @@
 //! What a subscriber can choose (sections, schedules, language), checked against the
 //! database, and shown in the page's language.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::input::Problem;
-use crate::domain::{ScheduleChoice, Section};
+use crate::domain::{DisplayNames, ScheduleChoice, Section};
 use crate::{config::Config, mail::Templates, store::Store};
 
-/// The sections and schedules on offer right now.
+/// The sections and schedules on offer right now, with what they are called in each language.
 pub struct Catalog {
     pub sections: Vec<Section>,
     pub schedules: Vec<ScheduleChoice>,
     /// The first configured schedule still on offer, else the first on offer.
     pub default_schedule: Option<String>,
+    /// Stored per-locale section titles and schedule names (admins rename them at any time).
+    pub names: DisplayNames,
+    /// Stored per-locale section descriptions, by slug then locale.
+    pub descriptions: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// A checkbox or radio button of a form.
@@ -34,10 +40,19 @@ impl Catalog {
             .find(|c| schedules.iter().any(|s| s.slug == c.slug))
             .map(|c| c.slug.clone())
             .or_else(|| schedules.first().map(|s| s.slug.clone()));
+        let names = store.display_names(&config.site.language).await?;
+        let descriptions = store
+            .section_texts()
+            .await?
+            .into_iter()
+            .map(|(slug, t)| (slug, t.descriptions))
+            .collect();
         Ok(Self {
             sections,
             schedules,
             default_schedule,
+            names,
+            descriptions,
         })
     }
 
@@ -79,7 +94,7 @@ impl Catalog {
             .iter()
             .map(|s| Choice {
                 slug: s.slug.clone(),
-                title: section_title(t, locale, &s.slug, &s.title),
+                title: self.section_title(t, locale, &s.slug, &s.title),
                 checked: chosen.is_some_and(|c| c.iter().any(|x| x == &s.slug)),
             })
             .collect()
@@ -97,21 +112,38 @@ impl Catalog {
             .iter()
             .map(|s| Choice {
                 slug: s.slug.clone(),
-                title: schedule_name(t, locale, &s.slug, &s.name),
+                title: self.schedule_name(t, locale, &s.slug),
                 checked: chosen == Some(s.slug.as_str()),
             })
             .collect()
     }
-}
 
-/// A section's title in `locale`: `[section_titles]` of the strings, else the stored title.
-pub fn section_title(t: &Templates, locale: &str, slug: &str, stored: &str) -> String {
-    t.lookup(locale, &format!("section_titles.{slug}"))
-        .unwrap_or_else(|| stored.to_owned())
-}
+    /// A section's title in `locale` by the [`DisplayNames`] rule; `stored` is its `title`.
+    pub fn section_title(&self, t: &Templates, locale: &str, slug: &str, stored: &str) -> String {
+        let file = t.lookup(locale, &format!("section_titles.{slug}"));
+        self.names.section(slug, locale, stored, file)
+    }
 
-/// A schedule's name in `locale`: `[schedule_names]` of the strings, else the stored name.
-pub fn schedule_name(t: &Templates, locale: &str, slug: &str, stored: &str) -> String {
-    t.lookup(locale, &format!("schedule_names.{slug}"))
-        .unwrap_or_else(|| stored.to_owned())
+    /// A section's description in `locale`: the stored text of that locale, else (in the
+    /// site's language only) the stored description; other languages get none rather than
+    /// a text their readers may not read.
+    pub fn section_description(&self, locale: &str, slug: &str, stored: &str) -> String {
+        match self.descriptions.get(slug).and_then(|d| d.get(locale)) {
+            Some(d) if !d.trim().is_empty() => d.clone(),
+            _ if locale == self.names.default_locale => stored.to_owned(),
+            _ => String::new(),
+        }
+    }
+
+    /// A schedule's name in `locale` by the [`DisplayNames`] rule: a stored text of that
+    /// locale, else its stored name in the site's language, else the strings file (which, or
+    /// the slug, also stands for the stored name of a schedule no longer on offer).
+    pub fn schedule_name(&self, t: &Templates, locale: &str, slug: &str) -> String {
+        let file = t.lookup(locale, &format!("schedule_names.{slug}"));
+        let stored = match self.schedules.iter().find(|s| s.slug == slug) {
+            Some(s) => s.name.clone(),
+            None => file.clone().unwrap_or_else(|| slug.to_owned()),
+        };
+        self.names.schedule(slug, locale, &stored, file)
+    }
 }

@@ -13,6 +13,7 @@ use minijinja::context;
 use serde_json::json;
 
 use super::{
+    held,
     input::Format,
     limits::RESEND_INTERVAL_MS,
     link_token::{LinkError, LinkPage, TokenForm, TokenPage, link_error, resolve},
@@ -25,7 +26,7 @@ use super::{
 };
 use crate::{
     clock::to_ms,
-    domain::{Email, SubscriberStatus, TokenKind},
+    domain::{Email, Preferences, SubscriberStatus, TokenKind},
     error::AppError,
     store::TokenMatch,
 };
@@ -157,12 +158,31 @@ pub async fn resend(State(state): State<PageState>, req: Request) -> Result<Resp
             token: fresh.text,
             schedule: m.schedule.clone(),
         })),
-        _ => state.confirmations.give_back(&state.store, now).await,
+        _ => {
+            state.confirmations.give_back(&state.store, now).await;
+            hold_back(&state, m, now).await?;
+        }
     }
     Ok(match format {
         Format::Json => json_response(StatusCode::ACCEPTED, json!({ "status": "pending" })),
         Format::Html => sent_page(&page, &m.email),
     })
+}
+
+/// A new mail asked for within the address's window: kept for the window's end, with the
+/// choices the subscriber has then (a sign-up through the form may still change them).
+async fn hold_back(state: &PageState, m: &TokenMatch, now: i64) -> Result<(), AppError> {
+    let sub = state.store.subscriber_by_email(&m.email).await?;
+    let Some(s) = sub.filter(|s| s.status == SubscriberStatus::Pending) else {
+        return Ok(());
+    };
+    let prefs = Preferences {
+        sections: (!s.all_sections).then_some(s.sections),
+        schedule: s.schedule,
+        locale: s.locale,
+    };
+    held::defer(&state.store, &state.deferred, &m.email, &prefs, now).await?;
+    Ok(())
 }
 
 fn expired(m: &TokenMatch, now: i64) -> bool {

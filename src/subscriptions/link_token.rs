@@ -161,13 +161,14 @@ pub struct TokenForm<K> {
 }
 
 impl<K: LinkPage> TokenForm<K> {
-    /// The page to answer on.
-    pub fn page<'a>(&self, state: &'a PageState) -> Page<'a> {
+    /// The page to answer on. Its language switch leads to the `GET` of `K` with the token,
+    /// which shows the state the `POST` left, in the other language.
+    pub fn page<'a>(&'a self, state: &'a PageState) -> Page<'a> {
         Page {
             state,
             locale: self.locale,
             path: K::PATH,
-            token: None,
+            token: Some(&self.token),
         }
     }
 }
@@ -201,7 +202,9 @@ where
         let fallback = found.as_ref().map_or(site, |m| m.locale.as_str());
         let locale = locale_field(&fields, &query);
         let locale_asked = matches!(locale, Ok(Some(_)));
-        let (page, locale_ok) = page_for(&state, headers, locale, fallback, K::PATH, None);
+        let shown = raw.clone().ok().flatten().map(str::to_owned);
+        let (page, locale_ok) =
+            page_for(&state, headers, locale, fallback, K::PATH, shown.as_deref());
         let checked = fields
             .only(K::FIELDS)
             .and(raw)

@@ -6,6 +6,8 @@
 
 pub mod choices;
 mod confirm;
+mod deferred;
+mod held;
 pub mod import;
 pub mod import_cli;
 mod input;
@@ -15,6 +17,7 @@ pub mod links;
 mod manage;
 pub mod outbox;
 mod pages;
+mod resubscribe;
 mod state;
 mod subscribe;
 pub mod token;
@@ -29,6 +32,7 @@ use crate::{AppState, clock::to_ms};
 
 pub use input::{choose_locale, supported};
 pub use limits::RESEND_INTERVAL_MS;
+pub use pages::base_context;
 pub use state::{PageState, Subscriptions};
 pub use token::CONFIRM_TTL_MS;
 
@@ -52,6 +56,11 @@ pub fn router() -> Router<AppState> {
             "/subscriptions/resend",
             axum::routing::post(confirm::resend),
         )
+        .route(subscribe::SENT_PATH, get(subscribe::sent))
+        .route(
+            "/subscriptions/resubscribe",
+            get(resubscribe::show).post(resubscribe::submit),
+        )
         .route(
             "/subscriptions/manage",
             get(manage::show).post(manage::submit),
@@ -62,9 +71,11 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// Starts the confirmation-mail worker and the hourly clean-up of stale tokens and sign-ups.
+/// Starts the confirmation-mail worker, the worker of held-back sign-ups, and the hourly
+/// clean-up of stale tokens and sign-ups.
 pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
     outbox::spawn(state, tasks);
+    deferred::spawn(state, tasks);
     let state = state.clone();
     tasks.spawn(async move {
         loop {

@@ -11,7 +11,8 @@ use tokio::{
 };
 
 use super::{
-    choices::schedule_name,
+    choices::Catalog,
+    held,
     limits::RESEND_INTERVAL_MS,
     links,
     token::{self, CONFIRM_TTL_MS},
@@ -132,7 +133,14 @@ async fn deliver(state: &AppState, job: Job) {
     let job = match job {
         Job::Mail(m) => m,
         Job::SignUp { email, prefs } => match record(state, &email, &prefs).await {
-            Ok(Some(m)) => m,
+            Ok(Some(m)) => {
+                // This mail answers a sign-up still kept from earlier too (its window has
+                // ended, its worker not yet come): it carries the newest choices already.
+                if let Err(e) = state.store.drop_deferred_signup(email.as_str()).await {
+                    tracing::warn!(error = ?e, "cannot drop a held-back sign-up");
+                }
+                m
+            }
             Ok(None) => return,
             Err(e) => {
                 tracing::error!(error = ?e, "cannot record a sign-up");
@@ -140,38 +148,54 @@ async fn deliver(state: &AppState, job: Job) {
             }
         },
     };
-    let email = match compose(&state.config.site, &state.branding, &state.templates, &job) {
+    send(state, &job).await;
+}
+
+/// Renders `job` and sends it, trying again after transient failures; whether the relay
+/// accepted it.
+pub(super) async fn send(state: &AppState, job: &MailJob) -> bool {
+    let composed = match Catalog::load(&state.store, &state.config).await {
+        Ok(names) => compose(
+            &state.config.site,
+            &state.branding,
+            &state.templates,
+            &names,
+            job,
+        ),
+        Err(e) => Err(e),
+    };
+    let email = match composed {
         Ok(e) => e,
         Err(e) => {
             tracing::error!(error = ?e, "cannot render a subscription mail");
-            return;
+            return false;
         }
     };
     let mut delays = RETRY_DELAYS.iter();
     loop {
         match state.mailer.send(&email).await {
-            Ok(_) => return,
+            Ok(_) => return true,
             Err(SendError::Transient(why) | SendError::RelayDown(why)) => {
                 let Some(delay) = delays.next() else {
                     tracing::warn!(%why, "subscription mail not sent; giving up");
-                    return;
+                    return false;
                 };
                 tracing::warn!(%why, ?delay, "subscription mail failed; retrying");
                 tokio::select! {
-                    _ = state.shutdown.cancelled() => return,
+                    _ = state.shutdown.cancelled() => return false,
                     _ = tokio::time::sleep(*delay) => {}
                 }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "subscription mail not sent");
-                return;
+                return false;
             }
         }
     }
 }
 
 /// Records a sign-up and says which mail, if any, is due.
-async fn record(
+pub(super) async fn record(
     state: &AppState,
     email: &Email,
     prefs: &Preferences,
@@ -201,12 +225,15 @@ async fn record(
             token: manage.text,
         }),
         SubscribeOutcome::Throttled => {
-            // No mail after all: the budget unit taken for it goes back.
+            // No mail now: the budget unit taken for it goes back, and the request waits
+            // for the end of the address's window instead of being dropped.
             state
                 .subscriptions
                 .confirmations
                 .give_back(&state.store, now)
                 .await;
+            let wake = &state.subscriptions.deferred;
+            held::defer(&state.store, wake, email.as_str(), prefs, now).await?;
             None
         }
     })
@@ -217,6 +244,7 @@ pub fn compose(
     site: &SiteConfig,
     branding: &Branding,
     t: &Templates,
+    names: &Catalog,
     job: &MailJob,
 ) -> anyhow::Result<mail::Email> {
     let base = site.base_url.as_str();
@@ -228,7 +256,8 @@ pub fn compose(
             token,
             schedule,
         } => {
-            let name = schedule_name(t, locale, schedule, schedule);
+            // The name pages show too: a renamed schedule is called the same everywhere.
+            let name = names.schedule_name(t, locale, schedule);
             let url = links::confirm_url(base, token, locale);
             (
                 to,

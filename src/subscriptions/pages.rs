@@ -15,7 +15,7 @@ use super::{
     input::{Format, Problem},
     state::PageState,
 };
-use crate::error::AppError;
+use crate::{branding::Brand, error::AppError, mail::Templates};
 
 /// A form a notice page offers (e.g. "send a new confirmation mail").
 #[derive(Debug, Clone, Serialize)]
@@ -73,29 +73,35 @@ impl Page<'_> {
         status: StatusCode,
         extra: Value,
     ) -> Response {
+        match self.html(template, title, extra) {
+            Ok(html) => html_response(status, self.locale, html),
+            Err(e) => AppError::Internal(e).into_response(),
+        }
+    }
+
+    /// The HTML of `template` with the common context plus `extra`.
+    pub fn html(&self, template: &str, title: &str, extra: Value) -> anyhow::Result<String> {
         let other = self.text("common.other_locale");
         let mut query = url::form_urlencoded::Serializer::new(String::new());
+        // A page behind a link keeps its token: without it the other language's page
+        // could not tell whose it is.
         if let Some(t) = self.token {
             query.append_pair("token", t);
         }
         query.append_pair("locale", &other);
-        let brand = self.state.branding.brand(self.locale);
-        let ctx = context! {
-            t => self.state.templates.strings(self.locale),
-            locale => self.locale,
-            site_title => &brand.title,
-            logo_url => &brand.logo_url,
-            accent => &brand.accent,
-            footer => &brand.footer,
-            base_path => self.base_path(),
-            other_locale_url => format!("{}{}?{}", self.base_path(), self.path, query.finish()),
-            title => title,
-            ..extra
-        };
-        match self.state.templates.render(template, ctx) {
-            Ok(html) => html_response(status, self.locale, html),
-            Err(e) => AppError::Internal(e).into_response(),
-        }
+        let base_path = self.base_path();
+        let switch = format!("{base_path}{}?{}", self.path, query.finish());
+        let ctx = base_context(
+            &self.state.templates,
+            &self.state.branding.brand(self.locale),
+            self.locale,
+            &base_path,
+            &switch,
+            title,
+        );
+        self.state
+            .templates
+            .render(template, context! { ..ctx, ..extra })
     }
 
     /// Renders a notice page.
@@ -132,6 +138,29 @@ impl Page<'_> {
     pub fn problem_text(&self, p: &Problem) -> String {
         self.text(&format!("errors.{}", p.code))
             .replace("{value}", &p.value)
+    }
+}
+
+/// What `pages/base.html` needs: strings, language, branding, the site's path prefix, the
+/// other language's address of this page, and the title.
+pub fn base_context(
+    templates: &Templates,
+    brand: &Brand,
+    locale: &str,
+    base_path: &str,
+    other_locale_url: &str,
+    title: &str,
+) -> Value {
+    context! {
+        t => templates.strings(locale),
+        locale => locale,
+        site_title => &brand.title,
+        logo_url => &brand.logo_url,
+        accent => &brand.accent,
+        footer => &brand.footer,
+        base_path => base_path,
+        other_locale_url => other_locale_url,
+        title => title,
     }
 }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use super::{
     limits::{Budget, ClientLimiter},
@@ -25,6 +25,8 @@ pub struct Subscriptions {
     pub(super) clients: Arc<ClientLimiter>,
     pub(super) confirmations: Budget,
     pub(super) outbox: Outbox,
+    /// Wakes the worker of held-back sign-ups when this process keeps one.
+    pub(super) deferred: Arc<Notify>,
 }
 
 impl Subscriptions {
@@ -38,6 +40,7 @@ impl Subscriptions {
             )),
             confirmations: Budget::per_hour("confirmations", config.confirmations_per_hour),
             outbox: Outbox::default(),
+            deferred: Arc::new(Notify::new()),
         }
     }
 }
@@ -60,6 +63,8 @@ pub struct PageState {
     pub outbox: mpsc::Sender<Job>,
     /// Title, logo, colour and footer from the console's settings.
     pub branding: Branding,
+    /// Wakes the worker of held-back sign-ups.
+    pub deferred: Arc<Notify>,
 }
 
 impl FromRef<AppState> for PageState {
@@ -74,6 +79,7 @@ impl FromRef<AppState> for PageState {
             confirmations: subs.confirmations.clone(),
             outbox: subs.outbox.sender.clone(),
             branding: app.branding.clone(),
+            deferred: subs.deferred.clone(),
         }
     }
 }

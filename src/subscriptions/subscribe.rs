@@ -177,8 +177,18 @@ async fn request(
     Ok(Ok(()))
 }
 
+/// Where the "check your inbox" page's language switch leads: the same message, without the
+/// address (a `GET` must not carry it), rather than the form just sent.
+pub const SENT_PATH: &str = "/subscriptions/sent";
+
 /// The "check your inbox" page, the same for every address.
 pub fn sent_page(page: &Page<'_>, email: &str) -> Response {
+    let page = Page {
+        state: page.state,
+        locale: page.locale,
+        path: SENT_PATH,
+        token: None,
+    };
     page.notice(
         StatusCode::OK,
         Notice {
@@ -187,6 +197,35 @@ pub fn sent_page(page: &Page<'_>, email: &str) -> Response {
                 page.text("sent.body").replace("{email}", email),
                 page.text("sent.hint"),
             ],
+            ..Notice::default()
+        },
+    )
+}
+
+/// `GET /subscriptions/sent`: "check your inbox" in the language asked for.
+pub async fn sent(State(state): State<PageState>, req: Request) -> Response {
+    let query = Fields::from_query(req.uri().query());
+    let format = input::answer_format(req.headers());
+    let site = &state.config.site.language;
+    let locale = query
+        .one("locale")
+        .and_then(|l| input::choose_locale(l, req.headers(), site));
+    let page = Page {
+        state: &state,
+        locale: locale
+            .clone()
+            .unwrap_or_else(|_| fallback(&state, req.headers())),
+        path: SENT_PATH,
+        token: None,
+    };
+    if let Err(p) = locale {
+        return page.problem(format, &p);
+    }
+    page.notice(
+        StatusCode::OK,
+        Notice {
+            title: page.text("sent.title"),
+            lines: vec![page.text("sent.generic_body"), page.text("sent.hint")],
             ..Notice::default()
         },
     )

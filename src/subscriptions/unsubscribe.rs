@@ -10,10 +10,11 @@ use super::{
     input::Format,
     link_token::{LinkError, LinkPage, TokenForm, TokenPage, link_error},
     pages::{Link, Notice, Page, json_response},
+    resubscribe,
     state::PageState,
 };
 use crate::domain::{SubscriberStatus, TokenKind};
-use crate::{clock::to_ms, error::AppError};
+use crate::{clock::to_ms, error::AppError, store::TokenMatch};
 
 /// The page behind an unsubscribe link (a manage token: it never expires).
 pub struct Unsubscribe;
@@ -32,7 +33,7 @@ pub async fn show(
 ) -> Result<Response, AppError> {
     let (page, format, m) = (link.page(&state), link.format, &link.found);
     if m.status == SubscriberStatus::Unsubscribed {
-        return Ok(done(&page, format, &m.email));
+        return done(&state, &page, format, m, &link.token).await;
     }
     Ok(match format {
         Format::Json => json_response(StatusCode::OK, json!({ "status": m.status })),
@@ -61,23 +62,47 @@ pub async fn submit(
         return Ok(link_error(&page, format, &LinkError::Unknown));
     }
     tracing::info!(subscriber_id = m.subscriber_id, "unsubscribed");
-    Ok(done(&page, format, &m.email))
+    done(&state, &page, format, m, &form.token).await
 }
 
-fn done(page: &Page<'_>, format: Format, email: &str) -> Response {
-    match format {
-        Format::Json => json_response(StatusCode::OK, json!({ "status": "unsubscribed" })),
-        Format::Html => page.notice(
+/// "You are unsubscribed", with a button that undoes it when a click may (see
+/// [`resubscribe`](super::resubscribe)), else the way back through the form.
+async fn done(
+    state: &PageState,
+    page: &Page<'_>,
+    format: Format,
+    m: &TokenMatch,
+    token: &str,
+) -> Result<Response, AppError> {
+    if format == Format::Json {
+        return Ok(json_response(
             StatusCode::OK,
-            Notice {
-                title: page.text("unsubscribe.done_title"),
-                lines: vec![page.text("unsubscribe.done_body").replace("{email}", email)],
-                link: Some(Link {
-                    url: format!("{}/subscribe?locale={}", page.base_path(), page.locale),
-                    label: page.text("unsubscribe.resubscribe_link"),
-                }),
-                ..Notice::default()
-            },
-        ),
+            json!({ "status": "unsubscribed" }),
+        ));
     }
+    let mut notice = Notice {
+        title: page.text("unsubscribe.done_title"),
+        lines: vec![
+            page.text("unsubscribe.done_body")
+                .replace("{email}", &m.email),
+        ],
+        ..Notice::default()
+    };
+    if state
+        .store
+        .can_resubscribe(m.subscriber_id, m.generation)
+        .await?
+    {
+        notice.lines.push(page.text("unsubscribe.resubscribe_hint"));
+        notice.action = Some(resubscribe::offer(page, token));
+    } else {
+        notice
+            .lines
+            .push(page.text("unsubscribe.resubscribe_by_mail"));
+        notice.link = Some(Link {
+            url: format!("{}/subscribe?locale={}", page.base_path(), page.locale),
+            label: page.text("unsubscribe.resubscribe_link"),
+        });
+    }
+    Ok(page.notice(StatusCode::OK, notice))
 }

@@ -218,5 +218,53 @@ async fn a_visitor_subscribes_and_confirms_in_a_real_browser() {
         (s.sections, s.schedule.as_str()),
         (vec!["news".to_owned()], "weekly")
     );
+
+    // Leaving, then changing one's mind: one click brings the subscription back.
+    client
+        .find(Locator::LinkText("退订全部邮件"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::XPath("//main//button[text()='退订']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::XPath("//h1[text()='已退订']"))
+        .await
+        .unwrap();
+    screenshot(&client, "06-unsubscribed.png").await;
+    client
+        .find(Locator::XPath("//main//button[text()='恢复订阅']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::XPath("//h1[text()='已恢复订阅']"))
+        .await
+        .unwrap();
+    screenshot(&client, "07-subscribed-again.png").await;
+    let s = app
+        .state
+        .store
+        .subscriber_by_email("li.lei@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.status, SubscriberStatus::Active);
+    assert_eq!(
+        (s.sections, s.schedule.as_str()),
+        (vec!["news".to_owned()], "weekly")
+    );
     client.close().await.unwrap();
 }
