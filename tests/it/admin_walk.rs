@@ -107,7 +107,7 @@ async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a
         .await;
         browser::shoot(&client, locale, "walk-04-section-form").await;
         click(&client, "main form button[type=submit].primary").await;
-        wait_path(&client, "/admin/sections").await;
+        wait_path(&client, "/admin/sections?").await;
         assert!(source(&client).await.contains(&section_title));
         browser::shoot(&client, locale, "walk-05-sections").await;
 
@@ -152,7 +152,8 @@ async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a
         fill(&client, "a-author", "宣传教育部").await;
         browser::shoot(&client, locale, "walk-06-article-form").await;
         click(&client, ".article-form button[type=submit].primary").await;
-        wait_path(&client, "/admin/articles").await;
+        // The form's own path also starts with /admin/articles: wait for the saved page.
+        wait_saved(&client).await;
         let html = source(&client).await;
         assert!(
             html.contains(&format!("全省职工读书月启动 &lt;{tag}&gt;")),
@@ -182,7 +183,7 @@ async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a
         fill(&client, "f-cron", "0 7 * * *").await;
         fill(&client, "f-timezone", "Asia/Shanghai").await;
         click(&client, "form.stack button[type=submit].primary").await;
-        wait_path(&client, "/admin/schedules").await;
+        wait_path(&client, "/admin/schedules?").await;
         let html = source(&client).await;
         assert!(html.contains(&format!("读书月早报 {tag}")));
         let description = if locale == "en" {
@@ -396,4 +397,19 @@ async fn a_new_admin_sets_up_sections_articles_schedules_and_members_and_sends_a
 
 async fn source(client: &Client) -> String {
     client.source().await.unwrap()
+}
+
+/// Waits until the browser is on a page that a save redirected to (`?saved=…`).
+async fn wait_saved(client: &fantoccini::Client) {
+    for _ in 0..200 {
+        let url = client.current_url().await.unwrap();
+        if url.query().is_some_and(|q| q.contains("saved=")) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "no saved page after the article form: {}",
+        client.current_url().await.unwrap()
+    );
 }
