@@ -118,7 +118,7 @@ impl Composer {
         let message_id = format!("<digest.{}.{}@{domain}>", q.run.id, r.id);
         let to = domain::Email::parse(&r.email)
             .map_err(|e| anyhow::anyhow!("recipient {:?}: {e}", r.email))?;
-        let list_name = list_phrase(&self.renderer.schedule_name(&letter));
+        let list_name = list_phrase(&self.renderer.schedule_title(&letter));
         let email = Email {
             to,
             to_name: None,

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::images::ImageSizes;
 use crate::{
+    branding::Brand,
     domain::{Article, DisplayNames, Section},
     mail::Templates,
 };
@@ -47,6 +48,41 @@ pub(super) struct SectionView<'a> {
     slug: &'a str,
     pub(super) title: String,
     articles: Vec<ArticleView<'a>>,
+}
+
+/// Who a digest is rendered for, and so which links it carries.
+#[derive(Debug, Clone, Copy)]
+pub enum Reader<'a> {
+    /// A subscriber's mail: their address in the "why you get this" line, their manage and
+    /// unsubscribe links, and the link to the mail's web copy (none in a preview).
+    Mail {
+        email: &'a str,
+        manage_url: &'a str,
+        unsubscribe_url: &'a str,
+        web_url: Option<&'a str>,
+    },
+    /// The web copy: nobody's address or links, a link to subscribe instead.
+    WebCopy { subscribe_url: &'a str },
+}
+
+/// Everything one digest shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Letter<'a> {
+    /// The reader's language (`en`, else zh-CN).
+    pub locale: &'a str,
+    pub brand: &'a Brand,
+    /// The schedule's slug and stored name (shown in the reader's language).
+    pub schedule: (&'a str, &'a str),
+    /// The digest's date (its fire instant).
+    pub when: DateTime<Utc>,
+    /// Every section, in display order.
+    pub sections: &'a [Section],
+    pub names: &'a DisplayNames,
+    /// The articles in mail order (grouped by section, newest first within each).
+    pub articles: &'a [&'a Article],
+    /// Where the site title and logo link to (`site.home_url`, else `site.base_url`).
+    pub home_url: &'a str,
+    pub reader: Reader<'a>,
 }
 
 /// The language a digest is written in: `en`, or `zh-CN` for anything else.

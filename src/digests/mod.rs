@@ -7,6 +7,7 @@ pub mod describe;
 pub mod fire;
 pub mod images;
 pub mod letter;
+pub mod plain;
 pub mod render;
 pub mod scheduler;
 pub mod selection;

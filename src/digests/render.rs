@@ -7,21 +7,20 @@
 use std::{collections::HashMap, path::Path, sync::Mutex};
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use minijinja::{Value, context};
 
 use super::{
     images::ImageSizes,
     letter::{self, Shelf, pick_locale},
+    plain::{one_line, tidy, upper_first},
 };
 use crate::{
-    branding::Brand,
     domain::{Article, DisplayNames, Section},
     mail::Templates,
 };
 
-pub use letter::human_date;
+pub use letter::{Letter, Reader, human_date};
 
 /// A rendered digest.
 #[derive(Debug, Clone)]
@@ -33,41 +32,6 @@ pub struct RenderedDigest {
 
 /// The accent colour when the settings name none.
 const DEFAULT_ACCENT: &str = "#b71c1c";
-
-/// Who a digest is rendered for, and so which links it carries.
-#[derive(Debug, Clone, Copy)]
-pub enum Reader<'a> {
-    /// A subscriber's mail: their address in the "why you get this" line, their manage and
-    /// unsubscribe links, and the link to the mail's web copy (none in a preview).
-    Mail {
-        email: &'a str,
-        manage_url: &'a str,
-        unsubscribe_url: &'a str,
-        web_url: Option<&'a str>,
-    },
-    /// The web copy: nobody's address or links, a link to subscribe instead.
-    WebCopy { subscribe_url: &'a str },
-}
-
-/// Everything one digest shows.
-#[derive(Debug, Clone, Copy)]
-pub struct Letter<'a> {
-    /// The reader's language (`en`, else zh-CN).
-    pub locale: &'a str,
-    pub brand: &'a Brand,
-    /// The schedule's slug and stored name (shown in the reader's language).
-    pub schedule: (&'a str, &'a str),
-    /// The digest's date (its fire instant).
-    pub when: DateTime<Utc>,
-    /// Every section, in display order.
-    pub sections: &'a [Section],
-    pub names: &'a DisplayNames,
-    /// The articles in mail order (grouped by section, newest first within each).
-    pub articles: &'a [&'a Article],
-    /// Where the site title and logo link to (`site.home_url`, else `site.base_url`).
-    pub home_url: &'a str,
-    pub reader: Reader<'a>,
-}
 
 /// Shared article parts (HTML, text, section titles), by what makes them differ; bounded.
 type PartCache = HashMap<String, Parts>;
@@ -130,31 +94,27 @@ impl DigestRenderer {
         &self.templates
     }
 
-    /// The zone dates are shown in.
-    pub fn timezone(&self) -> Tz {
-        self.tz
-    }
-
+    /// The article part of `letter`, from the cache when a digest with the same articles,
+    /// language, colour, section titles and picture sizes was rendered before.
     fn parts(
         &self,
         letter: &Letter<'_>,
         locale: &'static str,
         accent: &str,
     ) -> anyhow::Result<Parts> {
-        let shelf = Shelf {
-            strings: &self.templates,
-            names: letter.names,
-            sections: letter.sections,
-            sizes: &self.images,
-            tz: self.tz,
-            locale,
-        };
-        let sections = shelf.sections(letter.articles);
-        // Everything the part shows besides the articles' own text.
+        // The key is made of what the part shows besides the articles' own text; building it
+        // costs far less than rendering, which only a new combination pays.
+        let titles: Vec<String> = (letter.articles)
+            .chunk_by(|a, b| a.section == b.section)
+            .map(|chunk| {
+                let slug = &chunk[0].section;
+                letter::section_title(&self.templates, letter.names, letter.sections, slug, locale)
+            })
+            .collect();
         let mut key = format!("{locale}\u{0}{accent}");
-        for s in &sections {
+        for title in &titles {
             key.push('\u{0}');
-            key.push_str(&s.title);
+            key.push_str(title);
         }
         for a in letter.articles {
             key.push('\u{0}');
@@ -166,15 +126,23 @@ impl DigestRenderer {
         if let Some(p) = self.parts.lock().expect("cache lock").get(&key) {
             return Ok(p.clone());
         }
+        let shelf = Shelf {
+            strings: &self.templates,
+            names: letter.names,
+            sections: letter.sections,
+            sizes: &self.images,
+            tz: self.tz,
+            locale,
+        };
         let ctx = context! {
             t => self.templates.strings(locale),
             accent,
-            sections => Value::from(minijinja::value::Serde(&sections)),
+            sections => Value::from(minijinja::value::Serde(shelf.sections(letter.articles))),
         };
         let parts = Parts {
             html: self.templates.render("digest_articles.html", ctx.clone())?,
             text: self.templates.render("digest_articles.txt", ctx)?,
-            section_titles: sections.into_iter().map(|s| s.title).collect(),
+            section_titles: titles,
         };
         let mut cache = self.parts.lock().expect("cache lock");
         if cache.len() >= PART_CACHE_MAX {
@@ -224,6 +192,12 @@ impl DigestRenderer {
         letter::schedule_name(&self.templates, letter.names, slug, stored, locale)
     }
 
+    /// The schedule's name where it stands as a title (subject, header, `List-Id`): "Daily
+    /// digest" where a sentence says "the daily digest".
+    pub fn schedule_title(&self, letter: &Letter<'_>) -> String {
+        upper_first(&self.schedule_name(letter))
+    }
+
     /// Renders one digest: subject, HTML and (for a mail) text.
     pub fn render(&self, letter: &Letter<'_>) -> anyhow::Result<RenderedDigest> {
         let locale = pick_locale(letter.locale);
@@ -232,11 +206,12 @@ impl DigestRenderer {
         let accent = brand.accent.as_deref().unwrap_or(DEFAULT_ACCENT);
         let parts = self.parts(letter, locale, accent)?;
         let schedule_name = self.schedule_name(letter);
+        let schedule_title = upper_first(&schedule_name);
         let date = human_date(letter.when, self.tz, locale, false);
         let subject = one_line(
             &t.text(locale, "digest.subject")
                 .replace("{site}", &brand.title)
-                .replace("{schedule}", &schedule_name)
+                .replace("{schedule}", &schedule_title)
                 .replace("{date}", &date),
         );
         let preheader = self.preheader(locale, letter.articles.len(), &parts.section_titles);
@@ -264,6 +239,7 @@ impl DigestRenderer {
             accent,
             home_url => letter.home_url,
             schedule_name => &schedule_name,
+            schedule_title => &schedule_title,
             date => &date,
             empty => letter.articles.is_empty(),
             web_copy => subscribe_url.is_some(),
@@ -303,35 +279,6 @@ impl DigestRenderer {
                 &sections.join(&t.text(locale, "digest.list_separator")),
             )
     }
-}
-
-/// A plain-text part as people read it: no trailing spaces (but the "-- " that starts a
-/// signature), no runs of blank lines, whatever the templates' whitespace.
-fn tidy(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut blank = true;
-    for line in text.lines() {
-        let line = if line == "-- " { line } else { line.trim_end() };
-        if line.is_empty() {
-            if !blank {
-                out.push('\n');
-            }
-            blank = true;
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
-        blank = false;
-    }
-    out.truncate(out.trim_end().len());
-    out.push('\n');
-    out
-}
-
-/// `s` on one line, with runs of white space made one space (a subject from an edited
-/// strings file or a name with a line break stays a subject).
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

@@ -213,7 +213,7 @@ with_smtp_on_both_backends! {
         assert_eq!(hrefs_of(&en, "Read more"), [library, holiday]);
         assert!(en.contains("1 Mar 2026 08:01 · 王芳 · Union news"), "{en}");
         assert_eq!(hrefs_of(&en, "View in browser").len(), 1);
-        assert_eq!(mails[1].header("Subject").unwrap(), "青海省总工会: daily digest (1 Mar 2026)");
+        assert_eq!(mails[1].header("Subject").unwrap(), "青海省总工会: Daily digest (1 Mar 2026)");
 
         // The text part: the web copy at the top, then each article in a few tidy lines.
         let text = mails[0].text().replace("\r\n", "\n");

@@ -62,7 +62,7 @@ with_smtp_on_both_backends! {
         app.clock.advance(chrono::Duration::minutes(1));
         crate::digest_delivery::wait_done(&app, crate::digest_delivery::run_now(&app, "weekly").await).await;
         let mail = smtp.wait_for(before + 1).await.pop().unwrap();
-        assert_eq!(mail.header("List-Id").unwrap(), "weekly digest <weekly.lists.example.org>");
+        assert_eq!(mail.header("List-Id").unwrap(), "Weekly digest <weekly.lists.example.org>");
         // Nothing reads mail sent to tidings here: no mailto is advertised.
         assert!(!mail.header("List-Unsubscribe").unwrap().contains("mailto:"));
     }

@@ -1,5 +1,7 @@
 use super::*;
+use crate::branding::Brand;
 use crate::domain::Image;
+use chrono::{DateTime, Utc};
 
 fn brand() -> Brand {
     Brand {
@@ -90,7 +92,7 @@ fn missing_files_fall_back_to_the_built_in_templates_present_ones_win_broken_one
         d.text,
         "Edited: daily digest https://m.example/unsubscribe?token=u\n"
     );
-    assert_eq!(d.subject, "青海省总工会: daily digest (1 Mar 2026)");
+    assert_eq!(d.subject, "青海省总工会: Daily digest (1 Mar 2026)");
     assert!(
         d.html.contains("Nothing new in your sections"),
         "{}",
