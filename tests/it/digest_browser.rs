@@ -1,7 +1,8 @@
 //! The digest mail's HTML part and its web copy in headless Chromium, in zh-CN and en, at
 //! 1280 and 390 px: nothing wider than the screen, pictures inside the column, the column at
 //! most 600 px. Whole-page screenshots land in `tests/artifacts/` as
-//! `digest-<locale>-<mail|webcopy>-<width>.png`, the text part as `digest-<locale>-text.txt`.
+//! `digest-<locale>-<mail|webcopy>-<width>.png`, the mail's parts as `digest-<locale>-text.txt`
+//! and `digest-<locale>-mail.html`.
 
 use std::net::TcpListener;
 
@@ -176,6 +177,11 @@ async fn the_mail_and_its_web_copy_render_well_at_1280_and_390_px() {
         std::fs::write(
             artifacts().join(format!("digest-{locale}-text.txt")),
             mail.text().replace("\r\n", "\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            artifacts().join(format!("digest-{locale}-mail.html")),
+            mail.html(),
         )
         .unwrap();
         shoot(
