@@ -230,6 +230,13 @@ with_smtp_on_both_backends! {
         let admin = signed_in(&app, "guan.li@example.org", Role::Admin).await;
         let settings = admin.page("/admin/settings", StatusCode::OK).await;
         assert!(settings.contains("name=\"address.zh-CN\"") && settings.contains("name=\"address.en\""), "{settings}");
+        // Too long an address is refused in place, naming the field; nothing is saved.
+        let long = "路".repeat(201);
+        let r = admin.post("/admin/settings", "/admin/settings", &[("address.zh-CN", long.as_str())]).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = r.text().await.unwrap();
+        assert!(page.contains("id=\"e-address.zh-CN\"") && page.contains("最多 200 个字符"), "{page}");
+        assert!(app.state.store.site_settings().await.unwrap().is_empty());
         let logo = format!("{pictures}/logo.png");
         let r = admin.post("/admin/settings", "/admin/settings", &[
             ("address.zh-CN", "青海省西宁市城西区五四大街 12 号 · 邮编 810001"),
