@@ -29,6 +29,10 @@ pub(super) struct ImageView<'a> {
     /// Kept in proportion to `width`; `None` when the picture's size is unknown (mail clients
     /// then keep its proportions themselves).
     height: Option<u32>,
+    /// CSS `max-width`: `100%` for a picture as wide as the column, else its own width, so
+    /// that it is never enlarged while its CSS width is the column's (a percentage, so that a
+    /// blocked or broken picture never widens the mail beyond a phone's screen).
+    max_width: String,
 }
 
 /// One article of a digest.
@@ -185,6 +189,11 @@ impl Shelf<'_> {
                     caption,
                     width,
                     height,
+                    max_width: if width < COLUMN_PX {
+                        format!("{width}px")
+                    } else {
+                        "100%".into()
+                    },
                 }
             }),
         }

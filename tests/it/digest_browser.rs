@@ -191,6 +191,31 @@ async fn the_mail_and_its_web_copy_render_well_at_1280_and_390_px() {
         )
         .await;
 
+        // Mail clients that block pictures (the default of many) still get a mail no wider
+        // than the screen: a blocked picture keeps its box within the column.
+        let blocked = files.path().join(format!("{locale}-blocked.html"));
+        std::fs::write(
+            &blocked,
+            mail.html().replace(&pictures, "http://127.0.0.1:9"),
+        )
+        .unwrap();
+        client.set_window_size(390, 900).await.unwrap();
+        client
+            .goto(&format!("file://{}", blocked.display()))
+            .await
+            .unwrap();
+        let widths = client
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            widths[0].as_u64() <= widths[1].as_u64(),
+            "{locale}, pictures blocked: {widths}"
+        );
+
         let web = crate::digest_design::hrefs_of(
             &mail.html(),
             if locale == "en" {

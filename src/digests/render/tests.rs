@@ -131,7 +131,7 @@ fn each_article_has_its_image_title_link_meta_line_excerpt_and_read_more() {
     );
     assert!(
         html.contains(
-            "<img src=\"https://img.example.org/a.jpg\" alt=\"比赛现场 &quot;一角&quot;\" width=\"552\" style=\"display:block;max-width:100%;height:auto;"
+            "<img src=\"https://img.example.org/a.jpg\" alt=\"比赛现场 &quot;一角&quot;\" width=\"552\" style=\"display:block;width:100%;max-width:100%;height:auto;"
         ),
         "{html}"
     );
