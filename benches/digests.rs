@@ -136,6 +136,7 @@ async fn mean_mail_size(state: &AppState) -> anyhow::Result<usize> {
     let store = &state.store;
     let schedule = store.get_schedule(SCHEDULE).await?.context("schedule")?;
     let sections = store.list_sections().await?;
+    let names = store.display_names(&state.config.site.language).await?;
     let now = to_ms(state.clock.now());
     let run = RunInfo {
         id: 1,
@@ -157,14 +158,19 @@ async fn mean_mail_size(state: &AppState) -> anyhow::Result<usize> {
             bail!("subscriber {} would get no digest", r.id);
         };
         ensure!(!picked.is_empty(), "subscriber {} has no articles", r.id);
-        let c = state.digests.composer.compose(
-            &sections,
-            &r,
-            &run,
-            &schedule,
-            &picked,
-            state.clock.now(),
-        )?;
+        let c = state
+            .digests
+            .composer
+            .compose(&tidings::digests::compose::Request {
+                sections: &sections,
+                names: &names,
+                recipient: &r,
+                run: &run,
+                schedule: &schedule,
+                picked: &picked,
+                when: state.clock.now(),
+                delivery: Some(r.id),
+            })?;
         let (m, _) = tidings::mail::message::build(state.mailer.from_mailbox(), &c.email)?;
         total += m.formatted().len();
         count += 1;

@@ -1,6 +1,6 @@
-//! The site's branding (site title, logo, accent colour, footer text, sender name) as the
-//! console's settings page stores it in the database, over the config defaults (`site.title`,
-//! the display name of `mail.from`, the templates' own footer).
+//! The site's branding (site title, logo, accent colour, footer text, sender name, postal
+//! address) as the console's settings page stores it in the database, over the config
+//! defaults (`site.title`, the display name of `mail.from`, the templates' own footer).
 //!
 //! Public pages, mail and the console read it through one [`Branding`] per process: a copy in
 //! memory that a save in this process replaces at once, and that is read again from the
@@ -22,7 +22,7 @@ pub const FRESH_FOR: Duration = Duration::from_secs(3);
 pub const LOCALES: [&str; 2] = ["zh-CN", "en"];
 
 /// Keys of the settings kept per language (`title.zh-CN`, …).
-pub const TEXT_KEYS: [&str; 3] = ["title", "footer", "sender_name"];
+pub const TEXT_KEYS: [&str; 4] = ["title", "footer", "sender_name", "address"];
 /// Key of the logo's URL.
 pub const LOGO_KEY: &str = "logo_url";
 /// Key of the accent colour (`#rrggbb`).
@@ -37,6 +37,8 @@ pub struct Brand {
     pub footer: Option<String>,
     /// `None`: the display name of `mail.from`.
     pub sender_name: Option<String>,
+    /// The organisation's postal address line for the digest footer; `None`: no such line.
+    pub address: Option<String>,
     pub logo_url: Option<String>,
     /// `#rrggbb`, or `None` for the templates' own red.
     pub accent: Option<String>,
@@ -117,6 +119,7 @@ impl Branding {
             title: text("title").unwrap_or_else(|| self.default_title.to_string()),
             footer: text("footer"),
             sender_name: text("sender_name"),
+            address: text("address"),
             logo_url: v.get(LOGO_KEY).cloned(),
             accent: v.get(ACCENT_KEY).cloned(),
         }

@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", crate::api::router())
         .merge(crate::subscriptions::router())
         .merge(crate::feeds::router())
+        .merge(crate::digests::web_copy::router())
         .merge(crate::admin::router(&state))
         .fallback(not_found)
         // One `layer` call for the whole stack, so that a request goes through one boxed

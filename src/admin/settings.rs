@@ -1,5 +1,5 @@
-//! `GET /admin/settings` (admins): the site's branding (title, footer text and sender name in
-//! each language; logo URL and accent colour), stored in the database over the config
+//! `GET /admin/settings` (admins): the site's branding (title, footer text, sender name and
+//! postal address in each language; logo URL and accent colour), stored in the database over the config
 //! defaults; `POST /admin/settings` saves it (errors shown in place, nothing saved then).
 //! `GET /admin/settings/accent.css` is the accent colour as a stylesheet, so the console
 //! shows it without inline styles (its CSP allows styles only from this site).
@@ -28,7 +28,12 @@ use crate::{
 };
 
 /// Longest value of each text setting, in characters.
-const MAX_CHARS: &[(&str, usize)] = &[("title", 100), ("footer", 500), ("sender_name", 60)];
+const MAX_CHARS: &[(&str, usize)] = &[
+    ("title", 100),
+    ("footer", 500),
+    ("sender_name", 60),
+    ("address", 200),
+];
 /// Longest logo URL.
 const MAX_URL_CHARS: usize = 500;
 
@@ -243,8 +248,8 @@ pub async fn save(
     let mut errors = BTreeMap::new();
     for (key, name, _) in keys() {
         let raw = form.get(&key).map(String::as_str).unwrap_or("");
-        // A footer typed on several lines is one line of the page.
-        let value = if name == "footer" {
+        // A footer or address typed on several lines is one line of the page.
+        let value = if name == "footer" || name == "address" {
             raw.split_whitespace().collect::<Vec<_>>().join(" ")
         } else {
             raw.trim().to_owned()
@@ -332,6 +337,8 @@ mod tests {
         }
         assert_eq!(check("title", &"长".repeat(101)), Some("too_long"));
         assert_eq!(check("sender_name", "a\u{7}b"), Some("control"));
+        assert_eq!(check("address", &"路".repeat(200)), None);
+        assert_eq!(check("address", &"路".repeat(201)), Some("too_long"));
         assert_eq!(darker("#b71c1c"), "#891515");
     }
 }

@@ -41,8 +41,9 @@ pub struct MailConfig {
     pub bounce_domain: Option<String>,
     /// Per recipient domain send limits, shared by every process of one database.
     pub domain_limits: Vec<DomainLimit>,
-    /// Domain of `List-Id` (and of the mailto unsubscribe address when no `[inbound]`
-    /// address says otherwise); unset = the domain of `mail.from`.
+    /// Domain of `List-Id` (and of the mailto unsubscribe address when `bounce_domain` is
+    /// unset); unset = the domain of `mail.from`, or the host of `site.base_url` when that is
+    /// `localhost` or an IP address (see `crate::mail::message::list_domain`).
     pub list_domain: Option<String>,
 }
 

@@ -2,11 +2,16 @@
 
 pub mod cli;
 pub mod compose;
+pub mod copy_link;
 pub mod describe;
 pub mod fire;
+pub mod images;
+pub mod letter;
+pub mod plain;
 pub mod render;
 pub mod scheduler;
 pub mod selection;
+pub mod web_copy;
 pub mod worker;
 
 use crate::inbound::Addresses;
@@ -33,21 +38,28 @@ pub async fn composer(
     mailer: Mailer,
     branding: &Branding,
 ) -> anyhow::Result<compose::Composer> {
+    let images = images::ImageSizes::new(&crate::articles::sources::user_agent(config));
     let renderer =
-        render::DigestRenderer::load(&config.site.templates_dir, config.site_timezone().0)
-            .context("digest templates")?;
+        render::DigestRenderer::load(&config.site.templates_dir, config.site_timezone().0, images)?;
     let link_secret = Arc::new(store.secret("link-tokens").await?);
+    let base_url = config.site.base_url.trim_end_matches('/').to_owned();
     Ok(compose::Composer {
         renderer,
         mailer,
         branding: branding.clone(),
-        base_url: config.site.base_url.trim_end_matches('/').to_owned(),
+        home_url: config
+            .site
+            .home_url
+            .clone()
+            .unwrap_or_else(|| base_url.clone()),
+        base_url,
         returns: compose::Returns {
             addresses: Addresses::new(config, link_secret.clone()),
             verp: config.mail.bounce_domain.is_some(),
             mailto: config.inbound.enabled(),
         },
         link_secret,
+        list_domain: crate::mail::message::list_domain(config),
     })
 }
 
@@ -56,6 +68,8 @@ pub async fn composer(
 pub struct Digests {
     store: Store,
     clock: Clock,
+    /// `site.language`: whose names are the stored ones (see [`crate::domain::DisplayNames`]).
+    language: String,
     /// Turns fire instants (and "run now") into runs.
     pub scheduler: scheduler::Scheduler,
     /// Woken when a run is created, so delivery loops need not wait for their next poll.
@@ -76,6 +90,7 @@ impl Digests {
         Ok(Self {
             store: store.clone(),
             clock: clock.clone(),
+            language: config.site.language.clone(),
             scheduler: scheduler::Scheduler::new(
                 store.clone(),
                 clock.clone(),
@@ -143,8 +158,21 @@ impl Digests {
             cutoff: now,
             fire_at: None,
         };
-        let composed =
-            (self.composer).compose(&sections, &r, &run, schedule, &picked, self.clock.now())?;
+        let names = store.display_names(&self.language).await?;
+        let images = picked.articles().iter().filter_map(|a| a.image.as_ref());
+        (self.composer.renderer.images)
+            .learn(images.map(|i| i.url.as_str()))
+            .await;
+        let composed = self.composer.compose(&compose::Request {
+            sections: &sections,
+            names: &names,
+            recipient: &r,
+            run: &run,
+            schedule,
+            picked: &picked,
+            when: self.clock.now(),
+            delivery: None,
+        })?;
         Ok(Ok(composed.email))
     }
 }

@@ -1,19 +1,26 @@
 //! Digest rendering: templates compiled once at start; the article part rendered once per
-//! distinct article list and locale, only the short wrapper per subscriber.
+//! distinct article list, language and look, only the short wrapper per subscriber.
+//!
+//! The same templates make the mail (HTML and text) and its web copy, which is the HTML part
+//! without the personal links.
 
 use std::{collections::HashMap, path::Path, sync::Mutex};
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use minijinja::{Environment, Value, context};
-use serde::Serialize;
+use minijinja::{Value, context};
 
-use super::selection::Picked;
-use crate::{
-    domain::{Article, Section},
-    mail::templates::builtin,
+use super::{
+    images::ImageSizes,
+    letter::{self, Shelf, pick_locale},
+    plain::{one_line, tidy, upper_first},
 };
+use crate::{
+    domain::{Article, DisplayNames, Section},
+    mail::Templates,
+};
+
+pub use letter::{Letter, Reader, human_date};
 
 /// A rendered digest.
 #[derive(Debug, Clone)]
@@ -23,287 +30,256 @@ pub struct RenderedDigest {
     pub text: String,
 }
 
-/// The head of a digest: the site's title, and its logo and accent colour when set.
-#[derive(Debug, Clone, Copy)]
-pub struct Masthead<'a> {
-    pub title: &'a str,
-    pub logo_url: Option<&'a str>,
-    /// `#rrggbb` (validated when saved).
-    pub accent: Option<&'a str>,
-}
+/// The accent colour when the settings name none.
+const DEFAULT_ACCENT: &str = "#b71c1c";
 
-impl<'a> Masthead<'a> {
-    /// Just a title.
-    pub fn titled(title: &'a str) -> Self {
-        Self {
-            title,
-            logo_url: None,
-            accent: None,
-        }
-    }
-
-    /// The masthead of `brand`.
-    pub fn of(brand: &'a crate::branding::Brand) -> Self {
-        Self {
-            title: &brand.title,
-            logo_url: brand.logo_url.as_deref(),
-            accent: brand.accent.as_deref(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct ArticleItem<'a> {
-    title: &'a str,
-    url: &'a str,
-    summary: &'a str,
-    author: Option<&'a str>,
-    published: String,
-}
-
-#[derive(Serialize)]
-struct SectionBlock<'a> {
-    slug: &'a str,
-    title: &'a str,
-    articles: Vec<ArticleItem<'a>>,
-}
-
-/// Shared article parts, keyed by locale and article ids; bounded.
-type PartCache = HashMap<(String, Vec<String>), (String, String)>;
+/// Shared article parts (HTML, text, section titles), by what makes them differ; bounded.
+type PartCache = HashMap<String, Parts>;
 const PART_CACHE_MAX: usize = 256;
 
-/// Compiled digest templates.
+#[derive(Clone)]
+struct Parts {
+    html: String,
+    text: String,
+    section_titles: Vec<String>,
+}
+
+/// The digest templates with their zh-CN / en strings.
 pub struct DigestRenderer {
-    env: Environment<'static>,
+    templates: Templates,
     tz: Tz,
     parts: Mutex<PartCache>,
+    /// Lead images' sizes, learnt before a batch is rendered.
+    pub images: ImageSizes,
 }
 
-fn pick_locale(locale: &str) -> &'static str {
-    if locale.to_ascii_lowercase().starts_with("en") {
-        "en"
-    } else {
-        "zh-CN"
-    }
-}
-
-/// A date as people read it in `locale`.
-pub fn human_date(t: DateTime<Utc>, tz: Tz, locale: &str, with_time: bool) -> String {
-    let local = t.with_timezone(&tz);
-    match (pick_locale(locale), with_time) {
-        ("en", false) => local.format("%-d %b %Y").to_string(),
-        ("en", true) => local.format("%-d %b %Y %H:%M").to_string(),
-        (_, false) => local.format("%Y年%-m月%-d日").to_string(),
-        (_, true) => local.format("%Y年%-m月%-d日 %H:%M").to_string(),
-    }
-}
-
-/// The shipped digest templates of every locale in [`crate::mail::templates::LOCALES`].
-const BUILTIN: &[(&str, &str)] = builtin![
-    "digest_articles.zh-CN.html",
-    "digest_articles.zh-CN.txt",
+/// Digest templates of earlier versions, one per language; a templates folder that still has
+/// them is told that they are no longer read.
+const OLD_TEMPLATES: &[&str] = &[
     "digest.zh-CN.html",
-    "digest.zh-CN.txt",
-    "digest_subject.zh-CN.txt",
-    "digest_articles.en.html",
-    "digest_articles.en.txt",
     "digest.en.html",
+    "digest.zh-CN.txt",
     "digest.en.txt",
+    "digest_articles.zh-CN.html",
+    "digest_articles.en.html",
+    "digest_subject.zh-CN.txt",
     "digest_subject.en.txt",
 ];
 
 impl DigestRenderer {
-    /// Loads and compiles every digest template from `dir`; a file missing there falls back to
-    /// the copy built into the binary (as the page templates do), a broken one is an error.
-    pub fn load(dir: &Path, tz: Tz) -> anyhow::Result<Self> {
-        let mut env = Environment::new();
-        env.set_formatter(crate::mail::templates::html_formatter);
-        for (name, builtin) in BUILTIN {
-            let path = dir.join(name);
-            let source = if path.is_file() {
-                std::fs::read_to_string(&path)
-                    .with_context(|| format!("read template {}", path.display()))?
-            } else {
-                (*builtin).to_owned()
-            };
-            env.add_template_owned(*name, source)
-                .with_context(|| format!("compile template {}", path.display()))?;
+    /// Loads and compiles the templates of `dir` (a file missing there falls back to the copy
+    /// built into the binary, a broken one is an error); dates are shown in `tz`.
+    pub fn load(dir: &Path, tz: Tz, images: ImageSizes) -> anyhow::Result<Self> {
+        let templates = Templates::load(dir).context("digest templates")?;
+        for old in OLD_TEMPLATES {
+            if dir.join(old).is_file() {
+                tracing::warn!(
+                    file = %dir.join(old).display(),
+                    "this digest template is no longer read: digests use digest.html, \
+                     digest.txt and digest_articles.html/.txt with the strings of \
+                     locales/*.toml [digest]"
+                );
+            }
         }
         Ok(Self {
-            env,
+            templates,
             tz,
             parts: Mutex::new(HashMap::new()),
+            images,
         })
     }
 
-    fn article_parts(
+    /// The strings (and page templates) the digests are rendered with.
+    pub fn templates(&self) -> &Templates {
+        &self.templates
+    }
+
+    /// The article part of `letter`, from the cache when a digest with the same articles,
+    /// language, colour, section titles and picture sizes was rendered before.
+    fn parts(
         &self,
-        locale: &str,
-        sections: &[Section],
-        picked: &Picked,
-    ) -> anyhow::Result<(String, String)> {
-        let key = (
-            locale.to_owned(),
-            picked
-                .articles()
-                .iter()
-                .map(|a| a.id.clone())
-                .collect::<Vec<_>>(),
-        );
+        letter: &Letter<'_>,
+        locale: &'static str,
+        accent: &str,
+    ) -> anyhow::Result<Parts> {
+        // The key is made of what the part shows besides the articles' own text; building it
+        // costs far less than rendering, which only a new combination pays.
+        let titles: Vec<String> = (letter.articles)
+            .chunk_by(|a, b| a.section == b.section)
+            .map(|chunk| {
+                let slug = &chunk[0].section;
+                letter::section_title(&self.templates, letter.names, letter.sections, slug, locale)
+            })
+            .collect();
+        let mut key = format!("{locale}\u{0}{accent}");
+        for title in &titles {
+            key.push('\u{0}');
+            key.push_str(title);
+        }
+        for a in letter.articles {
+            key.push('\u{0}');
+            key.push_str(&a.id);
+            if let Some((w, h)) = a.image.as_ref().and_then(|i| self.images.get(&i.url)) {
+                key.push_str(&format!("\u{1}{w}x{h}"));
+            }
+        }
         if let Some(p) = self.parts.lock().expect("cache lock").get(&key) {
             return Ok(p.clone());
         }
-        // In the order the selection decided (sections grouped, newest first within each).
-        let (html, text) = self.render_parts(locale, sections, picked.by_section())?;
+        let shelf = Shelf {
+            strings: &self.templates,
+            names: letter.names,
+            sections: letter.sections,
+            sizes: &self.images,
+            tz: self.tz,
+            locale,
+        };
+        let ctx = context! {
+            t => self.templates.strings(locale),
+            accent,
+            sections => Value::from(minijinja::value::Serde(shelf.sections(letter.articles))),
+        };
+        let parts = Parts {
+            html: self.templates.render("digest_articles.html", ctx.clone())?,
+            text: self.templates.render("digest_articles.txt", ctx)?,
+            section_titles: titles,
+        };
         let mut cache = self.parts.lock().expect("cache lock");
         if cache.len() >= PART_CACHE_MAX {
             cache.clear();
         }
-        cache.insert(key, (html.clone(), text.clone()));
-        Ok((html, text))
-    }
-
-    /// The article part (HTML, text) for `groups` of articles, each `(section slug, articles)`.
-    fn render_parts<'a>(
-        &self,
-        locale: &str,
-        sections: &'a [Section],
-        groups: impl Iterator<Item = (&'a str, &'a [&'a Article])>,
-    ) -> anyhow::Result<(String, String)> {
-        let blocks: Vec<SectionBlock> = groups
-            .map(|(slug, articles)| SectionBlock {
-                slug,
-                title: sections
-                    .iter()
-                    .find(|s| s.slug == slug)
-                    .map_or(slug, |s| s.title.as_str()),
-                articles: articles
-                    .iter()
-                    .map(|a| ArticleItem {
-                        title: &a.title,
-                        url: &a.url,
-                        summary: &a.summary,
-                        author: a.author.as_deref(),
-                        published: human_date(a.published_at, self.tz, locale, true),
-                    })
-                    .collect(),
-            })
-            .collect();
-        let ctx = context! { sections => Value::from(minijinja::value::Serde(&blocks)) };
-        let html = self
-            .env
-            .get_template(&format!("digest_articles.{locale}.html"))?
-            .render(&ctx)?;
-        let text = self
-            .env
-            .get_template(&format!("digest_articles.{locale}.txt"))?
-            .render(&ctx)?;
-        Ok((html, text))
+        cache.insert(key, parts.clone());
+        Ok(parts)
     }
 
     /// The article part of a digest holding `articles` (grouped by section as given), as the
-    /// mail's HTML: the console's preview shows exactly what a digest would.
+    /// mail's HTML rows: the console's preview shows exactly what a digest would.
     pub fn articles_html(
         &self,
         locale: &str,
         sections: &[Section],
         articles: &[&Article],
     ) -> anyhow::Result<String> {
-        let groups = articles
-            .chunk_by(|a, b| a.section == b.section)
-            .map(|chunk| (chunk[0].section.as_str(), chunk));
-        Ok(self.render_parts(pick_locale(locale), sections, groups)?.0)
+        let locale = pick_locale(locale);
+        let names = DisplayNames::default();
+        let shelf = Shelf {
+            strings: &self.templates,
+            names: &names,
+            sections,
+            sizes: &self.images,
+            tz: self.tz,
+            locale,
+        };
+        let rows = self.templates.render(
+            "digest_articles.html",
+            context! {
+                t => self.templates.strings(locale),
+                accent => DEFAULT_ACCENT,
+                sections => Value::from(minijinja::value::Serde(shelf.sections(articles))),
+            },
+        )?;
+        // The rows belong in the mail's table; alone they need one.
+        Ok(format!(
+            "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" \
+             border=\"0\" style=\"max-width:600px\">{rows}</table>"
+        ))
     }
 
-    /// Renders one subscriber's digest.
-    #[allow(clippy::too_many_arguments)]
-    pub fn render(
-        &self,
-        locale: &str,
-        masthead: &Masthead<'_>,
-        schedule_name: &str,
-        when: DateTime<Utc>,
-        sections: &[Section],
-        picked: &Picked,
-        manage_url: &str,
-        unsubscribe_url: &str,
-    ) -> anyhow::Result<RenderedDigest> {
-        let locale = pick_locale(locale);
-        let (articles_html, articles_text) = self.article_parts(locale, sections, picked)?;
-        let site_title = masthead.title;
-        let (logo_url, accent) = (masthead.logo_url, masthead.accent);
-        let date = human_date(when, self.tz, locale, false);
-        let subject = self
-            .env
-            .get_template(&format!("digest_subject.{locale}.txt"))?
-            .render(context! { site_title, schedule_name, date => &date })?;
-        let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
-        let html = self.env.get_template(&format!("digest.{locale}.html"))?.render(context! {
-            subject => &subject, site_title, schedule_name, date => &date, manage_url, unsubscribe_url,
-            logo_url, accent,
-            articles => Value::from_safe_string(articles_html),
-        })?;
-        let text = self
-            .env
-            .get_template(&format!("digest.{locale}.txt"))?
-            .render(context! {
-                site_title, schedule_name, date, manage_url, unsubscribe_url,
-                articles => articles_text,
-            })?;
+    /// The schedule's name as `letter`'s reader reads it.
+    pub fn schedule_name(&self, letter: &Letter<'_>) -> String {
+        let locale = pick_locale(letter.locale);
+        let (slug, stored) = letter.schedule;
+        letter::schedule_name(&self.templates, letter.names, slug, stored, locale)
+    }
+
+    /// The schedule's name where it stands as a title (subject, header, `List-Id`): "Daily
+    /// digest" where a sentence says "the daily digest".
+    pub fn schedule_title(&self, letter: &Letter<'_>) -> String {
+        upper_first(&self.schedule_name(letter))
+    }
+
+    /// Renders one digest: subject, HTML and (for a mail) text.
+    pub fn render(&self, letter: &Letter<'_>) -> anyhow::Result<RenderedDigest> {
+        let locale = pick_locale(letter.locale);
+        let t = &self.templates;
+        let brand = letter.brand;
+        let accent = brand.accent.as_deref().unwrap_or(DEFAULT_ACCENT);
+        let parts = self.parts(letter, locale, accent)?;
+        let schedule_name = self.schedule_name(letter);
+        let schedule_title = upper_first(&schedule_name);
+        let date = human_date(letter.when, self.tz, locale, false);
+        let subject = one_line(
+            &t.text(locale, "digest.subject")
+                .replace("{site}", &brand.title)
+                .replace("{schedule}", &schedule_title)
+                .replace("{date}", &date),
+        );
+        let preheader = self.preheader(locale, letter.articles.len(), &parts.section_titles);
+        let (email, manage_url, unsubscribe_url, web_url, subscribe_url) = match letter.reader {
+            Reader::Mail {
+                email,
+                manage_url,
+                unsubscribe_url,
+                web_url,
+            } => (
+                Some(email),
+                Some(manage_url),
+                Some(unsubscribe_url),
+                web_url,
+                None,
+            ),
+            Reader::WebCopy { subscribe_url } => (None, None, None, None, Some(subscribe_url)),
+        };
+        let ctx = context! {
+            t => t.strings(locale),
+            subject => &subject,
+            preheader,
+            site_title => &brand.title,
+            logo_url => &brand.logo_url,
+            accent,
+            home_url => letter.home_url,
+            schedule_name => &schedule_name,
+            schedule_title => &schedule_title,
+            date => &date,
+            empty => letter.articles.is_empty(),
+            web_copy => subscribe_url.is_some(),
+            email, manage_url, unsubscribe_url, web_url, subscribe_url,
+            footer => &brand.footer,
+            address => &brand.address,
+        };
+        let html = t.render(
+            "digest.html",
+            context! { articles => Value::from_safe_string(parts.html), ..ctx.clone() },
+        )?;
+        let text = match letter.reader {
+            Reader::Mail { .. } => {
+                tidy(&t.render("digest.txt", context! { articles => parts.text, ..ctx })?)
+            }
+            Reader::WebCopy { .. } => String::new(),
+        };
         Ok(RenderedDigest {
             subject,
             html,
             text,
         })
     }
+
+    /// The line mail clients show after the subject: how many articles, in which sections.
+    fn preheader(&self, locale: &str, count: usize, sections: &[String]) -> String {
+        let t = &self.templates;
+        let key = match count {
+            0 => return t.text(locale, "digest.preheader_empty"),
+            1 => "digest.preheader_one",
+            _ => "digest.preheader",
+        };
+        t.text(locale, key)
+            .replace("{count}", &count.to_string())
+            .replace(
+                "{sections}",
+                &sections.join(&t.text(locale, "digest.list_separator")),
+            )
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn missing_files_fall_back_to_the_built_in_templates_and_present_ones_win() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("digest_subject.en.txt"),
-            "Edited: {{ schedule_name }}",
-        )
-        .unwrap();
-        let r = DigestRenderer::load(dir.path(), chrono_tz::Asia::Shanghai).unwrap();
-        let when = DateTime::<Utc>::from_timestamp(1_772_323_200, 0).unwrap();
-        let en = r
-            .render(
-                "en",
-                &Masthead::titled("Site"),
-                "Daily",
-                when,
-                &[],
-                &Picked::default(),
-                "https://m",
-                "https://u",
-            )
-            .unwrap();
-        assert_eq!(en.subject, "Edited: Daily");
-        let zh = r
-            .render(
-                "zh-CN",
-                &Masthead::titled("站点"),
-                "每日摘要",
-                when,
-                &[],
-                &Picked::default(),
-                "https://m",
-                "https://u",
-            )
-            .unwrap();
-        assert!(zh.subject.contains("每日摘要"), "{}", zh.subject);
-        assert!(zh.html.contains("https://u") && zh.text.contains("https://u"));
-
-        std::fs::write(dir.path().join("digest.en.txt"), "{% if %}").unwrap();
-        let Err(err) = DigestRenderer::load(dir.path(), chrono_tz::Asia::Shanghai) else {
-            panic!("a broken template was accepted");
-        };
-        assert!(format!("{err:#}").contains("digest.en.txt"), "{err:#}");
-    }
-}
+mod tests;

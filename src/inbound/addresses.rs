@@ -51,14 +51,11 @@ pub struct Addresses {
 }
 
 impl Addresses {
-    /// Addresses at `mail.bounce_domain`, or at `mail.from`'s domain when that is unset.
+    /// Addresses at `mail.bounce_domain`, or at the list domain when that is unset
+    /// (`mail.list_domain`, else `mail.from`'s, see [`crate::mail::message::list_domain`]).
     pub fn new(config: &Config, secret: Arc<Vec<u8>>) -> Self {
-        let domain = config.mail.bounce_domain.clone().unwrap_or_else(|| {
-            crate::domain::parse_mailbox(&config.mail.from)
-                .ok()
-                .and_then(|(_, a)| a.rsplit_once('@').map(|(_, d)| d.to_owned()))
-                .unwrap_or_else(|| "localhost".into())
-        });
+        let domain = (config.mail.bounce_domain.clone())
+            .unwrap_or_else(|| crate::mail::message::list_domain(config));
         Self {
             domain: domain.to_ascii_lowercase(),
             secret,

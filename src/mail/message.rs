@@ -12,6 +12,7 @@ use lettre::{
 use rand::RngCore;
 
 use super::{Email, SendError};
+use crate::config::Config;
 
 /// Headers the mailer sets itself; an extra header may not replace or add to them.
 const RESERVED: &[&str] = &[
@@ -38,6 +39,39 @@ pub fn one_line(s: &str) -> String {
         .collect::<String>()
         .trim()
         .to_owned()
+}
+
+/// The domain of `List-Id` and of the mailto unsubscribe address: `mail.list_domain`, else
+/// the domain of `mail.from`. A sender at `localhost` or an IP address gives way to the host
+/// of `site.base_url` when that is a real name: receivers group and filter a list by its id,
+/// and `daily.localhost` names nothing they can trust.
+pub fn list_domain(config: &Config) -> String {
+    if let Some(d) = &config.mail.list_domain {
+        return d.to_ascii_lowercase();
+    }
+    let from = crate::domain::parse_mailbox(&config.mail.from)
+        .ok()
+        .and_then(|(_, a)| a.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()));
+    let site = url::Url::parse(&config.site.base_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .filter(|h| is_named_host(h));
+    match (from, site) {
+        (Some(from), _) if is_named_host(&from) => from,
+        (_, Some(site)) => site,
+        (from, None) => from.unwrap_or_else(|| "localhost".into()),
+    }
+}
+
+/// Whether `host` is a domain name others can resolve: not `localhost` (or under it), not an
+/// IP address (bare or as an address literal), not a single label.
+fn is_named_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.');
+    !(host == "localhost"
+        || host.ends_with(".localhost")
+        || host.starts_with('[')
+        || host.parse::<std::net::IpAddr>().is_ok()
+        || !host.contains('.'))
 }
 
 /// A fresh `<random@domain>` Message-ID.
@@ -236,6 +270,50 @@ mod tests {
             "{raw}"
         );
         assert!(raw.contains("Content-Transfer-Encoding: base64"), "{raw}");
+    }
+
+    fn config(toml: &str) -> Config {
+        Config::from_toml_str(toml).unwrap()
+    }
+
+    #[test]
+    fn the_list_domain_is_configured_or_the_senders_unless_that_is_local() {
+        let site = "[site]\nbase_url = \"https://news.example.org/mail\"\n";
+        assert_eq!(
+            list_domain(&config(&format!(
+                "{site}[mail]\nfrom = \"工会 <news@localhost>\"\nlist_domain = \"Lists.Example.org\"\n"
+            ))),
+            "lists.example.org"
+        );
+        assert_eq!(
+            list_domain(&config(&format!(
+                "{site}[mail]\nfrom = \"工会 <news@Union.example.org>\"\n"
+            ))),
+            "union.example.org"
+        );
+        for local in [
+            "news@localhost",
+            "news@[127.0.0.1]",
+            "news@mail.localhost",
+            "news@mailhost",
+        ] {
+            assert_eq!(
+                list_domain(&config(&format!("{site}[mail]\nfrom = \"{local}\"\n"))),
+                "news.example.org",
+                "{local}"
+            );
+        }
+        // Nothing better to offer: the sender's domain stays.
+        assert_eq!(
+            list_domain(&config("[mail]\nfrom = \"news@localhost\"\n")),
+            "localhost"
+        );
+        assert_eq!(
+            list_domain(&config(
+                "[site]\nbase_url = \"http://10.0.0.5:8080\"\n[mail]\nfrom = \"news@localhost\"\n"
+            )),
+            "localhost"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ macro_rules! builtin {
         &[$(($name, include_str!(concat!("../../config/templates/", $name)))),*]
     };
 }
+#[allow(unused_imports)]
 pub(crate) use builtin;
 
 /// The shipped templates, used for any file the templates folder lacks.
@@ -65,6 +66,10 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "admin/sections_list.html",
     "admin/settings.html",
     "admin/sources.html",
+    "digest.html",
+    "digest.txt",
+    "digest_articles.html",
+    "digest_articles.txt",
 ];
 
 /// The shipped strings of each locale, under any keys the folder's files lack: the file of

@@ -7,7 +7,10 @@ use super::Worker;
 use crate::{
     articles::Article,
     clock::{from_ms, to_ms},
-    digests::selection::{self, Decision, Moment, Reader, Skip, Window},
+    digests::{
+        compose::Request,
+        selection::{self, Decision, Moment, Reader, Skip, Window},
+    },
     domain::Schedule,
     store::{Claim, Outcome, Recipient, RunInfo},
 };
@@ -18,6 +21,8 @@ type ContentCache = HashMap<Window, Arc<Vec<Article>>>;
 /// What the deliveries of a batch need, loaded with a few queries for the whole batch.
 pub(super) struct BatchContext {
     sections: Vec<crate::domain::Section>,
+    /// Section titles and schedule names per language.
+    names: crate::domain::DisplayNames,
     runs: HashMap<i64, (RunInfo, Schedule)>,
     pub(super) recipients: HashMap<i64, Recipient>,
     watermarks: HashMap<(String, i64), i64>,
@@ -55,10 +60,16 @@ impl Worker {
             prepared.push((claim.clone(), p));
         }
         // The links in the mails must work before the mails exist.
-        state
-            .store
-            .ensure_manage_tokens(&tokens, to_ms(state.clock.now()))
-            .await?;
+        let now = to_ms(state.clock.now());
+        state.store.ensure_manage_tokens(&tokens, now).await?;
+        // What each mail holds, for its web copy.
+        let copies: Vec<_> = (prepared.iter())
+            .filter_map(|(claim, p)| match p {
+                Prepared::Send(c, ..) => Some((claim.id, c.locale, c.articles.as_slice())),
+                Prepared::Done(_) => None,
+            })
+            .collect();
+        state.store.record_digest_copies(&copies, now).await?;
         Ok(prepared)
     }
 
@@ -97,8 +108,12 @@ impl Worker {
             }
         }
         let sections = store.list_sections().await?;
+        let names = store
+            .display_names(&self.state().config.site.language)
+            .await?;
         Ok(BatchContext {
             sections,
+            names,
             runs,
             recipients,
             watermarks,
@@ -157,10 +172,22 @@ impl Worker {
             .fire_at
             .map(from_ms)
             .unwrap_or_else(|| from_ms(run.cutoff));
-        let message =
-            self.shared
-                .composer
-                .compose(&ctx.sections, r, run, schedule, &picked, when)?;
+        let composer = &self.shared.composer;
+        // Lead images' sizes, read once per process (a few seconds at most, the first time).
+        let images = picked.articles().iter().filter_map(|a| a.image.as_ref());
+        (composer.renderer.images)
+            .learn(images.map(|i| i.url.as_str()))
+            .await;
+        let message = composer.compose(&Request {
+            sections: &ctx.sections,
+            names: &ctx.names,
+            recipient: r,
+            run,
+            schedule,
+            picked: &picked,
+            when,
+            delivery: Some(claim.id),
+        })?;
         Ok(Prepared::Send(
             Box::new(message),
             run.schedule.clone(),

@@ -1,0 +1,53 @@
+//! Plain text as people read it: a subject on one line, a text part without stray spaces or
+//! runs of blank lines, a name written as a title.
+
+/// A plain-text part as people read it: no trailing spaces (but the "-- " that starts a
+/// signature), no runs of blank lines, whatever the templates' whitespace.
+pub fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = true;
+    for line in text.lines() {
+        let line = if line == "-- " { line } else { line.trim_end() };
+        if line.is_empty() {
+            if !blank {
+                out.push('\n');
+            }
+            blank = true;
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+        blank = false;
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}
+
+/// `s` with its first letter upper-cased (no change to Chinese).
+pub fn upper_first(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
+/// `s` on one line, with runs of white space made one space (a subject from an edited
+/// strings file or a name with a line break stays a subject).
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_parts_lose_trailing_spaces_and_blank_runs_but_keep_the_signature_dash() {
+        assert_eq!(tidy("\n\na  \n\n\n\nb\n-- \nc\n\n"), "a\n\nb\n-- \nc\n");
+        assert_eq!(one_line(" 每日\r\n摘要  (1 Mar) "), "每日 摘要 (1 Mar)");
+        assert_eq!(upper_first("daily digest"), "Daily digest");
+        assert_eq!(upper_first("每日摘要"), "每日摘要");
+        assert_eq!(upper_first(""), "");
+    }
+}
