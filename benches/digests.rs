@@ -171,7 +171,8 @@ async fn mean_mail_size(state: &AppState) -> anyhow::Result<usize> {
                 when: state.clock.now(),
                 delivery: Some(r.id),
             })?;
-        let (m, _) = tidings::mail::message::build(state.mailer.from_mailbox(), &c.email)?;
+        let (m, _) =
+            tidings::mail::message::build(state.mailer.from_mailbox(), "example.org", &c.email)?;
         total += m.formatted().len();
         count += 1;
     }

@@ -75,11 +75,6 @@ pub struct Request<'a> {
 }
 
 impl Composer {
-    /// The domain used in Message-IDs.
-    pub fn mail_domain(&self) -> String {
-        self.mailer.from_mailbox().email.domain().to_owned()
-    }
-
     /// The VERP envelope sender of delivery `id`, when `mail.bounce_domain` is set.
     pub fn bounce_address(&self, delivery_id: i64) -> Option<String> {
         (self.returns.verp).then(|| self.returns.addresses.bounce_address(delivery_id))
@@ -114,7 +109,8 @@ impl Composer {
             },
         };
         let d = self.renderer.render(&letter)?;
-        let domain = self.mail_domain();
+        // The list's domain, so that a sender at localhost does not give `@localhost` ids.
+        let domain = &self.list_domain;
         let message_id = format!("<digest.{}.{}@{domain}>", q.run.id, r.id);
         let to = domain::Email::parse(&r.email)
             .map_err(|e| anyhow::anyhow!("recipient {:?}: {e}", r.email))?;

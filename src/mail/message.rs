@@ -118,9 +118,13 @@ fn body(text: &str) -> Body {
     Body::dangerous_pre_encoded(out, ContentTransferEncoding::Base64)
 }
 
-/// Builds the message `from` sends for `email`; returns it with its Message-ID.
-pub fn build(from: &Mailbox, email: &Email) -> Result<(Message, String), SendError> {
-    let from_domain = from.email.domain().to_owned();
+/// Builds the message `from` sends for `email`; returns it with its Message-ID (generated on
+/// `id_domain` when `email` brings none).
+pub fn build(
+    from: &Mailbox,
+    id_domain: &str,
+    email: &Email,
+) -> Result<(Message, String), SendError> {
     let message_id = match &email.message_id {
         Some(id) => {
             let id = one_line(id);
@@ -131,7 +135,7 @@ pub fn build(from: &Mailbox, email: &Email) -> Result<(Message, String), SendErr
             }
             id
         }
-        None => new_message_id(&from_domain),
+        None => new_message_id(id_domain),
     };
     let to_name = email
         .to_name
@@ -211,7 +215,7 @@ mod tests {
 
     #[test]
     fn non_ascii_names_and_subjects_are_encoded_words_and_the_message_is_ascii() {
-        let (m, id) = build(&from(), &email("请确认订阅", Some("李雷"))).unwrap();
+        let (m, id) = build(&from(), "example.org", &email("请确认订阅", Some("李雷"))).unwrap();
         let raw = String::from_utf8(m.formatted()).unwrap();
         assert!(raw.is_ascii(), "{raw}");
         assert!(raw.contains("Subject: =?utf-8?"), "{raw}");
@@ -224,7 +228,7 @@ mod tests {
     fn line_breaks_in_subject_name_or_header_value_never_start_a_header() {
         let mut e = email("Hi\r\nBcc: evil@x.org", Some("Li\r\nBcc: evil@x.org"));
         e.headers = vec![("X-Note".into(), "a\r\nBcc: evil@x.org".into())];
-        let (m, _) = build(&from(), &e).unwrap();
+        let (m, _) = build(&from(), "example.org", &e).unwrap();
         let raw = String::from_utf8(m.formatted()).unwrap();
         assert!(
             !raw.lines()
@@ -259,7 +263,7 @@ mod tests {
         let decoded = STANDARD.decode(encoded.replace("\r\n", "")).unwrap();
         assert_eq!(String::from_utf8(decoded).unwrap(), crlf(&text));
 
-        let (m, _) = build(&from(), &email("s", None)).unwrap();
+        let (m, _) = build(&from(), "example.org", &email("s", None)).unwrap();
         let raw = String::from_utf8(m.formatted()).unwrap();
         assert!(
             raw.contains("Content-Type: text/plain; charset=utf-8"),
@@ -322,7 +326,10 @@ mod tests {
             let mut e = email("s", None);
             e.headers = vec![(name.into(), "v".into())];
             assert!(
-                matches!(build(&from(), &e), Err(SendError::Invalid(_))),
+                matches!(
+                    build(&from(), "example.org", &e),
+                    Err(SendError::Invalid(_))
+                ),
                 "{name}"
             );
         }

@@ -138,6 +138,9 @@ enum Transport {
 
 struct Inner {
     from: Mailbox,
+    /// Domain of generated Message-IDs: the list's ([`message::list_domain`]), never the
+    /// `localhost` of a default sender when the site has a real name.
+    id_domain: String,
     transport: Transport,
     rate: throttle::Rate,
     domains: throttle::DomainLimits,
@@ -216,6 +219,7 @@ impl Mailer {
         };
         Ok(Self(Arc::new(Inner {
             from,
+            id_domain: message::list_domain(config),
             transport,
             rate,
             domains,
@@ -252,7 +256,7 @@ impl Mailer {
         gate: &dyn Gate,
         patience: throttle::Patience,
     ) -> Result<Sent, SendError> {
-        let (mut message, message_id) = message::build(&self.0.from, email)?;
+        let (mut message, message_id) = message::build(&self.0.from, &self.0.id_domain, email)?;
         if let Some(dkim) = &self.0.dkim {
             message.sign(dkim);
         }

@@ -39,6 +39,8 @@ with_smtp_on_both_backends! {
         let mail = &run_daily(&app, &smtp, &["li.na@example.net"]).await[0];
 
         assert_eq!(mail.header("List-Id").unwrap(), "每日摘要 <daily.feeds.example.test>");
+        let id = mail.header("Message-ID").unwrap();
+        assert!(id.starts_with("<digest.") && id.ends_with("@feeds.example.test>"), "{id}");
         let lu = mail.header("List-Unsubscribe").unwrap();
         assert!(!lu.contains("localhost"), "{lu}");
         let mailto = lu.split("<mailto:").nth(1).unwrap().trim_end_matches('>').to_owned();
