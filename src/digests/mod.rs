@@ -1,12 +1,15 @@
 //! Digests (SPEC §6): schedules, runs, the delivery ledger and its workers.
 
+pub mod announcement;
 pub mod cli;
 pub mod compose;
 pub mod describe;
 pub mod fire;
+pub mod instant;
 pub mod render;
 pub mod scheduler;
 pub mod selection;
+pub mod skip;
 pub mod worker;
 
 use crate::inbound::Addresses;
@@ -154,6 +157,8 @@ pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
     let digests = &state.digests;
     tasks.spawn(scheduler::run(
         digests.scheduler.clone(),
+        state.events.clone(),
+        digests.wakeup.clone(),
         state.shutdown.clone(),
     ));
     let first = worker::Worker::new(state.clone(), digests.composer.clone());

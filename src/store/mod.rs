@@ -7,6 +7,7 @@
 
 mod admin_accounts;
 mod admin_sessions;
+mod announcements;
 mod api_tokens;
 mod articles;
 mod audit;
@@ -16,6 +17,7 @@ mod display_names;
 mod feeds;
 mod inbound;
 mod inbound_views;
+mod instant;
 mod ledger;
 mod ledger_outcomes;
 mod run_views;
@@ -40,12 +42,14 @@ use sqlx::{
 
 pub use admin_accounts::LoginSecret;
 pub use admin_sessions::{NewSession, SessionRow};
+pub use announcements::{Announced, Announcement};
 pub use api_tokens::StoredToken;
 pub use articles::{ArticleCursor, ArticlePage, PutOutcome, PutResult};
 pub use digest_content::{Recipient, RunInfo};
 pub use feeds::FeedSection;
 pub use inbound::{Applied, DeliveryRef, Effect, InboundEvent};
 pub use inbound_views::{InboundCounts, InboundListed, InboundRecord, Suppression};
+pub use instant::InstantTick;
 pub use ledger::{
     Claim, Claimed, Intent, IntentAnswer, ORPHAN_ERROR, Outcome, Recorded, Reported, RetryPolicy,
     Window,
