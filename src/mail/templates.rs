@@ -64,6 +64,7 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "admin/sections_list.html",
     "admin/settings.html",
     "admin/sources.html",
+    "admin/articles_announce.html",
 ];
 
 /// The shipped strings of each locale, under any keys the folder's files lack: the file of
