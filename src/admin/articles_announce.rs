@@ -107,11 +107,15 @@ pub async fn announce(
         Err(Refused::Unknown) => return Ok(missing_in(&desk, &s.visit)),
         // Retracted or rescheduled since the page was shown: it says why.
         Err(_) => {
-            return Ok(Redirect::to(&format!("{admin}/articles/{}/announce", id_path(&id)))
-                .into_response());
+            return Ok(
+                Redirect::to(&format!("{admin}/articles/{}/announce", id_path(&id)))
+                    .into_response(),
+            );
         }
         // Announced meanwhile by someone else: their run is the one to watch.
-        Ok(Announced::Already(run)) => return Ok(Redirect::to(&format!("{admin}/runs/{run}")).into_response()),
+        Ok(Announced::Already(run)) => {
+            return Ok(Redirect::to(&format!("{admin}/runs/{run}")).into_response());
+        }
         Ok(Announced::Started(run)) => run,
     };
     let audit = Audit::new(
@@ -120,7 +124,10 @@ pub async fn announce(
         &format!("article {id}"),
         Some(&s.visit.client),
     )
-    .change(None, Some(format!("run {run}{}", if force { ", again" } else { "" })));
+    .change(
+        None,
+        Some(format!("run {run}{}", if force { ", again" } else { "" })),
+    );
     desk.console
         .store
         .record_audit(&audit, desk.console.now_ms())

@@ -26,6 +26,7 @@ mod digest_cli;
 mod digest_crash;
 mod digest_delivery;
 mod digest_fencing;
+mod digest_instant;
 mod digest_ledger;
 mod digest_logs;
 mod digest_schedules;
