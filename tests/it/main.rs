@@ -22,6 +22,7 @@ mod api_bad_input;
 mod auth;
 mod config_cli;
 mod connections;
+mod digest_announce;
 mod digest_cli;
 mod digest_crash;
 mod digest_delivery;
