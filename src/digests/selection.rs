@@ -204,4 +204,6 @@ pub fn decide<'a>(
 }
 
 #[cfg(test)]
+mod first_tests;
+#[cfg(test)]
 mod tests;
