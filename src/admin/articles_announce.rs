@@ -60,7 +60,7 @@ pub async fn confirm(
             StatusCode::OK
         },
         context! {
-            title => &a.article.title,
+            article_title => &a.article.title,
             path => id_path(&id),
             refusal => refusal,
             lead => view.text("announce.lead").replace("{n}", &readers.to_string()),
@@ -134,4 +134,21 @@ pub async fn announce(
         .await?;
     tracing::info!(id, run, "article announced in the console");
     Ok(Redirect::to(&format!("{admin}/runs/{run}")).into_response())
+}
+
+/// What the runs pages call a run of `schedule`: an announcement by its article's title
+/// ("通知：…"), any other run by its schedule's slug.
+pub(super) async fn run_label(
+    state: &super::state::ConsoleState,
+    view: &View<'_>,
+    schedule: &str,
+) -> Result<String, AppError> {
+    let Some(id) = crate::domain::announced_article(schedule) else {
+        return Ok(schedule.to_owned());
+    };
+    let title = match state.store.console_article(id).await? {
+        Some(a) => a.article.title,
+        None => id.to_owned(),
+    };
+    Ok(view.text("announce.run_label").replace("{title}", &title))
 }

@@ -39,7 +39,7 @@ use crate::{
     AppState,
     api::schedules::ScheduleInput,
     digests::{
-        describe::{describe, describe_window},
+        describe::{describe, describe_window, window_span},
         fire::next_instants,
         instant::pending_fire,
     },
@@ -106,8 +106,10 @@ struct ScheduleRow {
     cron: String,
     /// `"digest"` or `"instant"`.
     kind: &'static str,
-    /// An instant schedule's window (`"10m"`).
+    /// An instant schedule's window in words ("10 分钟").
     window: Option<String>,
+    /// Its names in other languages than the site's, as (locale, name).
+    other_names: Vec<(String, String)>,
     enabled: bool,
     send_when_empty: bool,
     max_articles: i64,
@@ -145,7 +147,8 @@ fn row(
         description,
         next,
         kind: s.kind.as_str(),
-        window: s.window().map(|w| w.as_text()),
+        window: s.window().map(|w| window_span(w, locale)),
+        other_names: Vec::new(),
         slug: s.slug,
         name: s.name,
         timezone: s.timezone,
@@ -164,10 +167,14 @@ async fn rows(
     locale: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<ScheduleRow>, AppError> {
+    let mut texts = state.store.schedule_texts().await?;
     let mut out = Vec::with_capacity(schedules.len());
     for sch in schedules {
         let pending = pending_fire(&state.store, &sch, crate::clock::to_ms(now)).await?;
-        out.push(row(sch, locale, now, pending));
+        let names = texts.remove(&sch.slug).unwrap_or_default();
+        let mut r = row(sch, locale, now, pending);
+        r.other_names = names.into_iter().collect();
+        out.push(r);
     }
     Ok(out)
 }

@@ -12,9 +12,10 @@ pub struct ScheduleForm {
     slug: String,
     #[serde(default)]
     name: String,
-    /// The name in the other language than the site's (the console has two).
+    /// The name in the other language than the site's (the console has two); a form without
+    /// the field keeps the stored one.
     #[serde(default)]
-    other_name: String,
+    other_name: Option<String>,
     /// `digest` or `instant`.
     #[serde(default)]
     kind: String,
@@ -46,7 +47,7 @@ impl ScheduleForm {
         Self {
             slug: s.slug.clone(),
             name: s.name.clone(),
-            other_name,
+            other_name: Some(other_name),
             kind: s.kind.as_str().to_owned(),
             window: s.window().map(|w| w.as_text()).unwrap_or_default(),
             first_digest_articles: s.first_digest_articles.to_string(),
@@ -82,16 +83,11 @@ impl ScheduleForm {
         let typed = |s: &str| Some(s.trim().to_owned()).filter(|t| !t.is_empty());
         let input = ScheduleInput {
             name: Some(self.name.clone()),
-            // Sent always: an emptied field removes that language's name.
-            names: Some(
-                [(
-                    other_locale(site_locale).to_owned(),
-                    self.other_name.clone(),
-                )]
-                .into(),
-            ),
+            // An emptied field removes that language's name; a form without it keeps it.
+            names: (self.other_name.clone())
+                .map(|n| [(other_locale(site_locale).to_owned(), n)].into()),
             kind: Some(if instant { "instant" } else { "digest" }.to_owned()),
-            // The hidden kind's field is ignored, so switching kinds keeps what was typed.
+            // The other kind's field is ignored, so switching kinds keeps what was typed.
             cron: typed(&self.cron).filter(|_| !instant),
             window: typed(&self.window).filter(|_| instant),
             timezone: typed(&self.timezone),

@@ -26,24 +26,32 @@ pub fn describe(cron: &CronSpec, timezone: &str, locale: &str) -> String {
 /// The reading of an instant schedule's `window` in `locale`: "within 10 minutes of a
 /// publication (at most one mail per 10 minutes)".
 pub fn describe_window(window: InstantWindow, locale: &str) -> String {
-    let secs = window.seconds();
-    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let span = window_span(window, locale);
     if locale.to_ascii_lowercase().starts_with("zh") {
-        let parts: Vec<String> = [(h, "小时"), (m, "分钟"), (s, "秒")]
-            .iter()
-            .filter(|(n, _)| *n > 0)
-            .map(|(n, unit)| format!("{n} {unit}"))
-            .collect();
-        let span = parts.join(" ");
         format!("有新文章发布后 {span}内发送（每位订阅者每 {span}最多一封）")
     } else {
-        let parts: Vec<String> = [(h, "hour"), (m, "minute"), (s, "second")]
-            .iter()
-            .filter(|(n, _)| *n > 0)
-            .map(|(n, unit)| format!("{n} {unit}{}", if *n == 1 { "" } else { "s" }))
-            .collect();
-        let span = parts.join(" ");
         format!("within {span} of a publication (at most one mail per {span} to each subscriber)")
+    }
+}
+
+/// A window's length in words: "1 hour 30 minutes", "1 小时 30 分钟".
+pub fn window_span(window: InstantWindow, locale: &str) -> String {
+    let secs = window.seconds();
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let parts = [
+        (h, "hour", "小时"),
+        (m, "minute", "分钟"),
+        (s, "second", "秒"),
+    ];
+    let parts = parts.iter().filter(|(n, ..)| *n > 0);
+    if locale.to_ascii_lowercase().starts_with("zh") {
+        let words: Vec<String> = parts.map(|(n, _, zh)| format!("{n} {zh}")).collect();
+        words.join(" ")
+    } else {
+        let words: Vec<String> = parts
+            .map(|(n, en, _)| format!("{n} {en}{}", if *n == 1 { "" } else { "s" }))
+            .collect();
+        words.join(" ")
     }
 }
 

@@ -50,6 +50,7 @@ mod mail_rates;
 mod mailer;
 mod ops;
 mod schedule_names;
+mod schedules_console_browser;
 mod sections;
 mod sources_directory;
 mod sources_feed;
