@@ -10,7 +10,10 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{Notify, broadcast::error::RecvError};
+use tokio::sync::{
+    Notify,
+    broadcast::error::{RecvError, TryRecvError},
+};
 use tokio_util::sync::CancellationToken;
 
 use super::{fire::fire_instants, instant};
@@ -182,11 +185,16 @@ pub async fn run(
     // Instant schedules are evaluated at start (a run may have been due while down).
     let mut instant_due = Some(DateTime::<Utc>::MIN_UTC);
     let mut last_instant = std::time::Instant::now();
+    let mut digests_due = true;
     loop {
-        match scheduler.tick_digests().await {
-            Ok(r) if !r.started.is_empty() => wakeup.notify_waiters(),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = ?e, "scheduler tick failed"),
+        // Digest schedules on the metronome only: a burst of publications is no reason to
+        // evaluate every cron again.
+        if std::mem::take(&mut digests_due) {
+            match scheduler.tick_digests().await {
+                Ok(r) if !r.started.is_empty() => wakeup.notify_waiters(),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = ?e, "scheduler tick failed"),
+            }
         }
         if instant_due.is_some_and(|t| t <= clock.now()) || last_instant.elapsed() >= INSTANT_SAFETY
         {
@@ -212,11 +220,15 @@ pub async fn run(
         };
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = rx.recv(), if sched.is_some() => {}
-            _ = fallback.tick(), if sched.is_none() => {}
+            _ = rx.recv(), if sched.is_some() => digests_due = true,
+            _ = fallback.tick(), if sched.is_none() => digests_due = true,
             change = changes.recv(), if listening => match change {
                 // Lagged: changes were missed; evaluating covers them all.
-                Ok(_) | Err(RecvError::Lagged(_)) => instant_due = Some(DateTime::<Utc>::MIN_UTC),
+                Ok(_) | Err(RecvError::Lagged(_)) => {
+                    instant_due = Some(DateTime::<Utc>::MIN_UTC);
+                    // One evaluation covers a whole burst (an import, a source's batch).
+                    while matches!(changes.try_recv(), Ok(_) | Err(TryRecvError::Lagged(_))) {}
+                }
                 Err(RecvError::Closed) => listening = false,
             },
             _ = window_end => {}
