@@ -51,6 +51,15 @@ pub async fn evaluate(
     let Some(window) = schedule.window() else {
         anyhow::bail!("instant schedule {:?} has no valid window", schedule.slug);
     };
+    // A read first: most evaluations find nothing due, and need no write transaction.
+    match store
+        .instant_pending(&schedule.slug, window.millis(), to_ms(now))
+        .await?
+    {
+        None => return Ok(Evaluated::Nothing),
+        Some(at) if at > to_ms(now) => return Ok(Evaluated::DueAt(from_ms(at))),
+        Some(_) => {}
+    }
     Ok(
         match store
             .tick_instant(&schedule.slug, window.millis(), to_ms(now))
