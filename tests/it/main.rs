@@ -29,6 +29,7 @@ mod digest_delivery;
 mod digest_fencing;
 mod digest_first;
 mod digest_instant;
+mod digest_instant_replicas;
 mod digest_ledger;
 mod digest_logs;
 mod digest_schedules;
