@@ -299,36 +299,14 @@ async fn admin_command(config: &Config, command: AdminCommand) -> anyhow::Result
 }
 
 async fn schedules_list(config: &Config) -> anyhow::Result<()> {
-    use tidings::{
-        digests::fire::fire_instants,
-        domain::{CronSpec, TimeZone},
-    };
     let store = Store::connect(&config.database.url).await?;
     store.migrate().await?;
     let now = chrono::Utc::now();
     store
         .ensure_schedules(&config.schedule_seeds(), tidings::clock::to_ms(now))
         .await?;
-    println!(
-        "{:<12} {:<8} {:<16} {:<20} {:<26} NAME",
-        "SLUG", "ENABLED", "CRON", "TIMEZONE", "NEXT"
-    );
-    for s in store.list_schedules().await? {
-        let tz = TimeZone::parse(&s.timezone).map_err(anyhow::Error::msg)?;
-        let next = CronSpec::parse(&s.cron)
-            .ok()
-            .and_then(|c| {
-                fire_instants(&c, tz.0, now, now + chrono::Duration::days(400))
-                    .first()
-                    .copied()
-            })
-            .map(|t| t.with_timezone(&tz.0).to_rfc3339())
-            .unwrap_or_else(|| "-".into());
-        println!(
-            "{:<12} {:<8} {:<16} {:<20} {:<26} {}",
-            s.slug, s.enabled, s.cron, s.timezone, next, s.name
-        );
-    }
+    let table = tidings::digests::cli::schedules_table(&store, now).await;
     store.close().await;
+    print!("{}", table?);
     Ok(())
 }

@@ -113,12 +113,9 @@ async fn admin_figures(
         .find(|(s, _)| *s == SubscriberStatus::Active.as_str())
         .map_or(0, |(_, n)| *n);
     let chart = growth_chart(state, view, active).await?;
-    let runs: Vec<RunRow> = state
-        .store
-        .list_runs(None, None, RUNS)
-        .await?
-        .into_iter()
-        .map(|r| RunRow {
+    let mut runs: Vec<RunRow> = Vec::new();
+    for r in state.store.list_runs(None, None, RUNS).await? {
+        runs.push(RunRow {
             id: r.id,
             started: view.time(r.fire_at.unwrap_or(r.created_at)),
             status: r.status.as_str(),
@@ -126,30 +123,32 @@ async fn admin_figures(
             failed: r.failed,
             bounced: r.bounced,
             total: r.total,
-            schedule: r.schedule,
-        })
-        .collect();
-    let schedules: Vec<ScheduleRow> = state
-        .store
-        .list_schedules()
-        .await?
-        .into_iter()
-        .filter(|s| s.enabled)
-        .map(|s| {
-            let next = match (CronSpec::parse(&s.cron), TimeZone::parse(&s.timezone)) {
-                (Ok(cron), Ok(tz)) => crate::digests::fire::next_instants(&cron, tz.0, now, 1)
-                    .first()
-                    .map(|t| view.time_in(*t, &s.timezone)),
-                _ => None,
-            };
-            ScheduleRow {
-                slug: s.slug,
-                name: s.name,
-                next,
-                timezone: s.timezone,
+            // An announcement by its article's title.
+            schedule: super::articles_announce::run_label(state, view, &r.schedule).await?,
+        });
+    }
+    let mut schedules: Vec<ScheduleRow> = Vec::new();
+    for s in state.store.list_schedules().await? {
+        if !s.enabled {
+            continue;
+        }
+        let next = match (CronSpec::parse(&s.cron), TimeZone::parse(&s.timezone)) {
+            (Ok(cron), Ok(tz)) => crate::digests::fire::next_instants(&cron, tz.0, now, 1)
+                .first()
+                .copied(),
+            // An instant schedule: its next mail, when something published waits for it.
+            _ => {
+                crate::digests::instant::pending_fire(&state.store, &s, crate::clock::to_ms(now))
+                    .await?
             }
-        })
-        .collect();
+        };
+        schedules.push(ScheduleRow {
+            slug: s.slug,
+            name: s.name,
+            next: next.map(|t| view.time_in(t, &s.timezone)),
+            timezone: s.timezone,
+        });
+    }
     let sources: Vec<SourceRow> = crate::api::sources::health(&state.config, &state.store)
         .await?
         .into_iter()

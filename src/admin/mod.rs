@@ -7,6 +7,7 @@
 
 mod accounts;
 mod articles;
+mod articles_announce;
 mod articles_form;
 mod articles_preview;
 mod articles_retract;
@@ -120,6 +121,8 @@ fn admin_routes() -> Vec<Route> {
         Route::get("/admin/audit", audit_page::show),
         Route::get("/admin/returned", returned::show),
         Route::get("/admin/returned/{id}", returned::message),
+        Route::get("/admin/articles/{id}/announce", articles_announce::confirm),
+        Route::post("/admin/articles/{id}/announce", articles_announce::announce),
     ]
     .into_iter()
     .chain(articles::admin_routes())

@@ -113,9 +113,9 @@ pub async fn list(
         }
         format!("{}/runs?{}", state.admin_path(), q.finish())
     });
-    let rows: Vec<RunRow> = runs
-        .into_iter()
-        .map(|r| RunRow {
+    let mut rows: Vec<RunRow> = Vec::with_capacity(runs.len());
+    for r in runs {
+        rows.push(RunRow {
             id: r.id,
             started: view.time(r.created_at),
             manual: r.fire_at.is_none(),
@@ -124,9 +124,9 @@ pub async fn list(
             failed: r.failed,
             bounced: r.bounced,
             total: r.total,
-            schedule: r.schedule,
-        })
-        .collect();
+            schedule: super::articles_announce::run_label(&state, &view, &r.schedule).await?,
+        });
+    }
     Ok(view.render(
         "admin/runs_list.html",
         &view.text("runs.title"),
@@ -292,7 +292,7 @@ pub async fn show(
         StatusCode::OK,
         context! {
             run => ser(&fig),
-            schedule => &run.schedule,
+            schedule => super::articles_announce::run_label(&state, &view, &run.schedule).await?,
             started => view.time(run.created_at),
             fire_at => run.fire_at.map(|t| view.time(t)),
             figure_names => ["sent", "skipped", "deferred", "failed", "bounced", "uncertain", "pending"],

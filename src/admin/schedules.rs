@@ -1,7 +1,8 @@
 //! Console pages: schedules (admins). `GET /admin/schedules` lists each schedule with its
 //! reading in the page's language and its next fire instants (in its zone and in UTC, the days
-//! whose UTC offset changed marked); a form creates and edits one (validated as the API's
-//! PUT is, taking effect at once); buttons enable, disable and delete (after a confirmation);
+//! whose UTC offset changed marked; an instant schedule's pending one); a form creates and
+//! edits one, digest or instant, with its names per language (validated as the API's PUT is,
+//! taking effect at once); buttons enable, disable and delete (after a confirmation);
 //! "run now" asks first, then starts a run and goes to its page (those actions are in
 //! [`actions`]). Previews and test sends, open to editors too, live in [`preview`].
 
@@ -37,7 +38,11 @@ use super::{
 use crate::{
     AppState,
     api::schedules::ScheduleInput,
-    digests::{describe::describe, fire::next_instants},
+    digests::{
+        describe::{describe, describe_window, window_span},
+        fire::next_instants,
+        instant::pending_fire,
+    },
     domain::{Audit, AuditKind, CronSpec, Schedule, ScheduleFields, SectionSlug, TimeZone},
     error::AppError,
 };
@@ -99,16 +104,37 @@ struct ScheduleRow {
     description: String,
     timezone: String,
     cron: String,
+    /// `"digest"` or `"instant"`.
+    kind: &'static str,
+    /// An instant schedule's window in words ("10 分钟").
+    window: Option<String>,
+    /// Its names in other languages than the site's, as (locale, name).
+    other_names: Vec<(String, String)>,
     enabled: bool,
     send_when_empty: bool,
     max_articles: i64,
+    first_digest_articles: i64,
+    /// A digest's next fire instants; an instant schedule's pending one, if any.
     next: Vec<Instant>,
 }
 
-/// The reading and next instants of `s` at `now` in `locale`, by the functions the API uses.
-fn row(s: Schedule, locale: &str, now: DateTime<Utc>) -> ScheduleRow {
-    let (description, next) = match (CronSpec::parse(&s.cron), TimeZone::parse(&s.timezone)) {
-        (Ok(cron), Ok(tz)) => (
+/// The reading and next instants of `s` at `now` in `locale`, by the functions the API uses;
+/// `pending` is an instant schedule's next fire instant.
+fn row(
+    s: Schedule,
+    locale: &str,
+    now: DateTime<Utc>,
+    pending: Option<DateTime<Utc>>,
+) -> ScheduleRow {
+    let tz = TimeZone::parse(&s.timezone).ok();
+    let (description, next) = match (s.window(), CronSpec::parse(&s.cron), tz) {
+        (Some(w), _, tz) => (
+            describe_window(w, locale),
+            (pending.into_iter())
+                .map(|t| instant(t, tz.map_or(chrono_tz::UTC, |z| z.0)))
+                .collect(),
+        ),
+        (None, Ok(cron), Some(tz)) => (
             describe(&cron, tz.name(), locale),
             next_instants(&cron, tz.0, now, NEXT_FIRES)
                 .into_iter()
@@ -120,6 +146,9 @@ fn row(s: Schedule, locale: &str, now: DateTime<Utc>) -> ScheduleRow {
     ScheduleRow {
         description,
         next,
+        kind: s.kind.as_str(),
+        window: s.window().map(|w| window_span(w, locale)),
+        other_names: Vec::new(),
         slug: s.slug,
         name: s.name,
         timezone: s.timezone,
@@ -127,7 +156,27 @@ fn row(s: Schedule, locale: &str, now: DateTime<Utc>) -> ScheduleRow {
         enabled: s.enabled,
         send_when_empty: s.send_when_empty,
         max_articles: s.max_articles,
+        first_digest_articles: s.first_digest_articles,
     }
+}
+
+/// The rows of `schedules` at `now` in `locale`, instant ones with their pending instant.
+async fn rows(
+    state: &ConsoleState,
+    schedules: Vec<Schedule>,
+    locale: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<ScheduleRow>, AppError> {
+    let mut texts = state.store.schedule_texts().await?;
+    let mut out = Vec::with_capacity(schedules.len());
+    for sch in schedules {
+        let pending = pending_fire(&state.store, &sch, crate::clock::to_ms(now)).await?;
+        let names = texts.remove(&sch.slug).unwrap_or_default();
+        let mut r = row(sch, locale, now, pending);
+        r.other_names = names.into_iter().collect();
+        out.push(r);
+    }
+    Ok(out)
 }
 
 /// `t` in `tz`, marked when `tz`'s UTC offset a day earlier was different.
@@ -162,13 +211,8 @@ pub async fn list(
 ) -> Result<Response, AppError> {
     let view = View::new(&state, &s.visit);
     let now = state.clock.now();
-    let rows: Vec<ScheduleRow> = state
-        .store
-        .list_schedules()
-        .await?
-        .into_iter()
-        .map(|sch| row(sch, s.visit.locale, now))
-        .collect();
+    let schedules = state.store.list_schedules().await?;
+    let rows = rows(&state, schedules, s.visit.locale, now).await?;
     let done = match q.done.as_str() {
         k @ ("created" | "saved" | "enabled" | "disabled" | "deleted") => Some(
             view.text(&format!("schedules.done.{k}"))
@@ -206,17 +250,27 @@ pub(super) fn not_found_in(state: &ConsoleState, visit: &super::visit::Visit) ->
 
 /// A one-line summary of a schedule's fields for the audit log.
 fn summary(f: &ScheduleFields) -> String {
+    let when = match &f.window {
+        Some(w) => format!("instant, window {}", w.as_text()),
+        None => format!("cron {:?}", f.cron),
+    };
+    let names = match &f.names {
+        Some(n) => format!(", names {n:?}"),
+        None => String::new(),
+    };
     format!(
-        "name {:?}, cron {:?}, timezone {}, {}, send_when_empty {}, max_articles {}",
+        "name {:?}{names}, {when}, timezone {}, {}, send_when_empty {}, max_articles {}, \
+         first_digest_articles {}",
         f.name,
-        f.cron,
         f.timezone,
         if f.enabled { "enabled" } else { "disabled" },
         f.send_when_empty,
-        f.max_articles
+        f.max_articles,
+        f.first_digest_articles
     )
 }
 
+/// The stored fields of `s`; its names in other locales are kept as they are.
 fn fields_of(s: &Schedule) -> ScheduleFields {
     ScheduleFields {
         name: s.name.clone(),
@@ -225,6 +279,10 @@ fn fields_of(s: &Schedule) -> ScheduleFields {
         enabled: s.enabled,
         send_when_empty: s.send_when_empty,
         max_articles: s.max_articles,
+        kind: s.kind,
+        window: s.window(),
+        first_digest_articles: s.first_digest_articles,
+        names: None,
     }
 }
 

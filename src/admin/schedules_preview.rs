@@ -15,7 +15,7 @@ use axum::{
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::{not_found_in, row};
+use super::{not_found_in, row, rows};
 use crate::{
     AppState,
     admin::{
@@ -48,13 +48,8 @@ pub async fn previews(
 ) -> Result<Response, AppError> {
     let view = View::new(&state, &s.visit);
     let now = state.clock.now();
-    let rows: Vec<_> = state
-        .store
-        .list_schedules()
-        .await?
-        .into_iter()
-        .map(|sch| row(sch, s.visit.locale, now))
-        .collect();
+    let schedules = state.store.list_schedules().await?;
+    let rows = rows(&state, schedules, s.visit.locale, now).await?;
     Ok(view.render(
         "admin/schedules_previews.html",
         &view.text("previews.title"),
@@ -110,6 +105,10 @@ fn skip_text(view: &View<'_>, why: Skip) -> String {
             "{status}",
             &view.text(&format!("previews.statuses.{}", status.as_str())),
         ),
+        // Their watermark (or confirmation), on the site's wall clock as every console time.
+        Skip::NothingNew { since } => {
+            text.replace("{since}", &view.time(crate::clock::from_ms(since)))
+        }
         _ => text,
     }
 }
@@ -154,7 +153,7 @@ async fn page(
             }
         }
     }
-    let description = row(sch.clone(), s.visit.locale, state.clock.now()).description;
+    let description = row(sch.clone(), s.visit.locale, state.clock.now(), None).description;
     let mut resp = view.render(
         "admin/schedules_preview.html",
         &view.text("previews.page_title").replace("{name}", &sch.name),

@@ -1,20 +1,27 @@
-//! Publisher API: `PUT`, `GET`, `DELETE /api/v1/articles/{id}` and the article list.
+//! Publisher API: `PUT`, `GET`, `DELETE /api/v1/articles/{id}` and the article list; and, for
+//! admins, `POST /api/v1/articles/{id}/announce`.
 
 use std::collections::HashMap;
 
 use axum::{
     Json,
+    body::Bytes,
     extract::{Path, Query, State},
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::{ApiState, JsonBody, auth::Publisher, parse_limit};
+use super::{
+    ApiState, JsonBody,
+    auth::{Admin, Publisher},
+    parse_limit,
+};
 use crate::{
     articles::{Article, ArticleInput, ArticleStatus},
+    digests::announcement::Refused,
     error::AppError,
-    store::{ArticleCursor, PutResult},
+    store::{Announced, ArticleCursor, PutResult},
 };
 
 /// An article as the API answers it.
@@ -115,4 +122,63 @@ pub async fn list(
         items: page.items.into_iter().map(|a| view(&state, a)).collect(),
         next_cursor: page.next.map(|c| c.encode()),
     }))
+}
+
+/// `POST /api/v1/articles/{id}/announce` body (optional).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AnnounceInput {
+    /// Announce again an article announced before.
+    #[serde(default)]
+    force: bool,
+}
+
+/// `POST /api/v1/articles/{id}/announce` (admins): mails the article now to every active
+/// subscriber of its section, whatever their schedule. 202 `{"run_id"}`; 404 for an unknown,
+/// retracted or not yet published article (saying which); 409 `{"error", "run_id"}` when it
+/// was announced before and `force` is not set.
+#[tracing::instrument(skip_all, fields(id = %id))]
+pub async fn announce(
+    _: Admin,
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let input: AnnounceInput = if body.iter().all(u8::is_ascii_whitespace) {
+        AnnounceInput::default()
+    } else {
+        super::json::parse(&body)?
+    };
+    let done = match state.digests.announce(&id, input.force).await? {
+        Ok(done) => done,
+        Err(Refused::Unknown) => {
+            return Err(AppError::NotFound(format!("no article with id {id:?}")));
+        }
+        Err(Refused::Retracted) => {
+            return Err(AppError::NotFound(format!(
+                "article {id:?} was retracted; restore it before announcing it"
+            )));
+        }
+        Err(Refused::NotYetPublished(at)) => {
+            return Err(AppError::NotFound(format!(
+                "article {id:?} is not published yet (it will be at {}); announce it once it is",
+                at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            )));
+        }
+    };
+    let run_id = match done {
+        Announced::Started(run_id) => run_id,
+        // Forced: the run another request made at the same moment is this one's too.
+        Announced::Already(run_id) if input.force => run_id,
+        Announced::Already(run_id) => {
+            let error = format!(
+                "article {id:?} was already announced (run {run_id}); send {{\"force\": true}} \
+                 to announce it again"
+            );
+            let body = serde_json::json!({ "error": error, "run_id": run_id });
+            return Ok((StatusCode::CONFLICT, Json(body)).into_response());
+        }
+    };
+    let body = serde_json::json!({ "run_id": run_id });
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }

@@ -3,6 +3,7 @@
 mod articles;
 pub mod auth;
 mod json;
+mod schedule_input;
 mod schedule_view;
 pub mod schedules;
 mod sections;
@@ -81,6 +82,10 @@ pub fn router() -> Router<AppState> {
             get(articles::get)
                 .put(articles::put)
                 .delete(articles::delete),
+        )
+        .route(
+            "/articles/{id}/announce",
+            axum::routing::post(articles::announce),
         )
         .merge(subscribers::router())
 }

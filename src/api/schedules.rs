@@ -7,21 +7,20 @@ use axum::{
     extract::{Path, Query, State},
     http::{HeaderMap, StatusCode},
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+pub use super::schedule_input::ScheduleInput;
 use super::{
     ApiState, JsonBody,
     auth::Admin,
     id_cursor, only_params, parse_limit,
-    schedule_view::{ScheduleView, request_locale},
+    schedule_view::{ScheduleView, request_locale, site_locale, views},
     unknown::unknown_schedule,
 };
 use crate::{
     clock::to_ms,
     digests::Preview,
-    domain::{
-        CronSpec, Delivery, Run, RunFigure, ScheduleFields, SectionSlug, TimeZone, check_text,
-    },
+    domain::{Delivery, Run, RunFigure, SectionSlug},
     error::AppError,
 };
 
@@ -38,12 +37,10 @@ pub async fn list(
     State(state): State<ApiState>,
     headers: HeaderMap,
 ) -> Result<Json<List<ScheduleView>>, AppError> {
-    let (locale, now) = (request_locale(&state, &headers), state.clock.now());
-    let items = state.store.list_schedules().await?;
+    let locale = request_locale(&state, &headers);
+    let schedules = state.store.list_schedules().await?;
     Ok(Json(List {
-        items: (items.into_iter())
-            .map(|s| ScheduleView::new(s, locale, now))
-            .collect(),
+        items: views(&state, schedules, locale).await?,
         next_cursor: None,
     }))
 }
@@ -56,69 +53,25 @@ pub async fn get(
     headers: HeaderMap,
 ) -> Result<Json<ScheduleView>, AppError> {
     match state.store.get_schedule(&slug).await? {
-        Some(s) => Ok(Json(ScheduleView::new(
-            s,
-            request_locale(&state, &headers),
-            state.clock.now(),
-        ))),
+        Some(s) => Ok(Json(one_view(&state, s, &headers).await?)),
         None => Err(unknown_schedule(&state, &slug).await),
     }
 }
 
-/// `PUT /api/v1/schedules/{slug}` body.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScheduleInput {
-    pub name: Option<String>,
-    pub cron: Option<String>,
-    pub timezone: Option<String>,
-    pub enabled: Option<bool>,
-    pub send_when_empty: Option<bool>,
-    pub max_articles: Option<i64>,
+/// `s` as the API answers it, in the request's language.
+async fn one_view(
+    state: &ApiState,
+    s: crate::domain::Schedule,
+    headers: &HeaderMap,
+) -> Result<ScheduleView, AppError> {
+    let locale = request_locale(state, headers);
+    let mut v = views(state, vec![s], locale).await?;
+    v.pop()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("schedule view vanished")))
 }
 
-impl ScheduleInput {
-    /// The fields to store, or the first invalid one (`AppError::Invalid` naming the field);
-    /// the console's schedule form validates with this too.
-    pub fn validate(self, default_tz: &str) -> Result<ScheduleFields, AppError> {
-        let name = self
-            .name
-            .unwrap_or_default()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        check_text(&name).map_err(|e| AppError::invalid("name", format!("name {e}")))?;
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(AppError::invalid(
-                "name",
-                "name must be 1 to 200 characters",
-            ));
-        }
-        let cron = self
-            .cron
-            .ok_or_else(|| AppError::invalid("cron", "cron is required"))?;
-        let cron = CronSpec::parse(&cron).map_err(|e| AppError::invalid("cron", e))?;
-        let timezone = self.timezone.unwrap_or_else(|| default_tz.to_owned());
-        let tz = TimeZone::parse(&timezone).map_err(|e| AppError::invalid("timezone", e))?;
-        let max_articles = self.max_articles.unwrap_or(20);
-        if !(1..=500).contains(&max_articles) {
-            return Err(AppError::invalid(
-                "max_articles",
-                "max_articles must be between 1 and 500",
-            ));
-        }
-        Ok(ScheduleFields {
-            name,
-            cron: cron.as_str().to_owned(),
-            timezone: tz.name().to_owned(),
-            enabled: self.enabled.unwrap_or(true),
-            send_when_empty: self.send_when_empty.unwrap_or(false),
-            max_articles,
-        })
-    }
-}
-
-/// `PUT /api/v1/schedules/{slug}`: create or replace; takes effect at the next tick.
+/// `PUT /api/v1/schedules/{slug}`: create or replace; takes effect at the next tick. Without
+/// `names`, the names in other locales than the site's stay as they were.
 pub async fn put(
     _: Admin,
     State(state): State<ApiState>,
@@ -127,7 +80,7 @@ pub async fn put(
     JsonBody(input): JsonBody<ScheduleInput>,
 ) -> Result<(StatusCode, Json<ScheduleView>), AppError> {
     let slug = SectionSlug::parse(&slug).map_err(|e| AppError::invalid("slug", e))?;
-    let fields = input.validate(&state.config.site.timezone)?;
+    let fields = input.validate(&state.config.site.timezone, site_locale(&state))?;
     let created = state
         .store
         .put_schedule(slug.as_str(), &fields, to_ms(state.clock.now()))
@@ -137,7 +90,7 @@ pub async fn put(
         .get_schedule(slug.as_str())
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("schedule vanished after put")))?;
-    let view = ScheduleView::new(s, request_locale(&state, &headers), state.clock.now());
+    let view = one_view(&state, s, &headers).await?;
     Ok((
         if created {
             StatusCode::CREATED
@@ -269,6 +222,7 @@ pub async fn preview(
     State(state): State<ApiState>,
     Path(slug): Path<String>,
     Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> Result<axum::response::Response, AppError> {
     use axum::response::IntoResponse;
     let Some(schedule) = state.store.get_schedule(&slug).await? else {
@@ -288,12 +242,34 @@ pub async fn preview(
     let html = match state.digests.preview(&schedule, subscriber.id).await? {
         Preview::Mail(html) => html,
         // A run would mail them nothing: say so and why, rather than show a digest nobody gets.
+        // In the request's language, instants on the site's wall clock.
         Preview::Skipped(why) => {
+            let locale = request_locale(&state, &headers);
+            let reason = why.explain(locale, state.config.site_timezone().0);
+            let (title, lead) = if locale == "en" {
+                (
+                    "No digest",
+                    format!(
+                        "A run of {} now would send this subscriber nothing",
+                        schedule.slug
+                    ),
+                )
+            } else {
+                (
+                    "无邮件",
+                    format!("此刻运行 {} 的话，这位订阅者什么也收不到", schedule.slug),
+                )
+            };
+            let (colon, stop) = if locale == "en" {
+                (": ", ".")
+            } else {
+                ("：", "。")
+            };
             let note = format!(
-                "<!doctype html><meta charset=\"utf-8\"><title>No digest</title>\n\
-                 <p>A run of {} now would send this subscriber nothing: {}.</p>\n",
-                html_escape::encode_text(&schedule.slug),
-                html_escape::encode_text(&why.to_string()),
+                "<!doctype html><html lang=\"{locale}\"><meta charset=\"utf-8\"><title>{title}</title>\n\
+                 <p>{}{colon}{}{stop}</p>\n",
+                html_escape::encode_text(&lead),
+                html_escape::encode_text(&reason),
             );
             return Ok((
                 [

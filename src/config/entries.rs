@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::domain::{ScheduleFields, Section, SourceType};
+use crate::domain::{InstantWindow, ScheduleFields, ScheduleKind, Section, SourceType};
 
 /// One `[[sections]]` entry.
 #[derive(Debug, Clone, Deserialize)]
@@ -23,6 +23,8 @@ pub struct SectionConfig {
 pub struct ScheduleConfig {
     pub slug: String,
     pub name: String,
+    /// Required for `kind = "digest"`; not used by instant schedules.
+    #[serde(default)]
     pub cron: String,
     /// Defaults to `site.timezone`.
     pub timezone: Option<String>,
@@ -60,10 +62,16 @@ impl SectionConfig {
 
 impl ScheduleConfig {
     /// The fields this entry seeds; `default_tz` (`site.timezone`) when it names no zone.
-    pub fn fields(&self, default_tz: &str) -> ScheduleFields {
+    pub fn fields(&self, default_tz: &str, site_locale: &str) -> ScheduleFields {
+        let instant = self.kind == "instant";
         ScheduleFields {
             name: self.name.clone(),
-            cron: self.cron.clone(),
+            // An instant schedule has no cron (validation refuses one given with it).
+            cron: if instant {
+                String::new()
+            } else {
+                self.cron.clone()
+            },
             timezone: self
                 .timezone
                 .clone()
@@ -71,6 +79,22 @@ impl ScheduleConfig {
             enabled: self.enabled,
             send_when_empty: self.send_when_empty,
             max_articles: i64::from(self.max_articles),
+            kind: if instant {
+                ScheduleKind::Instant
+            } else {
+                ScheduleKind::Digest
+            },
+            window: (self.window.as_deref())
+                .filter(|_| instant)
+                .and_then(|w| InstantWindow::parse(w).ok()),
+            first_digest_articles: i64::from(self.first_digest_articles),
+            // The site language's name is `name`; validation checked any entry for it agrees.
+            names: Some(
+                (self.names.iter())
+                    .filter(|(l, _)| l.as_str() != site_locale)
+                    .map(|(l, n)| (l.clone(), n.clone()))
+                    .collect(),
+            ),
         }
     }
 }

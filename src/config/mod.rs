@@ -14,6 +14,7 @@ mod inbound;
 mod mail;
 mod proxies;
 mod validate;
+mod validate_schedules;
 
 pub use entries::{ScheduleConfig, SectionConfig, SourceConfig};
 use entries::{default_schedules, default_sections};
@@ -269,7 +270,10 @@ impl Config {
     /// The configured schedules as `(slug, fields)`, as they seed the database.
     pub fn schedule_seeds(&self) -> Vec<(String, crate::domain::ScheduleFields)> {
         (self.schedules.iter())
-            .map(|s| (s.slug.clone(), s.fields(&self.site.timezone)))
+            .map(|s| {
+                let fields = s.fields(&self.site.timezone, &self.site.language);
+                (s.slug.clone(), fields)
+            })
             .collect()
     }
 

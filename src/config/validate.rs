@@ -3,7 +3,7 @@
 use anyhow::bail;
 
 use super::{Config, MailTransport, SourceConfig, parse_interval};
-use crate::domain::{CronSpec, SectionSlug, TimeZone};
+use crate::domain::{SectionSlug, TimeZone};
 
 /// Shortest bearer token accepted: a guessable token would open the whole admin API.
 pub const MIN_TOKEN_CHARS: usize = 32;
@@ -157,24 +157,6 @@ impl Config {
             }
             if s.title.trim().is_empty() || s.title.chars().count() > 200 {
                 bail!("sections[{i}].title: must be 1 to 200 characters");
-            }
-        }
-        Ok(())
-    }
-
-    fn validate_schedules(&self) -> anyhow::Result<()> {
-        let mut seen = std::collections::HashSet::new();
-        for (i, s) in self.schedules.iter().enumerate() {
-            SectionSlug::parse(&s.slug).map_err(|e| anyhow::anyhow!("schedules[{i}].slug: {e}"))?;
-            if !seen.insert(s.slug.as_str()) {
-                bail!("schedules[{i}].slug: duplicate schedule slug {:?}", s.slug);
-            }
-            CronSpec::parse(&s.cron).map_err(|e| anyhow::anyhow!("schedules[{i}].cron: {e}"))?;
-            if let Some(tz) = &s.timezone {
-                TimeZone::parse(tz).map_err(|e| anyhow::anyhow!("schedules[{i}].timezone: {e}"))?;
-            }
-            if !(1..=500).contains(&s.max_articles) {
-                bail!("schedules[{i}].max_articles: must be between 1 and 500");
             }
         }
         Ok(())

@@ -1,4 +1,5 @@
-//! `tidings digest run SCHEDULE [--dry-run]`: a run now, in the foreground.
+//! `tidings digest run SCHEDULE [--dry-run]`: a run now, in the foreground; and the table of
+//! `tidings schedules list`.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -114,4 +115,56 @@ pub async fn run(state: &AppState, slug: &str) -> anyhow::Result<i64> {
             tokio::time::sleep(RETRY_POLL).await;
         }
     }
+}
+
+/// The table `tidings schedules list` prints: each schedule with its kind, when it mails
+/// (cron or window), its zone, its next fire instant (an instant schedule's, when something
+/// waits for it) and its names.
+pub async fn schedules_table(
+    store: &crate::store::Store,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<String> {
+    use super::fire::fire_instants;
+    use crate::domain::{CronSpec, TimeZone};
+    use std::fmt::Write;
+    let texts = store.schedule_texts().await?;
+    let mut out = format!(
+        "{:<12} {:<8} {:<8} {:<16} {:<20} {:<26} NAME\n",
+        "SLUG", "KIND", "ENABLED", "CRON/WINDOW", "TIMEZONE", "NEXT"
+    );
+    for s in store.list_schedules().await? {
+        let tz = TimeZone::parse(&s.timezone).map_err(anyhow::Error::msg)?;
+        let (when, next) = match s.window() {
+            Some(w) => (
+                w.as_text(),
+                super::instant::pending_fire(store, &s, to_ms(now)).await?,
+            ),
+            None => (
+                s.cron.clone(),
+                CronSpec::parse(&s.cron).ok().and_then(|c| {
+                    fire_instants(&c, tz.0, now, now + chrono::Duration::days(400))
+                        .first()
+                        .copied()
+                }),
+            ),
+        };
+        let next = next
+            .map(|t| t.with_timezone(&tz.0).to_rfc3339())
+            .unwrap_or_else(|| "-".into());
+        let mut name = s.name.clone();
+        for (locale, other) in texts.get(&s.slug).into_iter().flatten() {
+            let _ = write!(name, " / {locale}: {other}");
+        }
+        let _ = writeln!(
+            out,
+            "{:<12} {:<8} {:<8} {:<16} {:<20} {:<26} {name}",
+            s.slug,
+            s.kind.as_str(),
+            s.enabled,
+            when,
+            s.timezone,
+            next
+        );
+    }
+    Ok(out)
 }

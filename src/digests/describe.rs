@@ -7,7 +7,7 @@
 //! than those, months, both day fields restricted, `L`/`#`/`W`) reads as the cron itself,
 //! `cron 0 8 1-7 * 1 (Asia/Shanghai)`, rather than as a guess.
 
-use crate::domain::CronSpec;
+use crate::domain::{CronSpec, InstantWindow};
 
 /// The reading of `cron`, evaluated in `timezone`, in `locale` (`zh…` for Chinese, otherwise
 /// English).
@@ -20,6 +20,38 @@ pub fn describe(cron: &CronSpec, timezone: &str, locale: &str) -> String {
         format!("{phrase}（{timezone}）")
     } else {
         format!("{phrase} ({timezone})")
+    }
+}
+
+/// The reading of an instant schedule's `window` in `locale`: "within 10 minutes of a
+/// publication (at most one mail per 10 minutes)".
+pub fn describe_window(window: InstantWindow, locale: &str) -> String {
+    let span = window_span(window, locale);
+    if locale.to_ascii_lowercase().starts_with("zh") {
+        format!("有新文章发布后 {span}内发送（每位订阅者每 {span}最多一封）")
+    } else {
+        format!("within {span} of a publication (at most one mail per {span} to each subscriber)")
+    }
+}
+
+/// A window's length in words: "1 hour 30 minutes", "1 小时 30 分钟".
+pub fn window_span(window: InstantWindow, locale: &str) -> String {
+    let secs = window.seconds();
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let parts = [
+        (h, "hour", "小时"),
+        (m, "minute", "分钟"),
+        (s, "second", "秒"),
+    ];
+    let parts = parts.iter().filter(|(n, ..)| *n > 0);
+    if locale.to_ascii_lowercase().starts_with("zh") {
+        let words: Vec<String> = parts.map(|(n, _, zh)| format!("{n} {zh}")).collect();
+        words.join(" ")
+    } else {
+        let words: Vec<String> = parts
+            .map(|(n, en, _)| format!("{n} {en}{}", if *n == 1 { "" } else { "s" }))
+            .collect();
+        words.join(" ")
     }
 }
 

@@ -1,16 +1,19 @@
 //! Digests (SPEC §6): schedules, runs, the delivery ledger and its workers.
 
+pub mod announcement;
 pub mod cli;
 pub mod compose;
 pub mod copy_link;
 pub mod describe;
 pub mod fire;
 pub mod images;
+pub mod instant;
 pub mod letter;
 pub mod plain;
 pub mod render;
 pub mod scheduler;
 pub mod selection;
+pub mod skip;
 pub mod web_copy;
 pub mod worker;
 
@@ -182,6 +185,8 @@ pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
     let digests = &state.digests;
     tasks.spawn(scheduler::run(
         digests.scheduler.clone(),
+        state.events.clone(),
+        digests.wakeup.clone(),
         state.shutdown.clone(),
     ));
     let first = worker::Worker::new(state.clone(), digests.composer.clone());

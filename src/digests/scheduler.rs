@@ -1,17 +1,31 @@
-//! The scheduler: turns cron instants into runs. The database holds the truth (which instants
-//! have runs, how far each schedule was evaluated), so any number of processes may tick.
+//! The scheduler: turns cron instants, and publications for instant schedules, into runs. The
+//! database holds the truth (which instants have runs, how far each schedule was evaluated),
+//! so any number of processes may tick.
+//!
+//! Digest schedules are evaluated every second. Instant schedules are evaluated when
+//! something changes (a publication here, a notification from another replica, a scheduled
+//! article becoming visible), when a window they wait for ends, and at least every
+//! [`INSTANT_SAFETY`] in case a notification was lost: not by asking the database every second.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
+use tokio::sync::{
+    Notify,
+    broadcast::error::{RecvError, TryRecvError},
+};
 use tokio_util::sync::CancellationToken;
 
-use super::fire::fire_instants;
+use super::{fire::fire_instants, instant};
 use crate::{
     clock::{Clock, from_ms, to_ms},
-    domain::{CronSpec, Schedule, TimeZone},
+    domain::{CronSpec, Schedule, ScheduleKind, TimeZone},
+    events::Events,
     store::Store,
 };
+
+/// Longest an instant schedule goes without an evaluation.
+pub const INSTANT_SAFETY: Duration = Duration::from_secs(60);
 
 /// What one tick did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -20,6 +34,8 @@ pub struct TickReport {
     pub started: Vec<i64>,
     /// Fire instants recorded as missed (older than `digests.catch_up_hours`).
     pub missed: usize,
+    /// The earliest instant an instant schedule waits for (the end of its window).
+    pub next_instant: Option<DateTime<Utc>>,
 }
 
 /// Evaluates schedules against the clock.
@@ -40,16 +56,52 @@ impl Scheduler {
         }
     }
 
-    /// Creates a run for every instant due since each schedule was last evaluated. Instants
-    /// older than the catch-up window are recorded as missed instead. Safe to call from many
-    /// processes at once: each (schedule, instant) becomes exactly one run.
+    /// Evaluates every schedule now: [`Scheduler::tick_digests`] and
+    /// [`Scheduler::tick_instants`]. Safe to call from many processes at once.
     #[tracing::instrument(skip_all)]
     pub async fn tick(&self) -> anyhow::Result<TickReport> {
+        let mut report = self.tick_digests().await?;
+        let instants = self.tick_instants().await?;
+        report.started.extend(instants.started);
+        report.next_instant = instants.next_instant;
+        Ok(report)
+    }
+
+    /// Creates a run for every cron instant due since each digest schedule was last evaluated.
+    /// Instants older than the catch-up window are recorded as missed instead. Each (schedule,
+    /// instant) becomes exactly one run.
+    pub async fn tick_digests(&self) -> anyhow::Result<TickReport> {
         let now = self.clock.now();
         let mut report = TickReport::default();
         for s in self.store.list_schedules().await? {
+            if s.kind != ScheduleKind::Digest {
+                continue;
+            }
             if let Err(e) = self.tick_one(&s, now, &mut report).await {
                 tracing::error!(schedule = %s.slug, error = ?e, "schedule evaluation failed");
+            }
+        }
+        Ok(report)
+    }
+
+    /// Fires every instant schedule whose run is due (see [`instant`]); reports when the
+    /// earliest of those still waiting is due.
+    pub async fn tick_instants(&self) -> anyhow::Result<TickReport> {
+        let now = self.clock.now();
+        let mut report = TickReport::default();
+        for s in self.store.list_schedules().await? {
+            if s.kind != ScheduleKind::Instant {
+                continue;
+            }
+            match instant::evaluate(&self.store, &s, now).await {
+                Ok(instant::Evaluated::Started(id)) => report.started.push(id),
+                Ok(instant::Evaluated::DueAt(t)) => {
+                    report.next_instant = Some(report.next_instant.map_or(t, |n| n.min(t)));
+                }
+                Ok(instant::Evaluated::Nothing) => {}
+                Err(e) => {
+                    tracing::error!(schedule = %s.slug, error = ?e, "instant schedule evaluation failed");
+                }
             }
         }
         Ok(report)
@@ -96,8 +148,15 @@ impl Scheduler {
     }
 }
 
-/// Ticks once a second (tokio-cron-scheduler is only the metronome) until shutdown.
-pub async fn run(scheduler: Scheduler, shutdown: CancellationToken) {
+/// Ticks digest schedules once a second (tokio-cron-scheduler is only the metronome) and
+/// instant schedules when something changes or a window ends, until shutdown; wakes the
+/// delivery loops when it starts a run.
+pub async fn run(
+    scheduler: Scheduler,
+    events: Events,
+    wakeup: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
     let ticker = async {
         let sched = tokio_cron_scheduler::JobScheduler::new().await?;
@@ -120,14 +179,59 @@ pub async fn run(scheduler: Scheduler, shutdown: CancellationToken) {
         }
     };
     let mut fallback = tokio::time::interval(Duration::from_secs(1));
+    let mut changes = events.subscribe();
+    let mut listening = true;
+    let clock = scheduler.clock.clone();
+    // Instant schedules are evaluated at start (a run may have been due while down).
+    let mut instant_due = Some(DateTime::<Utc>::MIN_UTC);
+    let mut last_instant = std::time::Instant::now();
+    let mut digests_due = true;
     loop {
-        if let Err(e) = scheduler.tick().await {
-            tracing::error!(error = ?e, "scheduler tick failed");
+        // Digest schedules on the metronome only: a burst of publications is no reason to
+        // evaluate every cron again.
+        if std::mem::take(&mut digests_due) {
+            match scheduler.tick_digests().await {
+                Ok(r) if !r.started.is_empty() => wakeup.notify_waiters(),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = ?e, "scheduler tick failed"),
+            }
         }
+        if instant_due.is_some_and(|t| t <= clock.now()) || last_instant.elapsed() >= INSTANT_SAFETY
+        {
+            last_instant = std::time::Instant::now();
+            instant_due = match scheduler.tick_instants().await {
+                Ok(r) => {
+                    if !r.started.is_empty() {
+                        wakeup.notify_waiters();
+                    }
+                    r.next_instant
+                }
+                Err(e) => {
+                    tracing::error!(error = ?e, "instant schedules' evaluation failed");
+                    None // the safety interval tries again
+                }
+            };
+        }
+        let window_end = async {
+            match instant_due {
+                Some(t) => clock.sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = rx.recv(), if sched.is_some() => {}
-            _ = fallback.tick(), if sched.is_none() => {}
+            _ = rx.recv(), if sched.is_some() => digests_due = true,
+            _ = fallback.tick(), if sched.is_none() => digests_due = true,
+            change = changes.recv(), if listening => match change {
+                // Lagged: changes were missed; evaluating covers them all.
+                Ok(_) | Err(RecvError::Lagged(_)) => {
+                    instant_due = Some(DateTime::<Utc>::MIN_UTC);
+                    // One evaluation covers a whole burst (an import, a source's batch).
+                    while matches!(changes.try_recv(), Ok(_) | Err(TryRecvError::Lagged(_))) {}
+                }
+                Err(RecvError::Closed) => listening = false,
+            },
+            _ = window_end => {}
         }
     }
     if let Some(s) = sched.as_mut() {

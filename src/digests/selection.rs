@@ -6,9 +6,13 @@
 //! applies the whole window again to what it is given, so the query only has to return a
 //! superset of the answer; it returns exactly the answer (same conditions, newest first,
 //! limited to `max_articles`).
+//!
+//! A subscriber's first mail of a schedule (no watermark yet) also holds the schedule's
+//! `first_digest_articles` latest articles of their sections, published before they confirmed
+//! or not, so that the first mail after subscribing is never empty while the site has
+//! articles.
 
-use std::fmt;
-
+pub use super::skip::Skip;
 use crate::domain::{Schedule, Section, SubscriberStatus};
 use crate::{
     articles::Article,
@@ -49,7 +53,8 @@ pub struct Moment {
 }
 
 /// The articles a subscriber can get from a run, as a query: visible in `(after, cutoff]`,
-/// published at `now`, of `sections` (`None` = all), the newest `limit`.
+/// published at `now`, of `sections` (`None` = all), the newest `limit`; and, for a first
+/// mail, the `latest` newest visible by `cutoff` whenever they became visible.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Window {
     pub sections: Option<Vec<String>>,
@@ -57,78 +62,57 @@ pub struct Window {
     pub cutoff: i64,
     pub now: i64,
     pub limit: i64,
+    /// Latest articles a first mail holds besides the new ones (0 after the first).
+    pub latest: i64,
 }
 
 impl Window {
-    /// Fetches this window's articles (newest first) from the store.
+    /// Fetches this window's articles (newest first, the latest ones among them) from the
+    /// store.
     pub async fn candidates(&self, store: &Store) -> anyhow::Result<Vec<Article>> {
-        store
-            .digest_articles(
-                self.sections.as_deref(),
-                self.after,
-                self.cutoff,
-                self.now,
-                self.limit,
-            )
-            .await
+        let sections = self.sections.as_deref();
+        let mut found = store
+            .digest_articles(sections, self.after, self.cutoff, self.now, self.limit)
+            .await?;
+        if self.latest > 0 {
+            let latest = store
+                .digest_articles(sections, i64::MIN, self.cutoff, self.now, self.latest)
+                .await?;
+            // `decide` drops any repeat.
+            found.extend(latest);
+        }
+        Ok(found)
     }
 
-    fn admits(&self, a: &Article) -> bool {
-        let visible = to_ms(a.visible_at);
-        // Each article is in exactly one window of a subscriber's successive runs (the next
-        // one starts where this one ends): nobody gets an article twice from one schedule.
-        visible > self.after
-            && visible <= self.cutoff
+    /// Visible by the cutoff, published at `now`, in the reader's sections: whether new or
+    /// one of the latest, an article outside this is never mailed.
+    fn reaches(&self, a: &Article) -> bool {
+        to_ms(a.visible_at) <= self.cutoff
             && to_ms(a.published_at) <= self.now
             && self
                 .sections
                 .as_ref()
                 .is_none_or(|s| s.contains(&a.section))
     }
-}
 
-/// Why a subscriber gets no mail from a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Skip {
-    /// The subscriber was erased after the run was planned (the worker's own case: there is
-    /// nobody left to decide about).
-    Erased,
-    /// Not active (any more): unsubscribed, bounced, or never confirmed.
-    NotActive(SubscriberStatus),
-    /// Nothing new in their sections, and the schedule does not send empty digests.
-    NothingNew,
-}
-
-impl Skip {
-    /// A short stable name, for logs and the preview's answer.
-    pub fn code(self) -> &'static str {
-        match self {
-            Skip::Erased => "erased",
-            Skip::NotActive(_) => "not_active",
-            Skip::NothingNew => "nothing_new",
-        }
-    }
-}
-
-impl fmt::Display for Skip {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Skip::Erased => f.write_str("the subscriber was erased"),
-            Skip::NotActive(s) => write!(f, "the subscriber is {}, not active", s.as_str()),
-            Skip::NothingNew => f.write_str(
-                "nothing new in their sections since their previous digest, \
-                 and the schedule does not send empty digests",
-            ),
-        }
+    fn admits(&self, a: &Article) -> bool {
+        // Each article is in exactly one window of a subscriber's successive runs (the next
+        // one starts where this one ends): nobody gets an article twice from one schedule.
+        self.reaches(a) && to_ms(a.visible_at) > self.after
     }
 }
 
 /// The articles of one digest in mail order: sections in their display order, newest first
-/// within each. Only [`decide`] makes a non-empty one.
+/// within each. Only [`decide`] makes one of several articles.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Picked<'a>(Vec<&'a Article>);
 
 impl<'a> Picked<'a> {
+    /// One article alone: an announcement.
+    pub fn one(article: &'a Article) -> Self {
+        Self(vec![article])
+    }
+
     /// Every article, in mail order.
     pub fn articles(&self) -> &[&'a Article] {
         &self.0
@@ -161,13 +145,18 @@ pub fn window(reader: &Reader, schedule: &Schedule, at: Moment) -> Option<Window
     if reader.status != SubscriberStatus::Active {
         return None;
     }
+    let limit = schedule.max_articles.max(0);
     Some(Window {
         sections: reader.sections.map(<[String]>::to_vec),
         // Since their previous digest of this schedule, or since they confirmed.
         after: reader.watermark.unwrap_or(reader.since),
         cutoff: at.cutoff,
         now: at.now,
-        limit: schedule.max_articles.max(0),
+        limit,
+        latest: match reader.watermark {
+            None => schedule.first_digest_articles.clamp(0, limit),
+            Some(_) => 0,
+        },
     })
 }
 
@@ -184,13 +173,25 @@ pub fn decide<'a>(
     let Some(w) = window(reader, schedule, at) else {
         return Decision::Skip(Skip::NotActive(reader.status));
     };
-    let mut picked: Vec<&Article> = candidates.iter().filter(|a| w.admits(a)).collect();
     // Newest first; the id breaks ties the way the store's query does.
-    picked.sort_by(|a, b| (b.published_at, &b.id).cmp(&(a.published_at, &a.id)));
-    picked.dedup_by(|a, b| a.id == b.id);
+    let newest_first =
+        |a: &&Article, b: &&Article| (b.published_at, &b.id).cmp(&(a.published_at, &a.id));
+    let mut reached: Vec<&Article> = candidates.iter().filter(|a| w.reaches(a)).collect();
+    reached.sort_by(newest_first);
+    reached.dedup_by(|a, b| a.id == b.id);
+    // The first `latest` of everything reachable are the latest articles (the candidates hold
+    // at least those); then the new ones.
+    let latest = usize::try_from(w.latest).unwrap_or(0);
+    let mut picked: Vec<&Article> = (reached.iter().enumerate())
+        .filter(|(i, a)| *i < latest || w.admits(a))
+        .map(|(_, a)| *a)
+        .collect();
     picked.truncate(usize::try_from(w.limit).unwrap_or(0));
     if picked.is_empty() && !schedule.send_when_empty {
-        return Decision::Skip(Skip::NothingNew);
+        return Decision::Skip(match reader.sections {
+            Some([]) => Skip::NoSections,
+            _ => Skip::NothingNew { since: w.after },
+        });
     }
     // Grouped by section in display order (a stable sort keeps newest first within each);
     // a section missing from the list (none should be) goes last rather than being dropped.
@@ -202,5 +203,7 @@ pub fn decide<'a>(
     Decision::Send(Picked(picked))
 }
 
+#[cfg(test)]
+mod first_tests;
 #[cfg(test)]
 mod tests;

@@ -83,8 +83,16 @@ async fn copy(s: &CopyState, id: i64) -> anyhow::Result<Option<(&'static str, St
     let Some(run) = store.run_info(copy.run_id).await? else {
         return Ok(None);
     };
-    let schedule = store.get_schedule_any(&run.schedule).await?;
-    let stored_name = schedule.as_ref().map_or(run.schedule.as_str(), |s| &s.name);
+    // An announcement run belongs to no schedule: its copy is titled as its mail was.
+    let (slug, stored_name) = if crate::domain::announced_article(&run.schedule).is_some() {
+        let templates = s.composer.renderer.templates();
+        let named = super::announcement::schedule_for(templates, &s.language);
+        (named.slug, named.name)
+    } else {
+        let schedule = store.get_schedule_any(&run.schedule).await?;
+        let name = schedule.map_or_else(|| run.schedule.clone(), |s| s.name);
+        (run.schedule.clone(), name)
+    };
     let articles = store.articles_by_ids(&copy.article_ids).await?;
     let sections = store.list_sections().await?;
     let names = store.display_names(&s.language).await?;
@@ -100,7 +108,7 @@ async fn copy(s: &CopyState, id: i64) -> anyhow::Result<Option<(&'static str, St
     let letter = Letter {
         locale,
         brand: &brand,
-        schedule: (&run.schedule, stored_name),
+        schedule: (&slug, &stored_name),
         when: from_ms(run.fire_at.unwrap_or(run.cutoff)),
         sections: &sections,
         names: &names,

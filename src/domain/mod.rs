@@ -26,11 +26,14 @@ pub use display::{DisplayNames, TextsBySlug};
 pub use email::{Email, EmailError, MAX_EMAIL_LEN};
 pub use mailbox::parse_mailbox;
 pub use run::{Delivery, Run};
-pub use schedule::{Schedule, ScheduleChoice, ScheduleFields};
+pub use schedule::{
+    ANNOUNCEMENT_PREFIX, InstantWindow, MAX_FIRST_DIGEST_ARTICLES, Schedule, ScheduleChoice,
+    ScheduleFields, announced_article, announcement_run_name,
+};
 pub use section::Section;
 pub use slug::SectionSlug;
 pub use status::{
-    AuditKind, DeliveryStatus, LoginOutcome, Role, RunFigure, RunStatus, SourceType,
+    AuditKind, DeliveryStatus, LoginOutcome, Role, RunFigure, RunStatus, ScheduleKind, SourceType,
     SubscriberStatus, TokenKind, UnknownValue,
 };
 pub use subscriber::{Preferences, Subscriber};

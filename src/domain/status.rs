@@ -207,6 +207,17 @@ text_enum! {
         SectionEdit = "section.edit",
         SectionDelete = "section.delete",
         SectionMove = "section.move",
+        ArticleAnnounce = "article.announce",
+    }
+}
+
+text_enum! {
+    /// How a schedule decides when to mail (SPEC §6).
+    pub enum ScheduleKind ("schedule kind") {
+        /// At each instant of its cron.
+        Digest = "digest",
+        /// Within its window of a publication in its subscribers' sections.
+        Instant = "instant",
     }
 }
 

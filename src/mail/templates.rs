@@ -70,6 +70,7 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "digest.txt",
     "digest_articles.html",
     "digest_articles.txt",
+    "admin/articles_announce.html",
 ];
 
 /// The shipped strings of each locale, under any keys the folder's files lack: the file of

@@ -26,7 +26,8 @@ pub struct Claim {
 #[derive(Debug, Clone)]
 pub enum Outcome {
     /// The SMTP server accepted the message. Recorded whoever holds the lease now: it is a
-    /// fact, and recording it keeps anyone from sending the message again.
+    /// fact, and recording it keeps anyone from sending the message again. `schedule`'s
+    /// watermark moves to `cutoff` (none when empty: an announcement).
     Sent {
         claim: Claim,
         message_id: String,

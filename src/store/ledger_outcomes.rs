@@ -269,6 +269,10 @@ impl Store {
                 } else {
                     w.recorded.skipped += 1
                 }
+                // No schedule (an announcement): no watermark to move.
+                if schedule.is_empty() {
+                    continue;
+                }
                 let m = marks
                     .entry((claim.subscriber_id, schedule.as_str()))
                     .or_insert(cutoff);

@@ -7,6 +7,7 @@
 
 mod admin_accounts;
 mod admin_sessions;
+mod announcements;
 mod api_tokens;
 mod articles;
 mod audit;
@@ -18,6 +19,7 @@ mod display_names;
 mod feeds;
 mod inbound;
 mod inbound_views;
+mod instant;
 mod ledger;
 mod ledger_outcomes;
 mod resubscribe;
@@ -43,6 +45,7 @@ use sqlx::{
 
 pub use admin_accounts::LoginSecret;
 pub use admin_sessions::{NewSession, SessionRow};
+pub use announcements::{Announced, Announcement};
 pub use api_tokens::StoredToken;
 pub use articles::{ArticleCursor, ArticlePage, PutOutcome, PutResult};
 pub use deferred_signups::DeferredSignup;
@@ -51,6 +54,7 @@ pub use digest_copies::DigestCopy;
 pub use feeds::FeedSection;
 pub use inbound::{Applied, DeliveryRef, Effect, InboundEvent};
 pub use inbound_views::{InboundCounts, InboundListed, InboundRecord, Suppression};
+pub use instant::InstantTick;
 pub use ledger::{
     Claim, Claimed, Intent, IntentAnswer, ORPHAN_ERROR, Outcome, Recorded, Reported, RetryPolicy,
     Window,

@@ -4,10 +4,16 @@ use super::{Store, read_pool, write_tx};
 use crate::domain::{Schedule, ScheduleChoice, ScheduleFields};
 use anyhow::Context;
 
-const COLUMNS: &str =
-    "slug, name, cron, timezone, enabled, send_when_empty, max_articles, created_at, checked_until";
+const COLUMNS: &str = "slug, name, cron, timezone, enabled, send_when_empty, max_articles, kind,
+    window_seconds, first_digest_articles, created_at, checked_until";
 
-/// Binds `$1`…`$8` of the schedule insert and update: slug, fields, then `now`.
+/// The schedule insert: `$1`…`$11` as [`bind_schedule`] binds them.
+const INSERT: &str = "INSERT INTO schedules (slug, name, cron, timezone, enabled, send_when_empty,
+        max_articles, created_at, updated_at, checked_until, kind, window_seconds,
+        first_digest_articles)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $9, $10, $11) ON CONFLICT (slug) DO NOTHING";
+
+/// Binds `$1`…`$11` of the schedule insert and update: slug, fields, `now`, then the kind's.
 macro_rules! bind_schedule {
     ($query:expr, $slug:expr, $f:expr, $now:expr) => {
         $query
@@ -19,12 +25,35 @@ macro_rules! bind_schedule {
             .bind($f.send_when_empty)
             .bind($f.max_articles)
             .bind($now)
+            .bind($f.kind.as_str())
+            .bind($f.window.map(|w| w.seconds()))
+            .bind($f.first_digest_articles)
     };
 }
 
+/// Replaces the stored per-locale names of `$slug` by `$names` (a map) inside `$tx`.
+macro_rules! replace_texts {
+    ($tx:expr, $slug:expr, $names:expr) => {{
+        sqlx::query("DELETE FROM schedule_texts WHERE slug = $1")
+            .bind($slug)
+            .execute(&mut *$tx)
+            .await
+            .context("clear schedule names")?;
+        for (locale, name) in $names.iter().filter(|(_, n)| !n.trim().is_empty()) {
+            sqlx::query("INSERT INTO schedule_texts (slug, locale, name) VALUES ($1, $2, $3)")
+                .bind($slug)
+                .bind(locale)
+                .bind(name.trim())
+                .execute(&mut *$tx)
+                .await
+                .context("store schedule name")?;
+        }
+    }};
+}
+
 impl Store {
-    /// Inserts each given `(slug, fields)` schedule that does not exist yet (deleted ones
-    /// stay deleted).
+    /// Inserts each given `(slug, fields)` schedule that does not exist yet, with its names
+    /// in other locales (deleted ones stay deleted).
     #[tracing::instrument(skip_all)]
     pub async fn ensure_schedules(
         &self,
@@ -33,22 +62,15 @@ impl Store {
     ) -> anyhow::Result<()> {
         write_tx!(self, |tx| {
             for (slug, s) in schedules {
-                sqlx::query(
-                    "INSERT INTO schedules (slug, name, cron, timezone, enabled, send_when_empty,
-                        max_articles, created_at, updated_at, checked_until)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8) ON CONFLICT (slug) DO NOTHING",
-                )
-                .bind(slug)
-                .bind(&s.name)
-                .bind(&s.cron)
-                .bind(&s.timezone)
-                .bind(s.enabled)
-                .bind(s.send_when_empty)
-                .bind(s.max_articles)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await
-                .context("insert configured schedule")?;
+                let created = bind_schedule!(sqlx::query(INSERT), slug, s, now_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .context("insert configured schedule")?
+                    .rows_affected()
+                    == 1;
+                if created && let Some(names) = &s.names {
+                    replace_texts!(tx, slug, names);
+                }
             }
             tx.commit().await.context("commit schedules")?;
         });
@@ -86,12 +108,7 @@ impl Store {
         now_ms: i64,
     ) -> anyhow::Result<bool> {
         write_tx!(self, |tx| {
-            let insert = sqlx::query(
-                "INSERT INTO schedules (slug, name, cron, timezone, enabled, send_when_empty,
-                    max_articles, created_at, updated_at, checked_until)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8) ON CONFLICT (slug) DO NOTHING",
-            );
-            let inserted = bind_schedule!(insert, slug, f, now_ms)
+            let inserted = bind_schedule!(sqlx::query(INSERT), slug, f, now_ms)
                 .execute(&mut *tx)
                 .await
                 .context("insert schedule")?
@@ -103,27 +120,41 @@ impl Store {
                     super::Backend::Postgres => " FOR UPDATE",
                     super::Backend::Sqlite => "",
                 };
-                let deleted_at: Option<i64> = sqlx::query_scalar(&format!(
-                    "SELECT deleted_at FROM schedules WHERE slug = $1{lock}"
+                let (deleted_at, kind): (Option<i64>, String) = sqlx::query_as(&format!(
+                    "SELECT deleted_at, kind FROM schedules WHERE slug = $1{lock}"
                 ))
                 .bind(slug)
                 .fetch_one(&mut *tx)
                 .await
                 .context("read schedule")?;
-                // A deleted schedule brought back starts afresh from now.
+                // A deleted schedule brought back starts afresh from now, and so does one
+                // whose kind changed (its evaluation point meant something else).
                 created = deleted_at.is_some();
+                let afresh = created || kind != f.kind.as_str();
                 let update = sqlx::query(
                     "UPDATE schedules SET name = $2, cron = $3, timezone = $4, enabled = $5,
-                        send_when_empty = $6, max_articles = $7, updated_at = $8,
-                        checked_until = CASE WHEN deleted_at IS NULL THEN checked_until ELSE $8 END,
+                        send_when_empty = $6, max_articles = $7, updated_at = $8, kind = $9,
+                        window_seconds = $10, first_digest_articles = $11,
+                        checked_until = CASE WHEN $12 THEN $8 ELSE checked_until END,
                         created_at = CASE WHEN deleted_at IS NULL THEN created_at ELSE $8 END,
                         deleted_at = NULL
                      WHERE slug = $1",
                 );
                 bind_schedule!(update, slug, f, now_ms)
+                    .bind(afresh)
                     .execute(&mut *tx)
                     .await
                     .context("update schedule")?;
+            }
+            // Without `names`, the other locales keep theirs; a schedule made afresh has none.
+            match &f.names {
+                Some(names) => replace_texts!(tx, slug, names),
+                None if created => replace_texts!(
+                    tx,
+                    slug,
+                    std::collections::BTreeMap::<String, String>::new()
+                ),
+                None => {}
             }
             tx.commit().await.context("commit schedule")?;
             Ok(created)

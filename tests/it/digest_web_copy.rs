@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::digest_design::{hrefs_of, import, publish, run_daily};
 
 /// The mail's "view in browser" link, on the test app's own address.
-fn web_link(app: &TestApp, mail: &common::smtp::Captured) -> String {
+pub(crate) fn web_link(app: &TestApp, mail: &common::smtp::Captured) -> String {
     let html = mail.html();
     let links = hrefs_of(&html, "在浏览器中查看");
     let links = if links.is_empty() {
@@ -28,7 +28,10 @@ fn web_link(app: &TestApp, mail: &common::smtp::Captured) -> String {
     common::smtp::local(app, &links[0])
 }
 
-async fn get(app: &TestApp, url: &str) -> (StatusCode, reqwest::header::HeaderMap, String) {
+pub(crate) async fn get(
+    app: &TestApp,
+    url: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, String) {
     let r = app.client.get(url).send().await.unwrap();
     (r.status(), r.headers().clone(), r.text().await.unwrap())
 }

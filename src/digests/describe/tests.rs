@@ -178,3 +178,18 @@ fn the_zone_is_the_one_given() {
         "every day at 08:00 (America/New_York)"
     );
 }
+
+#[test]
+fn an_instant_window_reads_as_a_delay_after_publication() {
+    let w = crate::domain::InstantWindow::parse("10m").unwrap();
+    assert_eq!(
+        super::describe_window(w, "en"),
+        "within 10 minutes of a publication (at most one mail per 10 minutes to each subscriber)"
+    );
+    assert_eq!(
+        super::describe_window(w, "zh-CN"),
+        "有新文章发布后 10 分钟内发送（每位订阅者每 10 分钟最多一封）"
+    );
+    let w = crate::domain::InstantWindow::parse("1h 30m").unwrap();
+    assert!(super::describe_window(w, "en").contains("within 1 hour 30 minutes of"));
+}

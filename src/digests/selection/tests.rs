@@ -4,17 +4,17 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::*;
 
-fn t0() -> DateTime<Utc> {
+pub(super) fn t0() -> DateTime<Utc> {
     "2026-03-01T00:00:00Z".parse().unwrap()
 }
 
 /// Milliseconds `m` minutes after `t0`.
-fn at(m: i64) -> i64 {
+pub(super) fn at(m: i64) -> i64 {
     to_ms(t0() + Duration::minutes(m))
 }
 
 /// An article of `section` published (and visible) `m` minutes after `t0`.
-fn article(id: &str, section: &str, m: i64) -> Article {
+pub(super) fn article(id: &str, section: &str, m: i64) -> Article {
     let t = t0() + Duration::minutes(m);
     Article {
         id: id.into(),
@@ -36,7 +36,7 @@ fn article(id: &str, section: &str, m: i64) -> Article {
     }
 }
 
-fn schedule(max_articles: i64, send_when_empty: bool) -> Schedule {
+pub(super) fn schedule(max_articles: i64, send_when_empty: bool) -> Schedule {
     Schedule {
         slug: "daily".into(),
         name: "Daily".into(),
@@ -45,13 +45,17 @@ fn schedule(max_articles: i64, send_when_empty: bool) -> Schedule {
         enabled: true,
         send_when_empty,
         max_articles,
+        kind: crate::domain::ScheduleKind::Digest,
+        window_seconds: None,
+        // The rules below are about new articles; first mails have their own tests.
+        first_digest_articles: 0,
         created_at: 0,
         checked_until: None,
     }
 }
 
 /// The display order: news, notices, grassroots.
-fn sections() -> Vec<Section> {
+pub(super) fn sections() -> Vec<Section> {
     ["news", "notices", "grassroots"]
         .iter()
         .enumerate()
@@ -65,7 +69,7 @@ fn sections() -> Vec<Section> {
 }
 
 /// An active reader of every section who confirmed at `t0` and never got a digest.
-fn reader() -> Reader<'static> {
+pub(super) fn reader() -> Reader<'static> {
     Reader {
         status: SubscriberStatus::Active,
         sections: None,
@@ -75,7 +79,7 @@ fn reader() -> Reader<'static> {
 }
 
 /// A run at minute 100 (cutoff and now).
-fn moment() -> Moment {
+pub(super) fn moment() -> Moment {
     Moment {
         cutoff: at(100),
         now: at(100),
@@ -83,7 +87,7 @@ fn moment() -> Moment {
 }
 
 /// The ids `decision` sends, in mail order; panics on a skip.
-fn ids(decision: &Decision) -> Vec<String> {
+pub(super) fn ids(decision: &Decision) -> Vec<String> {
     match decision {
         Decision::Send(p) => p.articles().iter().map(|a| a.id.clone()).collect(),
         Decision::Skip(s) => panic!("skipped: {s}"),
@@ -249,7 +253,7 @@ fn only_the_chosen_sections_and_all_of_them_when_none_were_chosen() {
 
     assert_eq!(ids(&d_some), ["t"]);
     assert_eq!(ids(&d_all).len(), 3);
-    assert_eq!(d_none, Decision::Skip(Skip::NothingNew));
+    assert_eq!(d_none, Decision::Skip(Skip::NoSections));
 }
 
 #[test]
@@ -303,7 +307,7 @@ fn nothing_new_is_skipped_unless_the_schedule_sends_empty_digests() {
     let quiet = decide(&r, &schedule(20, false), moment(), &sections(), &old);
     let empty = decide(&r, &schedule(20, true), moment(), &sections(), &old);
 
-    assert_eq!(quiet, Decision::Skip(Skip::NothingNew));
+    assert_eq!(quiet, Decision::Skip(Skip::NothingNew { since: at(50) }));
     assert_eq!(empty, Decision::Send(Picked::default()));
 }
 
@@ -326,7 +330,8 @@ fn a_subscriber_who_is_not_active_is_skipped_with_their_status_even_with_news() 
 
 #[test]
 fn skip_reasons_have_stable_codes_and_say_why() {
-    assert_eq!(Skip::NothingNew.code(), "nothing_new");
+    assert_eq!(Skip::NothingNew { since: 0 }.code(), "nothing_new");
+    assert_eq!(Skip::NoSections.code(), "no_sections");
     assert_eq!(Skip::Erased.code(), "erased");
     let bounced = Skip::NotActive(SubscriberStatus::Bounced);
     assert_eq!(bounced.code(), "not_active");

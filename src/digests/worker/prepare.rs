@@ -8,10 +8,11 @@ use crate::{
     articles::Article,
     clock::{from_ms, to_ms},
     digests::{
+        announcement::{self, announcement_schedule},
         compose::Request,
         selection::{self, Decision, Moment, Reader, Skip, Window},
     },
-    domain::Schedule,
+    domain::{Schedule, announced_article},
     store::{Claim, Outcome, Recipient, RunInfo},
 };
 
@@ -26,6 +27,8 @@ pub(super) struct BatchContext {
     runs: HashMap<i64, (RunInfo, Schedule)>,
     pub(super) recipients: HashMap<i64, Recipient>,
     watermarks: HashMap<(String, i64), i64>,
+    /// The article of each announcement run of the batch, while it is still published.
+    announced: HashMap<i64, Option<Article>>,
     /// The instant the batch is prepared at: what is still published then is mailed.
     now: i64,
 }
@@ -76,6 +79,7 @@ impl Worker {
     pub(super) async fn load_context(&self, claims: &[Claim]) -> anyhow::Result<BatchContext> {
         let store = &self.state().store;
         let mut runs = HashMap::new();
+        let mut announced = HashMap::new();
         for c in claims {
             if runs.contains_key(&c.run_id) {
                 continue;
@@ -84,6 +88,11 @@ impl Worker {
                 .run_info(c.run_id)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("run {} vanished", c.run_id))?;
+            if let Some(article) = announced_article(&run.schedule) {
+                announced.insert(c.run_id, store.get_article(article).await?);
+                runs.insert(c.run_id, (run, announcement_schedule()));
+                continue;
+            }
             // A deleted schedule still finishes the runs it started, with its last settings.
             let schedule = store
                 .get_schedule_any(&run.schedule)
@@ -99,7 +108,10 @@ impl Worker {
             .map(|r| (r.id, r))
             .collect();
         let mut watermarks = HashMap::new();
-        let mut schedules: Vec<&str> = runs.values().map(|(r, _)| r.schedule.as_str()).collect();
+        let mut schedules: Vec<&str> = (runs.values())
+            .filter(|(r, _)| !announced.contains_key(&r.id))
+            .map(|(r, _)| r.schedule.as_str())
+            .collect();
         schedules.sort_unstable();
         schedules.dedup();
         for s in schedules {
@@ -117,6 +129,7 @@ impl Worker {
             runs,
             recipients,
             watermarks,
+            announced,
             now: to_ms(self.state().clock.now()),
         })
     }
@@ -135,15 +148,41 @@ impl Worker {
                 why = why.code(),
                 "skipped"
             );
+            // An announcement's (empty schedule) moves no watermark.
+            let schedule = match ctx.announced.contains_key(&claim.run_id) {
+                true => String::new(),
+                false => run.schedule.clone(),
+            };
             Prepared::Done(Outcome::Skipped {
                 claim: claim.clone(),
-                schedule: run.schedule.clone(),
+                schedule,
                 cutoff: run.cutoff,
             })
         };
         let Some(r) = ctx.recipients.get(&claim.subscriber_id) else {
             return Ok(skip(Skip::Erased)); // erased since planning
         };
+        if let Some(article) = ctx.announced.get(&claim.run_id) {
+            return match announcement::decide(r, article.as_ref(), ctx.now, run.cutoff) {
+                Err(why) => Ok(skip(why)),
+                Ok(picked) => {
+                    let schedule = announcement::schedule_for(&self.state().templates, &r.locale);
+                    let when = from_ms(run.cutoff);
+                    let c = (self.shared.composer).compose(&Request {
+                        sections: &ctx.sections,
+                        names: &ctx.names,
+                        recipient: r,
+                        run,
+                        schedule: &schedule,
+                        picked: &picked,
+                        when,
+                        delivery: Some(claim.id),
+                    })?;
+                    // An announcement moves no watermark (it belongs to no schedule).
+                    Ok(Prepared::Send(Box::new(c), String::new(), run.cutoff))
+                }
+            };
+        }
         let reader = Reader::of(
             r,
             ctx.watermarks.get(&(run.schedule.clone(), r.id)).copied(),

@@ -223,6 +223,33 @@ impl TestApp {
             .expect("GET article")
     }
 
+    /// A `TestApp` over an app the test built and runs itself (one of several replicas on
+    /// one database): dropping it shuts that app down.
+    pub fn attach(
+        addr: SocketAddr,
+        state: AppState,
+        clock: Clock,
+        backend: Backend,
+        database_url: &str,
+    ) -> Self {
+        Self {
+            addr,
+            inbound_addr: None,
+            base: format!("http://{addr}"),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            state,
+            clock,
+            dir: tempfile::tempdir().expect("temp dir"),
+            backend,
+            database_url: database_url.to_owned(),
+            task: None,
+            pg: None,
+        }
+    }
+
     /// Stops the app and waits for it to finish.
     pub async fn stop(mut self) {
         self.state.shutdown.cancel();
