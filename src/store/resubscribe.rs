@@ -30,14 +30,24 @@ impl Store {
 
     /// Makes an eligible subscriber active again with the choices they had; `false` when not
     /// eligible (already back, suppressed, or the token is of an earlier subscription).
+    ///
+    /// They come back as a new subscriber would: confirmed at `now_ms`, with no watermark, so
+    /// their next mail holds the `first_digest_articles` latest articles and what is new from
+    /// now on, not everything published while they were away.
     #[tracing::instrument(skip_all, fields(subscriber_id))]
-    pub async fn resubscribe(&self, subscriber_id: i64, generation: i64) -> anyhow::Result<bool> {
+    pub async fn resubscribe(
+        &self,
+        subscriber_id: i64,
+        generation: i64,
+        now_ms: i64,
+    ) -> anyhow::Result<bool> {
         write_tx!(self, |tx| {
             let back = sqlx::query(&format!(
-                "UPDATE subscribers SET status = 'active' WHERE {ELIGIBLE}"
+                "UPDATE subscribers SET status = 'active', confirmed_at = $3 WHERE {ELIGIBLE}"
             ))
             .bind(subscriber_id)
             .bind(generation)
+            .bind(now_ms)
             .execute(&mut *tx)
             .await
             .context("resubscribe")?
@@ -51,6 +61,11 @@ impl Store {
                     .execute(&mut *tx)
                     .await
                     .context("drop deferred sign-up")?;
+                sqlx::query("DELETE FROM watermarks WHERE subscriber_id = $1")
+                    .bind(subscriber_id)
+                    .execute(&mut *tx)
+                    .await
+                    .context("forget watermarks")?;
             }
             tx.commit().await.context("commit resubscribe")?;
             Ok(back)

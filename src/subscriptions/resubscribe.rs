@@ -21,6 +21,7 @@ use super::{
     state::PageState,
 };
 use crate::{
+    clock::to_ms,
     domain::{SubscriberStatus, TokenKind},
     error::AppError,
     store::TokenMatch,
@@ -81,7 +82,7 @@ pub async fn submit(
     }
     if !state
         .store
-        .resubscribe(m.subscriber_id, m.generation)
+        .resubscribe(m.subscriber_id, m.generation, to_ms(state.clock.now()))
         .await?
     {
         return Ok(not_possible(&page, format));

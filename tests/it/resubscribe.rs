@@ -106,6 +106,31 @@ with_smtp_on_both_backends! {
         assert_eq!(status_of(&app, LI).await, Some(SubscriberStatus::Unsubscribed));
     }
 
+    async fn a_person_back_after_an_absence_gets_a_first_mail_not_everything_missed(app, smtp) {
+        use crate::digest_design::{import, publish, run_daily};
+        import(&app, "li.lei@example.org,,daily,zh-CN\n").await;
+        app.clock.advance(chrono::Duration::minutes(1));
+        publish(&app, "before", "news", "离开前的要闻", serde_json::json!({})).await;
+        run_daily(&app, &smtp, &[LI]).await;
+        let token = unsubscribe_token(&app, LI).await;
+        unsubscribe(&app, &token).await;
+        // Six articles while they were away, then they come back with one click.
+        for i in 1..=6 {
+            app.clock.advance(chrono::Duration::minutes(1));
+            publish(&app, &format!("away{i}"), "news", &format!("离开期间的要闻{i}号"), serde_json::json!({})).await;
+        }
+        app.clock.advance(chrono::Duration::minutes(1));
+        let back = app.client.post(app.url("/subscriptions/resubscribe")).form(&[("token", token.as_str())]).send().await.unwrap();
+        assert_eq!(back.status(), StatusCode::OK);
+
+        let mail = run_daily(&app, &smtp, &[LI]).await.pop().unwrap();
+        let html = mail.html();
+        let held: Vec<u32> = (1..=6).filter(|i| html.contains(&format!("离开期间的要闻{i}号"))).collect();
+        // As a new subscriber: the schedule's first_digest_articles (3) latest, not all six.
+        assert_eq!(held, [4, 5, 6], "{html}");
+        assert!(!html.contains("离开前的要闻"));
+    }
+
     async fn a_person_suppressed_after_a_complaint_must_confirm_by_mail_instead(app, smtp) {
         subscribe_and_confirm(&app, &smtp, LI).await;
         let token = unsubscribe_token(&app, LI).await;
