@@ -270,7 +270,7 @@ with_smtp_on_both_backends! {
         assert!(zh.contains("本邮件由青海省总工会宣传部编发。"));
         assert!(zh.contains("青海省西宁市城西区五四大街 12 号 · 邮编 810001"), "{zh}");
         assert!(en.contains("12 Wusi Street, Xining, Qinghai 810001") && !en.contains("五四大街"), "{en}");
-        assert!(en.contains("You are receiving this because en@example.com subscribed to the daily digest of 青海省总工会."), "{en}");
+        assert!(en.contains("You are receiving this because en@example.com subscribed to the Daily digest of 青海省总工会."), "{en}");
         let text = mails[0].text().replace("\r\n", "\n");
         assert!(text.trim_end().ends_with("青海省西宁市城西区五四大街 12 号 · 邮编 810001"), "{text}");
         assert!(text.contains("\n-- \n您收到这封邮件"), "a signature separator: {text}");
