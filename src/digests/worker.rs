@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::compose::Composer;
 
 mod breaker;
+mod claim;
 mod deliver;
 mod lease;
 mod prepare;
@@ -33,6 +34,7 @@ use crate::{
     store::{Claim, Outcome, RetryPolicy},
 };
 use breaker::Breaker;
+use claim::ClaimFloor;
 use deliver::deliver;
 use lease::Lease;
 use prepare::Prepared;
@@ -84,6 +86,8 @@ struct Shared {
     composer: Arc<Composer>,
     sends: Arc<Semaphore>,
     recorder: Recorder,
+    /// Where this process's next claim starts.
+    floor: Arc<ClaimFloor>,
     breaker: Breaker,
     policy: RetryPolicy,
     /// Fires [`SHUTDOWN_GRACE`] after shutdown: replies still awaited are given up.
@@ -111,6 +115,7 @@ impl Worker {
             uncertain_retry_ms: i64::from(digests.uncertain_retry_seconds) * 1000,
         };
         let hard_stop = CancellationToken::new();
+        let floor = Arc::new(ClaimFloor::default());
         {
             let (shutdown, hard_stop) = (state.shutdown.clone(), hard_stop.clone());
             tokio::spawn(async move {
@@ -125,7 +130,8 @@ impl Worker {
             // `concurrency` sends talk SMTP the others get ready; with fewer, the SMTP
             // connections would wait for the commits.
             sends: Arc::new(Semaphore::new(SENDS_PER_CONNECTION * concurrency)),
-            recorder: Recorder::spawn(state.clone(), policy),
+            recorder: Recorder::spawn(state.clone(), policy, floor.clone()),
+            floor,
             breaker: Breaker::new(state.clock.clone()),
             policy,
             hard_stop,
@@ -173,16 +179,7 @@ impl Worker {
             return Ok(0);
         }
         let now = state.clock.now();
-        let claimed = state
-            .store
-            .claim_deliveries(
-                &self.owner,
-                to_ms(now),
-                to_ms(now + self.lease),
-                self.batch,
-                &self.shared.policy,
-            )
-            .await?;
+        let claimed = self.claim(now).await?;
         if !claimed.orphans.is_empty() {
             let runs: Vec<i64> = by_run(claimed.orphans.iter().copied())
                 .into_keys()

@@ -50,6 +50,7 @@ mod mail_dkim;
 mod mail_rates;
 mod mailer;
 mod ops;
+mod scale_claims;
 mod sections;
 mod sources_directory;
 mod sources_feed;
