@@ -30,7 +30,7 @@ trap 'psql -q "$PGURL/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"; r
 for f in migrations/postgres/*.sql; do
     n=$(basename "$f" | cut -c1-4)
     if [[ "$n" > "$UPTO" ]]; then continue; fi
-    psql -q -v ON_ERROR_STOP=1 "$PGURL/$DB" -f "$f" >/dev/null
+    psql -1 -q -v ON_ERROR_STOP=1 "$PGURL/$DB" -f "$f" >/dev/null
 done
 P() { psql -X -q -v ON_ERROR_STOP=1 "$PGURL/$DB" "$@"; }
 

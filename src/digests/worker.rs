@@ -27,6 +27,7 @@ mod deliver;
 mod lease;
 mod prepare;
 mod recorder;
+mod runs;
 
 use crate::{
     AppState,
@@ -92,8 +93,8 @@ struct Shared {
     policy: RetryPolicy,
     /// Fires [`SHUTDOWN_GRACE`] after shutdown: replies still awaited are given up.
     hard_stop: CancellationToken,
-    /// When a loop last counted the pending deliveries (the queue-depth gauge).
-    depth_counted: std::sync::Mutex<Option<Instant>>,
+    /// When a loop last folded the run figures and read the queue depth.
+    figures_read: std::sync::Mutex<Option<Instant>>,
 }
 
 /// One delivery loop of a process.
@@ -135,7 +136,7 @@ impl Worker {
             breaker: Breaker::new(state.clock.clone()),
             policy,
             hard_stop,
-            depth_counted: std::sync::Mutex::new(None),
+            figures_read: std::sync::Mutex::new(None),
             composer,
             state: state.clone(),
         };
@@ -312,34 +313,6 @@ impl Worker {
             retry_at,
         };
         self.shared.recorder.report(&self.owner, o).await;
-    }
-
-    async fn finish_runs(&self) -> anyhow::Result<()> {
-        let state = self.state();
-        for (id, status) in state.store.finish_runs(to_ms(state.clock.now())).await? {
-            match state.store.get_run(id).await? {
-                Some(v) => tracing::info!(
-                    run = id, schedule = %v.schedule, status = %status, total = v.total,
-                    sent = v.sent, skipped = v.skipped, failed = v.failed, bounced = v.bounced,
-                    uncertain = v.uncertain, "digest run done"
-                ),
-                None => tracing::info!(run = id, status = %status, "digest run done"),
-            }
-        }
-        // Counting the queue scans every pending delivery: at most once a second.
-        {
-            let mut counted = self.shared.depth_counted.lock().expect("depth lock");
-            if counted.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
-                return Ok(());
-            }
-            *counted = Some(Instant::now());
-        }
-        let depth = state.store.pending_deliveries().await?;
-        state
-            .metrics
-            .delivery_queue_depth
-            .store(depth.max(0) as u64, Relaxed);
-        Ok(())
     }
 }
 

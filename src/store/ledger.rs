@@ -10,8 +10,7 @@
 
 use anyhow::Context;
 
-use super::{Store, read_pool, write_tx};
-use crate::domain::RunStatus;
+use super::{Store, write_tx};
 
 /// A delivery a worker holds the lease of.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -235,39 +234,5 @@ impl Store {
             tx.commit().await.context("commit missed run")?;
         });
         Ok(())
-    }
-
-    /// Marks finished every running run with no pending delivery left: `done`, or
-    /// `done_with_failures` when a delivery failed or stayed uncertain. Returns `(id, status)`.
-    pub async fn finish_runs(&self, now_ms: i64) -> anyhow::Result<Vec<(i64, RunStatus)>> {
-        write_tx!(self, |tx| {
-            let ids: Vec<(i64, String)> = sqlx::query_as(
-                "UPDATE runs SET finished_at = $1, status = CASE WHEN EXISTS
-                   (SELECT 1 FROM deliveries d WHERE d.run_id = runs.id
-                      AND d.status IN ('failed', 'uncertain'))
-                   THEN 'done_with_failures' ELSE 'done' END
-                 WHERE status = 'running' AND NOT EXISTS
-                   (SELECT 1 FROM deliveries d WHERE d.run_id = runs.id AND d.status = 'pending')
-                 RETURNING id, status",
-            )
-            .bind(now_ms)
-            .fetch_all(&mut *tx)
-            .await
-            .context("finish runs")?;
-            tx.commit().await.context("commit finished runs")?;
-            ids.into_iter()
-                .map(|(id, status)| Ok((id, RunStatus::parse(&status)?)))
-                .collect()
-        })
-    }
-
-    /// Deliveries still pending (the queue depth).
-    pub async fn pending_deliveries(&self) -> anyhow::Result<i64> {
-        read_pool!(self, |p| sqlx::query_scalar(
-            "SELECT COUNT(*) FROM deliveries WHERE status = 'pending'"
-        )
-        .fetch_one(p)
-        .await
-        .context("count pending deliveries"))
     }
 }

@@ -19,6 +19,7 @@ mod inbound;
 mod inbound_views;
 mod ledger;
 mod ledger_outcomes;
+mod run_counters;
 mod run_views;
 mod schedules;
 mod secrets;
@@ -79,8 +80,6 @@ enum Db {
 #[derive(Clone)]
 pub struct Store {
     db: Db,
-    /// Delivery counts of finished runs (see `run_views`).
-    finished_figures: run_views::FinishedFigures,
 }
 
 /// Runs `$body` with `$p` bound to a pool suitable for reads.
@@ -147,7 +146,6 @@ impl Store {
                 .await
                 .context("connect to PostgreSQL")?;
             return Ok(Self {
-                finished_figures: Default::default(),
                 db: Db::Postgres(pool),
             });
         }
@@ -178,7 +176,6 @@ impl Store {
             .await
             .context("open SQLite database for reading")?;
         Ok(Self {
-            finished_figures: Default::default(),
             db: Db::Sqlite { writer, reader },
         })
     }

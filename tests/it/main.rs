@@ -51,6 +51,7 @@ mod mail_rates;
 mod mailer;
 mod ops;
 mod scale_claims;
+mod scale_counters;
 mod sections;
 mod sources_directory;
 mod sources_feed;
