@@ -10,7 +10,7 @@
 
 use anyhow::Context;
 
-use super::{Store, write_tx};
+use super::{Store, statistics::Table, write_tx};
 
 /// A delivery a worker holds the lease of.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -208,6 +208,7 @@ impl Store {
                     .context("finish empty run")?;
             }
             tx.commit().await.context("commit run plan")?;
+            self.note_changes(Table::Deliveries, planned);
             Ok(Some(id))
         })
     }

@@ -25,6 +25,7 @@ mod schedules;
 mod secrets;
 mod sections;
 mod sources;
+mod statistics;
 mod subscribe;
 mod subscriber_admin;
 mod subscriber_changes;
@@ -80,6 +81,8 @@ enum Db {
 #[derive(Clone)]
 pub struct Store {
     db: Db,
+    /// Rows bulk writes changed per table, for ANALYZE (see `statistics`).
+    stats: statistics::Statistics,
 }
 
 /// Runs `$body` with `$p` bound to a pool suitable for reads.
@@ -147,6 +150,7 @@ impl Store {
                 .context("connect to PostgreSQL")?;
             return Ok(Self {
                 db: Db::Postgres(pool),
+                stats: Default::default(),
             });
         }
         let opts = SqliteConnectOptions::from_str(url)
@@ -177,6 +181,7 @@ impl Store {
             .context("open SQLite database for reading")?;
         Ok(Self {
             db: Db::Sqlite { writer, reader },
+            stats: Default::default(),
         })
     }
 
@@ -226,6 +231,9 @@ impl Store {
     /// New queries fail at once. Closing waits for connections still checked out (a PostgreSQL
     /// LISTEN connection holds one for as long as it listens), so the wait is bounded.
     pub async fn close(&self) {
+        // A command that made a bulk change (an import) lets its ANALYZE finish first.
+        self.statistics_settled(std::time::Duration::from_secs(1))
+            .await;
         let closing = async {
             match &self.db {
                 Db::Sqlite { writer, reader } => {

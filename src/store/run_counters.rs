@@ -4,7 +4,11 @@
 
 use anyhow::Context;
 
-use super::{Backend, Store, read_pool, write_tx};
+use super::{
+    Backend, Store, read_pool,
+    statistics::{MIN_CHANGES, Table},
+    write_tx,
+};
 use crate::domain::RunStatus;
 
 /// `$2, $3, …`: one placeholder per id after the first `skip` parameters.
@@ -51,10 +55,29 @@ impl Store {
                 done.extend(q.fetch_all(&mut *tx).await.context("finish runs")?);
             }
             tx.commit().await.context("commit finished runs")?;
+            self.after_finished(&done).await?;
             done.into_iter()
                 .map(|(id, status)| Ok((id, RunStatus::parse(&status)?)))
                 .collect()
         })
+    }
+
+    /// A big run that finished left dead row versions of its deliveries behind (three or so
+    /// each, on PostgreSQL): the table is vacuumed, in the background.
+    async fn after_finished(&self, done: &[(i64, String)]) -> anyhow::Result<()> {
+        for (id, _) in done {
+            let total: Option<i64> = read_pool!(self, |p| sqlx::query_scalar(
+                "SELECT total FROM run_figures WHERE run_id = $1"
+            )
+            .bind(id)
+            .fetch_optional(p)
+            .await
+            .context("read a finished run's size"))?;
+            if total.is_some_and(|n| n as u64 >= MIN_CHANGES) {
+                self.vacuum_soon(Table::Deliveries);
+            }
+        }
+        Ok(())
     }
 
     /// Deliveries waiting to be sent (not tried yet, deferred, or uncertain awaiting their
