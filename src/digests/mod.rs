@@ -5,6 +5,7 @@ pub mod compose;
 pub mod describe;
 pub mod fire;
 pub mod render;
+pub mod retention;
 pub mod scheduler;
 pub mod selection;
 pub mod worker;

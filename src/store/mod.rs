@@ -19,6 +19,7 @@ mod inbound;
 mod inbound_views;
 mod ledger;
 mod ledger_outcomes;
+mod retention;
 mod run_counters;
 mod run_views;
 mod schedules;
@@ -54,6 +55,7 @@ pub use ledger::{
     Claim, Claimed, Intent, IntentAnswer, ORPHAN_ERROR, Outcome, Recorded, Reported, RetryPolicy,
     Window,
 };
+pub use retention::{PurgePosition, Purged};
 pub use sections::SectionDeletion;
 pub use sources::{SourceItem, SourceState, Validators};
 pub use subscribe::IssuedHashes;

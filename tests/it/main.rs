@@ -52,6 +52,7 @@ mod mailer;
 mod ops;
 mod scale_claims;
 mod scale_counters;
+mod scale_retention;
 mod scale_statistics;
 mod sections;
 mod sources_directory;
