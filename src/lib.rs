@@ -219,6 +219,7 @@ impl App {
         feeds::spawn(&state, &mut tasks);
         subscriptions::spawn(&state, &mut tasks);
         digests::spawn(&state, &mut tasks);
+        digests::retention::spawn(&state, &mut tasks);
         articles::sources::spawn(&state, &mut tasks);
         inbound::spawn(&state, self.inbound, &mut tasks);
         let router = http::router(state.clone());

@@ -198,6 +198,9 @@ pub struct DigestsConfig {
     /// A delivery with no answer after the final "." (or whose sender stopped in the middle of
     /// the SMTP transaction) is retried once after this many seconds; 0 = never retried.
     pub uncertain_retry_seconds: u32,
+    /// Deliveries of runs that finished more than this many days ago are deleted (the runs
+    /// and their figures stay); 0 = kept forever.
+    pub keep_days: u32,
 }
 
 impl Default for DigestsConfig {
@@ -207,6 +210,7 @@ impl Default for DigestsConfig {
             max_attempts: 5,
             lease_seconds: 120,
             uncertain_retry_seconds: 600,
+            keep_days: 90,
         }
     }
 }

@@ -143,6 +143,11 @@ impl Config {
         if self.digests.uncertain_retry_seconds > 7 * 24 * 3600 {
             bail!("digests.uncertain_retry_seconds: must be at most 604800 (7 days)");
         }
+        if self.digests.keep_days > 36_500 {
+            bail!(
+                "digests.keep_days: must be at most 36500 (100 years); 0 keeps deliveries forever"
+            );
+        }
         self.validate_sections()?;
         self.validate_schedules()?;
         self.validate_sources()

@@ -11,6 +11,7 @@ pub mod instant;
 pub mod letter;
 pub mod plain;
 pub mod render;
+pub mod retention;
 pub mod scheduler;
 pub mod selection;
 pub mod skip;

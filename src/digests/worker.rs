@@ -22,10 +22,12 @@ use tokio_util::sync::CancellationToken;
 use super::compose::Composer;
 
 mod breaker;
+mod claim;
 mod deliver;
 mod lease;
 mod prepare;
 mod recorder;
+mod runs;
 
 use crate::{
     AppState,
@@ -33,6 +35,7 @@ use crate::{
     store::{Claim, Outcome, RetryPolicy},
 };
 use breaker::Breaker;
+use claim::ClaimFloor;
 use deliver::deliver;
 use lease::Lease;
 use prepare::Prepared;
@@ -84,12 +87,14 @@ struct Shared {
     composer: Arc<Composer>,
     sends: Arc<Semaphore>,
     recorder: Recorder,
+    /// Where this process's next claim starts.
+    floor: Arc<ClaimFloor>,
     breaker: Breaker,
     policy: RetryPolicy,
     /// Fires [`SHUTDOWN_GRACE`] after shutdown: replies still awaited are given up.
     hard_stop: CancellationToken,
-    /// When a loop last counted the pending deliveries (the queue-depth gauge).
-    depth_counted: std::sync::Mutex<Option<Instant>>,
+    /// When a loop last folded the run figures and read the queue depth.
+    figures_read: std::sync::Mutex<Option<Instant>>,
 }
 
 /// One delivery loop of a process.
@@ -111,6 +116,7 @@ impl Worker {
             uncertain_retry_ms: i64::from(digests.uncertain_retry_seconds) * 1000,
         };
         let hard_stop = CancellationToken::new();
+        let floor = Arc::new(ClaimFloor::default());
         {
             let (shutdown, hard_stop) = (state.shutdown.clone(), hard_stop.clone());
             tokio::spawn(async move {
@@ -125,11 +131,12 @@ impl Worker {
             // `concurrency` sends talk SMTP the others get ready; with fewer, the SMTP
             // connections would wait for the commits.
             sends: Arc::new(Semaphore::new(SENDS_PER_CONNECTION * concurrency)),
-            recorder: Recorder::spawn(state.clone(), policy),
+            recorder: Recorder::spawn(state.clone(), policy, floor.clone()),
+            floor,
             breaker: Breaker::new(state.clock.clone()),
             policy,
             hard_stop,
-            depth_counted: std::sync::Mutex::new(None),
+            figures_read: std::sync::Mutex::new(None),
             composer,
             state: state.clone(),
         };
@@ -173,16 +180,7 @@ impl Worker {
             return Ok(0);
         }
         let now = state.clock.now();
-        let claimed = state
-            .store
-            .claim_deliveries(
-                &self.owner,
-                to_ms(now),
-                to_ms(now + self.lease),
-                self.batch,
-                &self.shared.policy,
-            )
-            .await?;
+        let claimed = self.claim(now).await?;
         if !claimed.orphans.is_empty() {
             let runs: Vec<i64> = by_run(claimed.orphans.iter().copied())
                 .into_keys()
@@ -315,34 +313,6 @@ impl Worker {
             retry_at,
         };
         self.shared.recorder.report(&self.owner, o).await;
-    }
-
-    async fn finish_runs(&self) -> anyhow::Result<()> {
-        let state = self.state();
-        for (id, status) in state.store.finish_runs(to_ms(state.clock.now())).await? {
-            match state.store.get_run(id).await? {
-                Some(v) => tracing::info!(
-                    run = id, schedule = %v.schedule, status = %status, total = v.total,
-                    sent = v.sent, skipped = v.skipped, failed = v.failed, bounced = v.bounced,
-                    uncertain = v.uncertain, "digest run done"
-                ),
-                None => tracing::info!(run = id, status = %status, "digest run done"),
-            }
-        }
-        // Counting the queue scans every pending delivery: at most once a second.
-        {
-            let mut counted = self.shared.depth_counted.lock().expect("depth lock");
-            if counted.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
-                return Ok(());
-            }
-            *counted = Some(Instant::now());
-        }
-        let depth = state.store.pending_deliveries().await?;
-        state
-            .metrics
-            .delivery_queue_depth
-            .store(depth.max(0) as u64, Relaxed);
-        Ok(())
     }
 }
 

@@ -53,7 +53,6 @@ impl Store {
                 insert_audit!(tx, audit, now_ms)?;
             }
             tx.commit().await.context("commit retry")?;
-            self.forget_run_figures(run);
             Ok(n)
         })
     }

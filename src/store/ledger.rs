@@ -10,8 +10,7 @@
 
 use anyhow::Context;
 
-use super::{Backend, Store, read_pool, write_tx};
-use crate::domain::RunStatus;
+use super::{Store, statistics::Table, write_tx};
 
 /// A delivery a worker holds the lease of.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -20,6 +19,8 @@ pub struct Claim {
     pub run_id: i64,
     pub subscriber_id: i64,
     pub attempts: i64,
+    /// When it fell due: with the id, its place in claim order.
+    pub next_attempt_at: i64,
 }
 
 /// What happened to one claimed delivery.
@@ -208,6 +209,7 @@ impl Store {
                     .context("finish empty run")?;
             }
             tx.commit().await.context("commit run plan")?;
+            self.note_changes(Table::Deliveries, planned);
             Ok(Some(id))
         })
     }
@@ -234,116 +236,5 @@ impl Store {
             tx.commit().await.context("commit missed run")?;
         });
         Ok(())
-    }
-
-    /// Leases up to `limit` due deliveries to `owner` until `lease_until`. Expired leases of
-    /// other workers are taken over; first, deliveries whose holder stopped after its intent
-    /// to send (lease expired with `sending_at` set) become uncertain instead of claimable.
-    pub async fn claim_deliveries(
-        &self,
-        owner: &str,
-        now_ms: i64,
-        lease_until: i64,
-        limit: i64,
-        policy: &RetryPolicy,
-    ) -> anyhow::Result<Claimed> {
-        let skip_locked = match self.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        // A row locked by a process stopped inside its transaction is skipped, not waited for.
-        let orphans_sql = format!(
-            "UPDATE deliveries SET attempts = attempts + 1, uncertain = uncertain + 1,
-                status = CASE WHEN uncertain + 1 >= $3 THEN 'uncertain' ELSE 'pending' END,
-                next_attempt_at = $1 + $2, last_attempt_at = $1, last_error = $4,
-                sending_at = NULL, lease_owner = NULL, lease_until = NULL
-             WHERE id IN (SELECT id FROM deliveries
-                          WHERE sending_at IS NOT NULL AND lease_until < $1
-                            AND status = 'pending'{skip_locked})
-             RETURNING id, run_id"
-        );
-        // In (next_attempt_at, id) order the claim walks the deliveries_claim index and stops
-        // after `limit` rows; ordering by id alone sorted every pending delivery at each claim.
-        let sql = format!(
-            "UPDATE deliveries SET lease_owner = $1, lease_until = $2
-             WHERE id IN (SELECT id FROM deliveries
-                          WHERE status = 'pending' AND next_attempt_at <= $3
-                            AND (lease_until IS NULL OR lease_until < $3)
-                            AND sending_at IS NULL
-                          ORDER BY next_attempt_at, id LIMIT $4{skip_locked})
-             RETURNING id, run_id, subscriber_id, attempts"
-        );
-        write_tx!(self, |tx| {
-            let orphans: Vec<(i64, i64)> = sqlx::query_as(&orphans_sql)
-                .bind(now_ms)
-                .bind(policy.uncertain_retry_ms)
-                .bind(policy.uncertain_limit())
-                .bind(ORPHAN_ERROR)
-                .fetch_all(&mut *tx)
-                .await
-                .context("mark orphaned deliveries uncertain")?;
-            let claims: Vec<Claim> = sqlx::query_as(&sql)
-                .bind(owner)
-                .bind(lease_until)
-                .bind(now_ms)
-                .bind(limit)
-                .fetch_all(&mut *tx)
-                .await
-                .context("claim deliveries")?;
-            tx.commit().await.context("commit claims")?;
-            Ok(Claimed { claims, orphans })
-        })
-    }
-
-    /// Extends the lease of every delivery `owner` still holds; returns their ids (a claimed
-    /// delivery missing from the answer was taken over by another worker).
-    pub async fn renew_leases(&self, owner: &str, lease_until: i64) -> anyhow::Result<Vec<i64>> {
-        write_tx!(self, |tx| {
-            let ids: Vec<i64> = sqlx::query_scalar(
-                "UPDATE deliveries SET lease_until = $2
-                 WHERE lease_owner = $1 AND status = 'pending' RETURNING id",
-            )
-            .bind(owner)
-            .bind(lease_until)
-            .fetch_all(&mut *tx)
-            .await
-            .context("renew leases")?;
-            tx.commit().await.context("commit lease renewal")?;
-            Ok(ids)
-        })
-    }
-
-    /// Marks finished every running run with no pending delivery left: `done`, or
-    /// `done_with_failures` when a delivery failed or stayed uncertain. Returns `(id, status)`.
-    pub async fn finish_runs(&self, now_ms: i64) -> anyhow::Result<Vec<(i64, RunStatus)>> {
-        write_tx!(self, |tx| {
-            let ids: Vec<(i64, String)> = sqlx::query_as(
-                "UPDATE runs SET finished_at = $1, status = CASE WHEN EXISTS
-                   (SELECT 1 FROM deliveries d WHERE d.run_id = runs.id
-                      AND d.status IN ('failed', 'uncertain'))
-                   THEN 'done_with_failures' ELSE 'done' END
-                 WHERE status = 'running' AND NOT EXISTS
-                   (SELECT 1 FROM deliveries d WHERE d.run_id = runs.id AND d.status = 'pending')
-                 RETURNING id, status",
-            )
-            .bind(now_ms)
-            .fetch_all(&mut *tx)
-            .await
-            .context("finish runs")?;
-            tx.commit().await.context("commit finished runs")?;
-            ids.into_iter()
-                .map(|(id, status)| Ok((id, RunStatus::parse(&status)?)))
-                .collect()
-        })
-    }
-
-    /// Deliveries still pending (the queue depth).
-    pub async fn pending_deliveries(&self) -> anyhow::Result<i64> {
-        read_pool!(self, |p| sqlx::query_scalar(
-            "SELECT COUNT(*) FROM deliveries WHERE status = 'pending'"
-        )
-        .fetch_one(p)
-        .await
-        .context("count pending deliveries"))
     }
 }

@@ -10,6 +10,7 @@ use anyhow::Context;
 use super::{
     Store,
     ledger::{Intent, IntentAnswer, Outcome, Recorded, Reported, RetryPolicy, Window},
+    statistics::Table,
     write_tx,
 };
 
@@ -343,6 +344,7 @@ impl Store {
                 }
             }
             tx.commit().await.context("commit delivery window")?;
+            self.note_changes(Table::Watermarks, marks.len() as u64);
             w.applied = outcomes
                 .iter()
                 .map(|r| applied.contains(&r.outcome.claim().id))

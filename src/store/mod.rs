@@ -12,6 +12,7 @@ mod api_tokens;
 mod articles;
 mod audit;
 mod budgets;
+mod claims;
 mod deferred_signups;
 mod digest_content;
 mod digest_copies;
@@ -23,11 +24,14 @@ mod instant;
 mod ledger;
 mod ledger_outcomes;
 mod resubscribe;
+mod retention;
+mod run_counters;
 mod run_views;
 mod schedules;
 mod secrets;
 mod sections;
 mod sources;
+mod statistics;
 mod subscribe;
 mod subscriber_admin;
 mod subscriber_changes;
@@ -48,6 +52,7 @@ pub use admin_sessions::{NewSession, SessionRow};
 pub use announcements::{Announced, Announcement};
 pub use api_tokens::StoredToken;
 pub use articles::{ArticleCursor, ArticlePage, PutOutcome, PutResult};
+pub use claims::ClaimKey;
 pub use deferred_signups::DeferredSignup;
 pub use digest_content::{Recipient, RunInfo};
 pub use digest_copies::DigestCopy;
@@ -59,6 +64,7 @@ pub use ledger::{
     Claim, Claimed, Intent, IntentAnswer, ORPHAN_ERROR, Outcome, Recorded, Reported, RetryPolicy,
     Window,
 };
+pub use retention::{PurgePosition, Purged};
 pub use sections::SectionDeletion;
 pub use sources::{SourceItem, SourceState, Validators};
 pub use subscribe::IssuedHashes;
@@ -86,8 +92,8 @@ enum Db {
 #[derive(Clone)]
 pub struct Store {
     db: Db,
-    /// Delivery counts of finished runs (see `run_views`).
-    finished_figures: run_views::FinishedFigures,
+    /// Rows bulk writes changed per table, for ANALYZE (see `statistics`).
+    stats: statistics::Statistics,
 }
 
 /// Runs `$body` with `$p` bound to a pool suitable for reads.
@@ -154,8 +160,8 @@ impl Store {
                 .await
                 .context("connect to PostgreSQL")?;
             return Ok(Self {
-                finished_figures: Default::default(),
                 db: Db::Postgres(pool),
+                stats: Default::default(),
             });
         }
         let opts = SqliteConnectOptions::from_str(url)
@@ -185,8 +191,8 @@ impl Store {
             .await
             .context("open SQLite database for reading")?;
         Ok(Self {
-            finished_figures: Default::default(),
             db: Db::Sqlite { writer, reader },
+            stats: Default::default(),
         })
     }
 
@@ -236,6 +242,9 @@ impl Store {
     /// New queries fail at once. Closing waits for connections still checked out (a PostgreSQL
     /// LISTEN connection holds one for as long as it listens), so the wait is bounded.
     pub async fn close(&self) {
+        // A command that made a bulk change (an import) lets its ANALYZE finish first.
+        self.statistics_settled(std::time::Duration::from_secs(1))
+            .await;
         let closing = async {
             match &self.db {
                 Db::Sqlite { writer, reader } => {

@@ -1,15 +1,9 @@
-//! Runs as the admin API shows them, with delivery counts, and the deliveries of a run.
+//! Runs as the admin API shows them, with their figures, and the deliveries of a run.
 //!
-//! A run's counts are an aggregate over its deliveries (a million rows for a big run). Once a
-//! run is finished they no longer change, until a retry makes it run again (which clears its
-//! `finished_at`), so each process remembers the counts of finished runs by (run id,
-//! `finished_at`) and reads only the runs' own rows for them: the runs list and a finished
-//! run's page cost the same at any size. A run still sending is counted on each read.
-
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
+//! A run's figures are counters that the triggers of migration 0211 keep with every change of
+//! its deliveries (the `run_figures` view adds the deltas not folded in yet), so the runs list
+//! and a run's page cost the same at any size, sending or finished; nothing counts deliveries
+//! on a read.
 
 use anyhow::Context;
 
@@ -18,13 +12,6 @@ use crate::{
     clock::from_ms,
     domain::{Delivery, DeliveryStatus, Run, RunFigure, RunStatus},
 };
-
-/// Finished runs' counts, by run id: ((`finished_at`, `revision`), counts). A late DSN that
-/// bounces a delivery of a finished run bumps its `revision`.
-pub(super) type FinishedFigures = Arc<Mutex<HashMap<i64, ((i64, i64), Figures)>>>;
-
-/// How many finished runs a process remembers (the oldest are dropped first).
-const REMEMBERED: usize = 10_000;
 
 #[derive(sqlx::FromRow)]
 struct RunRow {
@@ -35,11 +22,12 @@ struct RunRow {
     status: RunStatus,
     created_at: i64,
     finished_at: Option<i64>,
-    revision: i64,
+    #[sqlx(flatten)]
+    figures: Figures,
 }
 
 #[derive(sqlx::FromRow, Clone, Copy, Default)]
-pub(super) struct Figures {
+struct Figures {
     total: i64,
     sent: i64,
     skipped: i64,
@@ -50,7 +38,8 @@ pub(super) struct Figures {
     pending: i64,
 }
 
-fn run(r: RunRow, f: Figures) -> Run {
+fn run(r: RunRow) -> Run {
+    let f = r.figures;
     Run {
         id: r.id,
         schedule: r.schedule,
@@ -69,34 +58,19 @@ fn run(r: RunRow, f: Figures) -> Run {
     }
 }
 
-/// Which deliveries a run figure counts, as SQL over `d` (deliveries). Each delivery is in
-/// exactly one.
+/// Which deliveries a run figure counts, as SQL over `d` (deliveries), for the deliveries
+/// list; each delivery is in exactly one (as `delivery_figure` of migration 0211 says).
 const PENDING: &str =
     "d.status = 'pending' AND d.uncertain = 0 AND d.attempts = 0 AND d.last_error IS NULL";
 const DEFERRED: &str =
     "d.status = 'pending' AND d.uncertain = 0 AND (d.attempts > 0 OR d.last_error IS NOT NULL)";
 const UNCERTAIN: &str = "(d.status = 'uncertain' OR (d.status = 'pending' AND d.uncertain > 0))";
 
-const RUN_COLUMNS: &str =
-    "SELECT id, schedule, fire_at, status, created_at, finished_at, revision FROM runs";
-
-/// The counts of one run (`$1`) over its deliveries.
-fn figures_sql() -> String {
-    let count = |cond: &str, name: &str| {
-        format!("COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0) AS {name}")
-    };
-    format!(
-        "SELECT COUNT(d.id) AS total, {}, {}, {}, {}, {}, {}, {}
-         FROM deliveries d WHERE d.run_id = $1",
-        count("d.status = 'sent'", "sent"),
-        count("d.status = 'skipped'", "skipped"),
-        count(DEFERRED, "deferred"),
-        count("d.status = 'failed'", "failed"),
-        count("d.status = 'bounced'", "bounced"),
-        count(UNCERTAIN, "uncertain"),
-        count(PENDING, "pending"),
-    )
-}
+/// Runs with their figures (`r`, `f`).
+const RUN_COLUMNS: &str = "SELECT r.id, r.schedule, r.fire_at, r.status, r.created_at,
+        r.finished_at, f.total, f.sent, f.skipped, f.deferred, f.failed, f.bounced,
+        f.uncertain, f.pending
+     FROM runs r JOIN run_figures f ON f.run_id = r.id";
 
 /// Which deliveries `figure` counts, as SQL over `d` (deliveries).
 fn figure_sql(figure: RunFigure) -> &'static str {
@@ -157,63 +131,15 @@ impl From<DeliveryRow> for Delivery {
 }
 
 impl Store {
-    /// One run with its counts.
+    /// One run with its figures.
     pub async fn get_run(&self, id: i64) -> anyhow::Result<Option<Run>> {
-        let sql = format!("{RUN_COLUMNS} WHERE id = $1");
+        let sql = format!("{RUN_COLUMNS} WHERE r.id = $1");
         let row: Option<RunRow> = read_pool!(self, |p| sqlx::query_as(&sql)
             .bind(id)
             .fetch_optional(p)
             .await
             .context("get run"))?;
-        match row {
-            Some(r) => Ok(Some(self.with_figures(r).await?)),
-            None => Ok(None),
-        }
-    }
-
-    /// Drops what this process remembers of `run`'s counts (a retry reopens it; another
-    /// process sees the reopened run's cleared `finished_at`, and a new one when it ends).
-    pub(super) fn forget_run_figures(&self, run: i64) {
-        self.finished_figures
-            .lock()
-            .expect("figures lock")
-            .remove(&run);
-    }
-
-    /// `r` with its counts: remembered when it is finished, else counted now.
-    async fn with_figures(&self, r: RunRow) -> anyhow::Result<Run> {
-        let finished = (r.finished_at)
-            .filter(|_| r.status != RunStatus::Running)
-            .map(|at| (at, r.revision));
-        if let Some(at) = finished {
-            let known = self
-                .finished_figures
-                .lock()
-                .expect("figures lock")
-                .get(&r.id)
-                .copied();
-            if let Some((known_at, figures)) = known
-                && known_at == at
-            {
-                return Ok(run(r, figures));
-            }
-        }
-        let sql = figures_sql();
-        let figures: Figures = read_pool!(self, |p| sqlx::query_as(&sql)
-            .bind(r.id)
-            .fetch_one(p)
-            .await
-            .context("count a run's deliveries"))?;
-        if let Some(at) = finished {
-            let mut known = self.finished_figures.lock().expect("figures lock");
-            if known.len() >= REMEMBERED
-                && let Some(oldest) = known.keys().min().copied()
-            {
-                known.remove(&oldest);
-            }
-            known.insert(r.id, (at, figures));
-        }
-        Ok(run(r, figures))
+        Ok(row.map(run))
     }
 
     /// Runs newest first, optionally of one schedule, before run id `before` (the cursor).
@@ -224,7 +150,8 @@ impl Store {
         limit: u32,
     ) -> anyhow::Result<Vec<Run>> {
         let sql = format!(
-            "{RUN_COLUMNS} WHERE ($1 = '' OR schedule = $1) AND id < $2 ORDER BY id DESC LIMIT $3"
+            "{RUN_COLUMNS} WHERE ($1 = '' OR r.schedule = $1) AND r.id < $2
+             ORDER BY r.id DESC LIMIT $3"
         );
         let rows: Vec<RunRow> = read_pool!(self, |p| sqlx::query_as(&sql)
             .bind(schedule.unwrap_or(""))
@@ -233,11 +160,7 @@ impl Store {
             .fetch_all(p)
             .await
             .context("list runs"))?;
-        let mut runs = Vec::with_capacity(rows.len());
-        for r in rows {
-            runs.push(self.with_figures(r).await?);
-        }
-        Ok(runs)
+        Ok(rows.into_iter().map(run).collect())
     }
 
     /// Deliveries of `run` in id order after `after` (the cursor), optionally of one figure.

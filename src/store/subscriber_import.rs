@@ -82,6 +82,7 @@ impl Store {
                 out.push(outcome);
             }
             tx.commit().await.context("commit import")?;
+            self.note_imported(rows.len() as u64);
             Ok(out)
         })
     }

@@ -4,10 +4,14 @@
 //! messages may be on the wire); an outcome is durable within one commit window of its SMTP
 //! reply, so a crash re-sends at most what was in flight or in the window.
 
-use std::{sync::atomic::Ordering::Relaxed, time::Duration};
+use std::{
+    sync::{Arc, atomic::Ordering::Relaxed},
+    time::Duration,
+};
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::claim::ClaimFloor;
 use crate::{
     AppState,
     clock::to_ms,
@@ -32,10 +36,10 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Starts the writer of this process.
-    pub fn spawn(state: AppState, policy: RetryPolicy) -> Self {
+    /// Starts the writer of this process; what it gives back to the queue moves `floor`.
+    pub fn spawn(state: AppState, policy: RetryPolicy, floor: Arc<ClaimFloor>) -> Self {
         let (jobs, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(writer(state, policy, rx));
+        tokio::spawn(writer(state, policy, floor, rx));
         Self { jobs }
     }
 
@@ -75,7 +79,12 @@ impl Recorder {
     }
 }
 
-async fn writer(state: AppState, policy: RetryPolicy, mut rx: mpsc::Receiver<Job>) {
+async fn writer(
+    state: AppState,
+    policy: RetryPolicy,
+    floor: Arc<ClaimFloor>,
+    mut rx: mpsc::Receiver<Job>,
+) {
     let lease = chrono::Duration::seconds(i64::from(state.config.digests.lease_seconds));
     let mut jobs = Vec::with_capacity(MAX_WINDOW);
     while rx.recv_many(&mut jobs, MAX_WINDOW).await > 0 {
@@ -94,7 +103,7 @@ async fn writer(state: AppState, policy: RetryPolicy, mut rx: mpsc::Receiver<Job
             }
         }
         if !intents.is_empty() || !outcomes.is_empty() {
-            commit(&state, &policy, lease, intents, replies, &outcomes).await;
+            commit(&state, &policy, lease, intents, replies, &outcomes, &floor).await;
         }
         for f in flushes {
             let _ = f.send(());
@@ -113,6 +122,7 @@ async fn commit(
     intents: Vec<Intent>,
     replies: Vec<oneshot::Sender<IntentAnswer>>,
     outcomes: &[Reported],
+    floor: &ClaimFloor,
 ) {
     let mut delay = Duration::from_millis(100);
     let mut tries = 0;
@@ -139,6 +149,14 @@ async fn commit(
     };
     for (reply, answer) in replies.into_iter().zip(&window.answers) {
         let _ = reply.send(*answer);
+    }
+    // Back in the queue at its old place, perhaps before where the next claim would start.
+    let returned = outcomes
+        .iter()
+        .zip(&window.applied)
+        .any(|(r, ok)| *ok && matches!(r.outcome, Outcome::GiveBack { retry_at: None, .. }));
+    if returned {
+        floor.returned();
     }
     let r = window.recorded;
     let m = &state.metrics;

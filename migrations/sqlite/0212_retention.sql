@@ -1,0 +1,4 @@
+-- Retention of deliveries (issue 15, digests.keep_days). Keep in step with
+-- migrations/postgres/0212_retention.sql.
+-- When the deliveries of a finished run were all deleted (its figures stay on the run).
+ALTER TABLE runs ADD COLUMN purged_at INTEGER;

@@ -1,0 +1,106 @@
+//! Planner statistics after bulk changes (issue 15), on both backends: an import of more than
+//! 10,000 subscribers analyzes the subscribers and their sections, a run that plans more than
+//! 10,000 deliveries analyzes the deliveries, and small changes analyze nothing. (PostgreSQL
+//! counts every ANALYZE in pg_stat_user_tables; SQLite keeps what it found in sqlite_stat1.)
+
+use crate::common;
+
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use tidings::clock::to_ms;
+
+/// How many times `table` was analyzed (PostgreSQL), or whether it has statistics (SQLite: 0
+/// or 1).
+async fn analyzed(app: &common::TestApp, table: &str) -> i64 {
+    // The statistics collector reports with a short delay; a fresh connection asks anew.
+    if app.database_url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+        let has_stats: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+        let n = if has_stats.is_some() {
+            sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = $1")
+                .bind(table)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        } else {
+            0
+        };
+        pool.close().await;
+        i64::from(n > 0)
+    } else {
+        let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+        let n: i64 =
+            sqlx::query_scalar("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = $1")
+                .bind(table)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        pool.close().await;
+        n
+    }
+}
+
+/// Waits until the app's background ANALYZE is over and `table` shows it (PostgreSQL's
+/// statistics views lag their counters by a moment).
+async fn wait_analyzed(app: &common::TestApp, table: &str, at_least: i64) -> i64 {
+    assert!(
+        app.state
+            .store
+            .statistics_settled(StdDuration::from_secs(60))
+            .await
+    );
+    for _ in 0..100 {
+        let n = analyzed(app, table).await;
+        if n >= at_least {
+            return n;
+        }
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
+    analyzed(app, table).await
+}
+
+async fn import(app: &common::TestApp, from: usize, n: usize) {
+    let mut csv = String::from("email,sections,schedule\n");
+    for i in from..from + n {
+        csv.push_str(&format!("s{i}@example.com,news,daily\n"));
+    }
+    let r = app
+        .client
+        .post(app.url("/api/v1/subscribers/import"))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+}
+
+on_both_backends! {
+    async fn bulk_imports_and_big_plans_are_analyzed_and_small_changes_are_not(app) {
+        // A small import and a small run: nothing analyzed (nothing was even started).
+        import(&app, 0, 50).await;
+        let t = to_ms(app.clock.now() + Duration::days(1));
+        let store = &app.state.store;
+        store.plan_run("daily", None, t, t).await.unwrap().unwrap();
+        assert!(store.statistics_settled(StdDuration::ZERO).await, "an ANALYZE started after a small change");
+        for table in ["subscribers", "subscriber_sections", "deliveries"] {
+            assert_eq!(analyzed(&app, table).await, 0, "{table} analyzed after a small change");
+        }
+
+        // An import of 10,000 more: the subscribers and their sections are analyzed.
+        import(&app, 50, 10_000).await;
+        assert!(wait_analyzed(&app, "subscribers", 1).await >= 1, "subscribers not analyzed");
+        assert!(wait_analyzed(&app, "subscriber_sections", 1).await >= 1, "sections not analyzed");
+        assert_eq!(analyzed(&app, "deliveries").await, 0, "deliveries analyzed without a bulk change");
+
+        // A run planning 10,050 deliveries: the deliveries are analyzed.
+        store.plan_run("daily", None, t + 1, t + 1).await.unwrap().unwrap();
+        assert!(wait_analyzed(&app, "deliveries", 1).await >= 1, "deliveries not analyzed after a big plan");
+    }
+}
