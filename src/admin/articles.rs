@@ -33,7 +33,7 @@ pub(super) fn editor_routes() -> Vec<Route> {
         Route::get("/admin/articles", list),
         Route::get("/admin/articles/new", articles_form::new),
         Route::post("/admin/articles/new", articles_form::create),
-        Route::post("/admin/articles/preview", articles_form::preview),
+        Route::post("/admin/articles/preview", super::articles_preview::preview),
         Route::get("/admin/articles/{id}", articles_form::edit),
         Route::post("/admin/articles/{id}", articles_form::save),
         Route::get("/admin/articles/{id}/retract", articles_retract::confirm),

@@ -14,12 +14,11 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
-use input::parse;
+pub(super) use input::parse;
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    articles_preview,
     articles_shared::{
         Desk, Errors, audit_summary, id_path, ingest_error, missing, section_options, status_of,
     },
@@ -380,43 +379,4 @@ pub async fn save(
         id_path(&id)
     ))
     .into_response())
-}
-
-/// `POST /admin/articles/preview`: the form again, with the article as feeds and the digest
-/// would show it; nothing is stored.
-#[tracing::instrument(skip_all)]
-pub async fn preview(
-    State(desk): State<Desk>,
-    s: EditorSession,
-    Form(f): Form<ArticleForm>,
-) -> Result<Response, AppError> {
-    let mode = if f.mode == "edit" {
-        Mode::Edit
-    } else {
-        Mode::New
-    };
-    let stored = match mode {
-        Mode::Edit => match desk.console.store.console_article(f.id.trim()).await? {
-            Some(a) => Some(a),
-            None => return Ok(missing(&desk, &s)),
-        },
-        Mode::New => None,
-    };
-    let view = View::new(&desk.console, &s.visit);
-    let sections = section_options(&desk, s.visit.locale).await?;
-    let input = match parse(&desk, &view, &f, mode, &sections) {
-        Ok(i) => i,
-        Err(errors) => return refuse(&desk, &s, &f, mode, errors, stored).await,
-    };
-    match articles_preview::build(&desk, &view, f.id.trim(), input).await? {
-        Ok(preview) => {
-            let extras = Extras {
-                stored,
-                preview: Some(preview),
-                ..Extras::default()
-            };
-            render(&desk, &s, StatusCode::OK, &f, mode, extras).await
-        }
-        Err(errors) => refuse(&desk, &s, &f, mode, errors, stored).await,
-    }
 }

@@ -2,11 +2,14 @@
 //! feeds and digests use (the feed item built from the sanitised article, and the digest's
 //! article block), without storing anything.
 
+use axum::{Form, extract::State, http::StatusCode, response::Response};
 use minijinja::{Value, context};
 
 use super::{
-    articles_shared::{Desk, Errors, ingest_error},
+    articles_form::{ArticleForm, Extras, Mode, parse, refuse, render},
+    articles_shared::{Desk, Errors, ingest_error, missing, section_options},
     page::View,
+    session::EditorSession,
 };
 use crate::{
     articles::{Article, ArticleInput},
@@ -86,4 +89,43 @@ pub async fn build(
         // Rendered by the digest's own template, which escapes what it inserts.
         digest => Value::from_safe_string(digest),
     }))
+}
+
+/// `POST /admin/articles/preview`: the form again, with the article as feeds and the digest
+/// would show it; nothing is stored.
+#[tracing::instrument(skip_all)]
+pub async fn preview(
+    State(desk): State<Desk>,
+    s: EditorSession,
+    Form(f): Form<ArticleForm>,
+) -> Result<Response, AppError> {
+    let mode = if f.mode == "edit" {
+        Mode::Edit
+    } else {
+        Mode::New
+    };
+    let stored = match mode {
+        Mode::Edit => match desk.console.store.console_article(f.id.trim()).await? {
+            Some(a) => Some(a),
+            None => return Ok(missing(&desk, &s)),
+        },
+        Mode::New => None,
+    };
+    let view = View::new(&desk.console, &s.visit);
+    let sections = section_options(&desk, s.visit.locale).await?;
+    let input = match parse(&desk, &view, &f, mode, &sections) {
+        Ok(i) => i,
+        Err(errors) => return refuse(&desk, &s, &f, mode, errors, stored).await,
+    };
+    match build(&desk, &view, f.id.trim(), input).await? {
+        Ok(preview) => {
+            let extras = Extras {
+                stored,
+                preview: Some(preview),
+                ..Extras::default()
+            };
+            render(&desk, &s, StatusCode::OK, &f, mode, extras).await
+        }
+        Err(errors) => refuse(&desk, &s, &f, mode, errors, stored).await,
+    }
 }

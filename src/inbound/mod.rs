@@ -8,6 +8,7 @@ mod parse;
 mod phrases;
 mod process;
 pub mod receiver;
+mod target;
 
 pub use addresses::Addresses;
 pub use process::{Handled, Processor};

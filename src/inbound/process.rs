@@ -14,12 +14,13 @@ use super::{
     addresses::{Addresses, Mailbox, Read, Token},
     parse::{self, DsnRecipient, Kind, Parsed},
     phrases,
+    target::{self, Target},
 };
 use crate::{
     clock::{Clock, to_ms},
     config::InboundConfig,
     metrics::Metrics,
-    store::{Applied, DeliveryRef, Effect, InboundEvent, Store},
+    store::{Applied, Effect, InboundEvent, Store},
 };
 
 /// What one message was taken for.
@@ -40,15 +41,6 @@ pub struct Processor {
     metrics: Arc<Metrics>,
     addresses: Addresses,
     config: InboundConfig,
-}
-
-/// Who a report is about, as far as its tokens tell.
-#[derive(Debug, Default)]
-struct Target {
-    delivery: Option<DeliveryRef>,
-    subscriber: Option<i64>,
-    /// A token of ours with a wrong MAC was seen.
-    forged: bool,
 }
 
 impl Processor {
@@ -93,13 +85,13 @@ impl Processor {
             .collect();
         match &parsed.kind {
             Kind::AutoReply => {
-                let target = self.target(&reads, &parsed).await?;
+                let target = target::find(&self.store, &self.addresses, &reads, &parsed).await?;
                 self.record(message, "auto_reply", target, None, None, Effect::None)
                     .await
             }
             Kind::Dsn(recipients) => self.dsn(message, &reads, &parsed, recipients).await,
             Kind::Complaint { feedback_type } => {
-                let target = self.target(&reads, &parsed).await?;
+                let target = target::find(&self.store, &self.addresses, &reads, &parsed).await?;
                 if target.subscriber.is_none() {
                     return self
                         .keep(
@@ -131,14 +123,14 @@ impl Processor {
         parsed: &Parsed,
         recipients: &[DsnRecipient],
     ) -> anyhow::Result<Handled> {
-        let target = self.target(reads, parsed).await?;
+        let target = target::find(&self.store, &self.addresses, reads, parsed).await?;
         if target.subscriber.is_none() {
             let why = if target.forged {
                 "a DSN with a forged token"
             } else {
                 "a DSN about no mail of ours"
             };
-            return self.keep(message, unknown_kind(&target), why, target).await;
+            return self.keep(message, target.unknown_kind(), why, target).await;
         }
         // The recipient group about our subscriber, else the worst one.
         let email = target.delivery.as_ref().and_then(|d| d.email.clone());
@@ -230,11 +222,11 @@ impl Processor {
                     } else {
                         "an unsubscribe request without a token"
                     };
-                    self.keep(message, unknown_kind(&target), why, target).await
+                    self.keep(message, target.unknown_kind(), why, target).await
                 }
             };
         }
-        let target = self.target(reads, parsed).await?;
+        let target = target::find(&self.store, &self.addresses, reads, parsed).await?;
         let verdict = (to_bounces
             && target.subscriber.is_some()
             && phrases::looks_like_bounce(parsed.from.as_deref(), &parsed.subject))
@@ -256,7 +248,7 @@ impl Processor {
                 } else {
                     "mail that is not a report"
                 };
-                self.keep(message, unknown_kind(&target), why, target).await
+                self.keep(message, target.unknown_kind(), why, target).await
             }
         }
     }
@@ -267,43 +259,6 @@ impl Processor {
             limit: self.config.soft_bounce_limit,
             since_ms: to_ms(self.clock.now()) - days * 86_400_000,
         }
-    }
-
-    /// The delivery and subscriber a report is about: the VERP token it was sent to, else a
-    /// token of ours in the returned headers or the text (with the run from the returned
-    /// Message-ID `<digest.RUN.SUBSCRIBER@…>`).
-    async fn target(
-        &self,
-        reads: &[(Option<Mailbox>, Read)],
-        parsed: &Parsed,
-    ) -> anyhow::Result<Target> {
-        let mut found: Vec<Read> = reads.iter().map(|(_, r)| *r).collect();
-        found.extend(self.addresses.tokens_in(&parsed.original_headers));
-        found.extend(self.addresses.tokens_in(&parsed.text));
-        let mut target = Target {
-            forged: found.contains(&Read::Forged),
-            ..Target::default()
-        };
-        for read in &found {
-            if let Read::Ours(Token::Delivery(id)) = read
-                && let Some(d) = self.store.inbound_delivery(*id).await?
-            {
-                target.subscriber = Some(d.subscriber_id);
-                target.delivery = Some(d);
-                return Ok(target);
-            }
-        }
-        let subscriber = found.iter().find_map(|r| match r {
-            Read::Ours(Token::Subscriber { id, .. }) => Some(*id),
-            _ => None,
-        });
-        if let Some(id) = subscriber {
-            target.subscriber = Some(id);
-            if let Some(run) = digest_run(&parsed.original_headers, id) {
-                target.delivery = self.store.inbound_delivery_of(run, id).await?;
-            }
-        }
-        Ok(target)
     }
 
     /// Keeps a message nobody could act on (bounded in number and age).
@@ -384,25 +339,6 @@ impl Processor {
     }
 }
 
-/// `forged` when a token of ours had a wrong MAC, else `unrecognised`.
-fn unknown_kind(target: &Target) -> &'static str {
-    if target.forged {
-        "forged"
-    } else {
-        "unrecognised"
-    }
-}
-
-/// The run id of a digest's Message-ID `<digest.RUN.SUBSCRIBER@domain>` in returned headers,
-/// when it is the mail of `subscriber`.
-fn digest_run(headers: &str, subscriber: i64) -> Option<i64> {
-    let at = headers.to_ascii_lowercase().find("<digest.")?;
-    let rest = &headers[at + "<digest.".len()..];
-    let id = rest.split('@').next()?;
-    let (run, sub) = id.split_once('.')?;
-    (sub.parse::<i64>().ok()? == subscriber).then_some(run.parse().ok()?)
-}
-
 impl Sink for Processor {
     fn accepts(&self, address: &str) -> bool {
         self.addresses.mailbox(address).is_some()
@@ -410,18 +346,5 @@ impl Sink for Processor {
 
     fn deliver(&self, message: Inbound) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async move { self.process(&message).await.map(drop) })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_run_comes_from_the_returned_message_id_of_that_subscriber_only() {
-        let h = "To: a@example.net\r\nMessage-ID: <digest.17.42@example.org>\r\n";
-        assert_eq!(digest_run(h, 42), Some(17));
-        assert_eq!(digest_run(h, 43), None);
-        assert_eq!(digest_run("Message-ID: <x@y>", 42), None);
     }
 }
