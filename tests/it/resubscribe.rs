@@ -12,31 +12,13 @@ use tidings::{
     clock::to_ms,
     domain::SubscriberStatus,
     store::{Effect, InboundEvent},
-    subscriptions::links,
 };
 
 const LI: &str = "li.lei@example.org";
 
 /// A never-expiring token for `email`'s current subscription, as every digest carries.
 async fn unsubscribe_token(app: &common::TestApp, email: &str) -> String {
-    let s = app
-        .state
-        .store
-        .subscriber_by_email(email)
-        .await
-        .unwrap()
-        .unwrap();
-    let l = links::issue_subscriber_links(
-        &app.state.store,
-        "http://feeds.example.test",
-        &[(s.id, s.generation, "en")],
-        to_ms(app.clock.now()),
-    )
-    .await
-    .unwrap()
-    .pop()
-    .unwrap();
-    common::smtp::token_of(&l.unsubscribe_url)
+    common::subscriptions::unsubscribe_token(app, email, "en").await
 }
 
 /// The hidden fields of the form posting to `action` on `html`, if there is one.

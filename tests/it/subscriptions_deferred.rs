@@ -20,7 +20,6 @@ use tidings::{
     config::MailTransport,
     domain::SubscriberStatus,
     store::DeferredSignup,
-    subscriptions::links,
 };
 
 const LI: &str = "li.lei@example.org";
@@ -33,29 +32,10 @@ async fn kept(app: &common::TestApp, email: &str) -> Option<(DeferredSignup, i64
 
 /// Unsubscribes `email` through a digest's one-click link.
 async fn unsubscribe(app: &common::TestApp, email: &str) {
-    let s = app
-        .state
-        .store
-        .subscriber_by_email(email)
-        .await
-        .unwrap()
-        .unwrap();
-    let l = links::issue_subscriber_links(
-        &app.state.store,
-        "http://feeds.example.test",
-        &[(s.id, s.generation, "zh-CN")],
-        to_ms(app.clock.now()),
-    )
-    .await
-    .unwrap()
-    .pop()
-    .unwrap();
+    let token = common::subscriptions::unsubscribe_token(app, email, "zh-CN").await;
     let r = app
         .client
-        .post(app.url(&format!(
-            "/unsubscribe?token={}",
-            token_of(&l.unsubscribe_url)
-        )))
+        .post(app.url(&format!("/unsubscribe?token={token}")))
         .form(&[("List-Unsubscribe", "One-Click")])
         .send()
         .await

@@ -59,3 +59,20 @@ pub async fn subscribe_and_confirm(app: &TestApp, smtp: &SmtpServer, email: &str
     assert_eq!(status_of(app, email).await, Some(SubscriberStatus::Active));
     mail
 }
+
+/// The never-expiring unsubscribe token of `email`'s current subscription (in `locale`), as
+/// every digest carries it.
+pub async fn unsubscribe_token(app: &TestApp, email: &str, locale: &str) -> String {
+    let s = (app.state.store.subscriber_by_email(email).await.unwrap()).unwrap();
+    let l = tidings::subscriptions::links::issue_subscriber_links(
+        &app.state.store,
+        "http://feeds.example.test",
+        &[(s.id, s.generation, locale)],
+        tidings::clock::to_ms(app.clock.now()),
+    )
+    .await
+    .unwrap()
+    .pop()
+    .unwrap();
+    super::smtp::token_of(&l.unsubscribe_url)
+}
