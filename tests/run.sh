@@ -58,7 +58,24 @@ if [[ "${TIDINGS_TEST_REQUIRE_POSTGRES:-}" != 1 ]]; then
 fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test "$@" 2>&1 | tee "$log"
+# The output goes to a file that is followed until cargo exits, not through a pipe: a server a
+# broken test left running would hold a pipe open and keep this script waiting for ever.
+status=0
+cargo test "$@" >"$log" 2>&1 &
+cargo_pid=$!
+tail -n +1 -f --pid="$cargo_pid" "$log"
+wait "$cargo_pid" || status=$?
+bin="$PWD/target/debug/tidings"
+if pgrep -f "^$bin " >/dev/null; then
+  echo "tests/run.sh: tidings processes outlived the tests that started them; stopping them:" >&2
+  pgrep -af "^$bin " >&2 || true
+  pkill -KILL -f "^$bin " || true
+  [[ "$status" -ne 0 ]] || status=1
+fi
+if [[ "$status" -ne 0 ]]; then
+  echo "tests/run.sh: cargo test failed (exit $status)" >&2
+  exit "$status"
+fi
 pg_run=$(grep -cE '(::|_)postgres \.\.\. ok' "$log" || true)
 echo "tests/run.sh: PostgreSQL variants run: $pg_run"
 if [[ "$pg_run" -eq 0 ]]; then

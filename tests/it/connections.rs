@@ -190,8 +190,7 @@ fn sigterm_lets_a_large_feed_being_read_finish_and_the_drain_end_once_idle() {
         store.close().await;
     });
     let command = common::process::serve_command(&db_url, &dir.path().join("outbox"));
-    let (child, base, _) = common::process::start(command);
-    let mut child = KillOnDrop(child);
+    let (mut child, base, _) = common::process::start(command);
     let addr: std::net::SocketAddr = base.trim_start_matches("http://").parse().unwrap();
 
     let signalled = rt.block_on(async {
@@ -213,7 +212,7 @@ fn sigterm_lets_a_large_feed_being_read_finish_and_the_drain_end_once_idle() {
         let signalled = Instant::now();
         // SAFETY: kill(2) with a pid we started and a valid signal has no memory effects.
         assert_eq!(
-            unsafe { libc::kill(child.0.id() as libc::pid_t, libc::SIGTERM) },
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
             0
         );
         // Shutdown has begun once the listener is gone.
@@ -247,7 +246,7 @@ fn sigterm_lets_a_large_feed_being_read_finish_and_the_drain_end_once_idle() {
     });
     // Nothing is left to drain: the process must not wait out the drain timeout.
     let exited = loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
+        if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
         assert!(
@@ -258,14 +257,4 @@ fn sigterm_lets_a_large_feed_being_read_finish_and_the_drain_end_once_idle() {
         std::thread::sleep(Duration::from_millis(10));
     };
     assert!(exited.success(), "{exited:?}");
-}
-
-/// A child process killed when the test ends, passed or not.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 const SUBSCRIBERS: usize = 1500;
 
-fn start(db_url: &str, smtp_url: &str, dir: &std::path::Path) -> (Child, String) {
+fn start(db_url: &str, smtp_url: &str, dir: &std::path::Path) -> (common::process::Served, String) {
     let mut command = common::process::serve_command(db_url, &dir.join("outbox"));
     command
         .env("TIDINGS_AUTH__ADMIN_TOKEN", common::ADMIN_TOKEN)

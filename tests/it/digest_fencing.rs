@@ -22,7 +22,7 @@ use crate::common;
 use std::{
     collections::{HashMap, HashSet},
     path::Path,
-    process::{Child, Command},
+    process::Command,
     time::{Duration, Instant},
 };
 
@@ -245,7 +245,7 @@ fn per_recipient(smtp: &FaultSmtp) -> HashMap<String, usize> {
 
 /// A `tidings serve` child, killed if the test ends without stopping it.
 struct Proc {
-    child: Child,
+    child: common::process::Served,
     base: String,
 }
 

@@ -3,7 +3,7 @@
 use crate::common;
 
 use std::{
-    process::{Child, Command},
+    process::Command,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -92,7 +92,7 @@ on_both_backends! {
 }
 
 /// A `tidings serve` child process on a SQLite file; returns it and its address.
-fn start_child(db_url: &str, outbox: &std::path::Path) -> (Child, String) {
+fn start_child(db_url: &str, outbox: &std::path::Path) -> (common::process::Served, String) {
     let mut command = common::process::serve_command(db_url, outbox);
     command.env("TIDINGS_AUTH__PUBLISHER_TOKEN", common::PUBLISHER_TOKEN);
     let (child, base, _) = common::process::start(command);

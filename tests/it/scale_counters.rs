@@ -202,7 +202,7 @@ on_both_backends! {
     }
 }
 
-fn serve(db_url: &str, smtp_url: &str, dir: &std::path::Path) -> (std::process::Child, String) {
+fn serve(db_url: &str, smtp_url: &str, dir: &std::path::Path) -> (common::process::Served, String) {
     let mut command = common::process::serve_command(db_url, &dir.join("outbox"));
     command
         .env("TIDINGS_AUTH__ADMIN_TOKEN", common::ADMIN_TOKEN)

@@ -2,9 +2,37 @@
 
 use std::{
     io::{BufRead, BufReader},
+    ops::{Deref, DerefMut},
     path::Path,
     process::{Child, Command, Stdio},
 };
+
+/// A started `tidings serve`, killed (SIGKILL) and reaped when dropped, so a test that fails
+/// half-way never leaves a server running: an orphan would keep the test's output pipe open
+/// and keep logging into it after the test binary is gone.
+pub struct Served(Child);
+
+impl Deref for Served {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl DerefMut for Served {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
 
 /// `tidings serve` on a free port of 127.0.0.1 against `db_url`, without sources, with mail
 /// files under `outbox` and JSON logs on stdout; callers add their own settings.
@@ -30,8 +58,8 @@ pub fn serve_command(db_url: &str, outbox: &Path) -> Command {
 /// Starts `command` (from [`serve_command`]) and reads its log until it listens. Returns the
 /// child, its base URL and the log lines before "tidings listening"; the rest of its stdout
 /// is drained so the child never blocks on a full pipe.
-pub fn start(mut command: Command) -> (Child, String, Vec<String>) {
-    let mut child = command.spawn().expect("start tidings");
+pub fn start(mut command: Command) -> (Served, String, Vec<String>) {
+    let mut child = Served(command.spawn().expect("start tidings"));
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut early = Vec::new();
     let addr = loop {
