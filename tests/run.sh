@@ -61,7 +61,9 @@ trap 'rm -f "$log"' EXIT
 # The output goes to a file that is followed until cargo exits, not through a pipe: a server a
 # broken test left running would hold a pipe open and keep this script waiting for ever.
 status=0
-cargo test "$@" >"$log" 2>&1 &
+# A test that hangs fails the run after an hour (TIDINGS_TEST_TIMEOUT seconds) with the log so
+# far, instead of running into CI's own limit with nothing to show.
+timeout --kill-after=30 "${TIDINGS_TEST_TIMEOUT:-3600}" cargo test "$@" >"$log" 2>&1 &
 cargo_pid=$!
 tail -n +1 -f --pid="$cargo_pid" "$log"
 wait "$cargo_pid" || status=$?
@@ -72,7 +74,10 @@ if pgrep -f "^$bin " >/dev/null; then
   pkill -KILL -f "^$bin " || true
   [[ "$status" -ne 0 ]] || status=1
 fi
-if [[ "$status" -ne 0 ]]; then
+if [[ "$status" -eq 124 || "$status" -eq 137 ]]; then
+  echo "tests/run.sh: the tests did not finish within ${TIDINGS_TEST_TIMEOUT:-3600} s" >&2
+  exit "$status"
+elif [[ "$status" -ne 0 ]]; then
   echo "tests/run.sh: cargo test failed (exit $status)" >&2
   exit "$status"
 fi

@@ -39,7 +39,13 @@ impl Logged {
             let lines = lines.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stdout).lines() {
-                    let Ok(line) = line else { break };
+                    let line = match line {
+                        Ok(line) => line,
+                        // Not UTF-8: skip the line, keep draining (a closed pipe would make
+                        // the child's logging fail).
+                        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => continue,
+                        Err(_) => break,
+                    };
                     let Ok(v) = serde_json::from_str::<Value>(&line) else {
                         continue;
                     };
