@@ -273,7 +273,7 @@ async fn killed_mid_run(db_url: &str) {
         .as_i64()
         .unwrap();
 
-    let deadline = Instant::now() + StdDuration::from_secs(60);
+    let deadline = Instant::now() + StdDuration::from_secs(240);
     while smtp.messages().len() < CRASH_SUBSCRIBERS / 3 {
         assert!(Instant::now() < deadline, "the run never got going");
         tokio::time::sleep(StdDuration::from_millis(20)).await;
@@ -291,7 +291,7 @@ async fn killed_mid_run(db_url: &str) {
     );
 
     let (mut again, base) = serve(db_url, &smtp.url(), dir.path());
-    let deadline = Instant::now() + StdDuration::from_secs(120);
+    let deadline = Instant::now() + StdDuration::from_secs(300);
     let view = loop {
         let v: Value = client
             .get(format!("{base}/api/v1/runs/{run}"))
