@@ -1,9 +1,9 @@
 //! Console pages: runs (admins). `GET /admin/runs` lists runs newest first (by schedule, a
 //! page at a time); `GET /admin/runs/{id}` shows one run's figures (SPEC §7) with a progress
 //! bar, kept live by `console.js` polling `GET /admin/runs/{id}/progress` while the run is
-//! going, and the deliveries that did not simply go out (failed, bounced, uncertain,
-//! deferred) with the SMTP server's last reply; `…/retry` puts the failed ones back in the
-//! queue after a confirmation.
+//! going (shown as "planning…" while its deliveries are still being planned), and the
+//! deliveries that did not simply go out (failed, bounced, uncertain, deferred) with the SMTP
+//! server's last reply; `…/retry` puts the failed ones back in the queue after a confirmation.
 
 #[path = "runs_retry.rs"]
 mod retry;
@@ -66,6 +66,8 @@ struct RunRow {
     started: String,
     manual: bool,
     status: &'static str,
+    /// Still planning its deliveries (its status is `running` meanwhile).
+    planning: bool,
     sent: i64,
     failed: i64,
     bounced: i64,
@@ -120,6 +122,7 @@ pub async fn list(
             started: view.time(r.created_at),
             manual: r.fire_at.is_none(),
             status: r.status.as_str(),
+            planning: r.planning,
             sent: r.sent,
             failed: r.failed,
             bounced: r.bounced,
@@ -147,6 +150,8 @@ struct Figures {
     id: i64,
     status: &'static str,
     status_label: String,
+    /// Still planning its deliveries: `total` grows.
+    planning: bool,
     finished: bool,
     finished_at: Option<String>,
     /// Deliveries with nothing left to do (the progress bar's value).
@@ -165,7 +170,12 @@ fn figures(view: &View<'_>, r: &Run) -> Figures {
     Figures {
         id: r.id,
         status: r.status.as_str(),
-        status_label: view.text(&format!("runs.statuses.{}", r.status.as_str())),
+        status_label: if r.planning {
+            view.text("runs.statuses.planning")
+        } else {
+            view.text(&format!("runs.statuses.{}", r.status.as_str()))
+        },
+        planning: r.planning,
         finished: r.status.is_finished(),
         finished_at: r.finished_at.map(|t| view.time(t)),
         done: r.total - r.pending - r.deferred,

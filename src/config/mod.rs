@@ -201,6 +201,8 @@ pub struct DigestsConfig {
     /// Deliveries of runs that finished more than this many days ago are deleted (the runs
     /// and their figures stay); 0 = kept forever.
     pub keep_days: u32,
+    /// Subscribers a run plans per transaction (each chunk commits, and is sent, on its own).
+    pub plan_chunk: u32,
 }
 
 impl Default for DigestsConfig {
@@ -211,6 +213,7 @@ impl Default for DigestsConfig {
             lease_seconds: 120,
             uncertain_retry_seconds: 600,
             keep_days: 90,
+            plan_chunk: 10_000,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod images;
 pub mod instant;
 pub mod letter;
 pub mod plain;
+pub mod planning;
 pub mod render;
 pub mod retention;
 pub mod scheduler;
@@ -91,6 +92,7 @@ impl Digests {
         mailer: Mailer,
         branding: &Branding,
     ) -> anyhow::Result<Self> {
+        let wakeup = Arc::new(Notify::new());
         Ok(Self {
             store: store.clone(),
             clock: clock.clone(),
@@ -99,8 +101,9 @@ impl Digests {
                 store.clone(),
                 clock.clone(),
                 config.digests.catch_up_hours,
-            ),
-            wakeup: Arc::new(Notify::new()),
+            )
+            .planning(&config.digests, wakeup.clone()),
+            wakeup,
             composer: Arc::new(composer(config, store, mailer, branding).await?),
         })
     }

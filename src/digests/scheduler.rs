@@ -2,8 +2,11 @@
 //! database holds the truth (which instants have runs, how far each schedule was evaluated),
 //! so any number of processes may tick.
 //!
-//! Digest schedules are evaluated every second. Instant schedules are evaluated when
-//! something changes (a publication here, a notification from another replica, a scheduled
+//! Digest schedules are evaluated every second; a run is created in a short transaction of its
+//! own and planned a chunk at a time (see `planning`), so the other processes' schedulers
+//! never wait for it, and each tick first resumes runs whose planner stopped.
+//!
+//! Instant schedules are evaluated when something changes (a publication here, a notification from another replica, a scheduled
 //! article becoming visible), when a window they wait for ends, and at least every
 //! [`INSTANT_SAFETY`] in case a notification was lost: not by asking the database every second.
 
@@ -16,12 +19,13 @@ use tokio::sync::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{fire::fire_instants, instant};
+use super::{fire::fire_instants, instant, planning::Planner};
 use crate::{
     clock::{Clock, from_ms, to_ms},
+    config::DigestsConfig,
     domain::{CronSpec, Schedule, ScheduleKind, TimeZone},
     events::Events,
-    store::Store,
+    store::{PlanStep, Store},
 };
 
 /// Longest an instant schedule goes without an evaluation.
@@ -32,6 +36,8 @@ pub const INSTANT_SAFETY: Duration = Duration::from_secs(60);
 pub struct TickReport {
     /// Runs this process created (and planned).
     pub started: Vec<i64>,
+    /// Runs whose planner had stopped, planned to their end by this process.
+    pub resumed: Vec<i64>,
     /// Fire instants recorded as missed (older than `digests.catch_up_hours`).
     pub missed: usize,
     /// The earliest instant an instant schedule waits for (the end of its window).
@@ -44,16 +50,31 @@ pub struct Scheduler {
     store: Store,
     clock: Clock,
     catch_up: chrono::Duration,
+    planner: Planner,
 }
 
 impl Scheduler {
     /// A scheduler with the configured catch-up window.
     pub fn new(store: Store, clock: Clock, catch_up_hours: u32) -> Self {
         Self {
+            planner: Planner::with_defaults(store.clone(), clock.clone()),
             store,
             clock,
             catch_up: chrono::Duration::hours(i64::from(catch_up_hours)),
         }
+    }
+
+    /// Plans runs with the configured chunk size and lease (`digests.plan_chunk`,
+    /// `digests.lease_seconds`), waking `wakeup` as each chunk commits.
+    pub fn planning(mut self, digests: &DigestsConfig, wakeup: Arc<Notify>) -> Self {
+        self.planner = Planner::new(
+            self.store.clone(),
+            self.clock.clone(),
+            wakeup,
+            i64::from(digests.plan_chunk),
+            i64::from(digests.lease_seconds) * 1000,
+        );
+        self
     }
 
     /// Evaluates every schedule now: [`Scheduler::tick_digests`] and
@@ -67,12 +88,17 @@ impl Scheduler {
         Ok(report)
     }
 
-    /// Creates a run for every cron instant due since each digest schedule was last evaluated.
-    /// Instants older than the catch-up window are recorded as missed instead. Each (schedule,
-    /// instant) becomes exactly one run.
+    /// Creates a run for every cron instant due since each digest schedule was last evaluated,
+    /// and plans it. Instants older than the catch-up window are recorded as missed instead.
+    /// Each (schedule, instant) becomes exactly one run. First, runs whose planner stopped
+    /// are planned to their end.
     pub async fn tick_digests(&self) -> anyhow::Result<TickReport> {
-        let now = self.clock.now();
         let mut report = TickReport::default();
+        match self.planner.resume().await {
+            Ok(resumed) => report.resumed = resumed,
+            Err(e) => tracing::error!(error = ?e, "resuming a stopped planning failed"),
+        }
+        let now = self.clock.now();
         for s in self.store.list_schedules().await? {
             if s.kind != ScheduleKind::Digest {
                 continue;
@@ -125,12 +151,14 @@ impl Scheduler {
                         .await?;
                     report.missed += 1;
                 } else if let Some(id) = self
-                    .store
-                    .plan_run(&s.slug, Some(to_ms(t)), to_ms(t), to_ms(now))
+                    .planner
+                    .start(&s.slug, Some(to_ms(t)), to_ms(t))
                     .await?
                 {
+                    // The run exists for every process now; its chunks commit as they go.
                     tracing::info!(schedule = %s.slug, fire_at = %t, run = id, "digest run started");
                     report.started.push(id);
+                    self.planner.plan(id).await?;
                 }
             }
         }
@@ -138,13 +166,27 @@ impl Scheduler {
         self.store.advance_schedule_check(&s.slug, to_ms(now)).await
     }
 
-    /// A run now, as if the schedule fired (`fire_at` null); returns its id.
+    /// A run now, as if the schedule fired (`fire_at` null); returns its id once its first
+    /// chunk is planned (and being sent). The rest is planned in the background, so that the
+    /// request that asked for it is answered at once whatever the number of subscribers; if
+    /// this process stops meanwhile, another resumes the planning once its lease runs out.
     pub async fn run_now(&self, slug: &str) -> anyhow::Result<i64> {
         let now = to_ms(self.clock.now());
-        self.store
-            .plan_run(slug, None, now, now)
+        let id = self
+            .planner
+            .start(slug, None, now)
             .await?
-            .ok_or_else(|| anyhow::anyhow!("manual run was not created"))
+            .ok_or_else(|| anyhow::anyhow!("manual run was not created"))?;
+        if let PlanStep::Chunk { .. } = self.planner.step(id).await? {
+            let planner = self.planner.clone();
+            tokio::spawn(async move {
+                if let Err(e) = planner.plan(id).await {
+                    tracing::warn!(run = id, error = ?e,
+                        "planning stopped; it is resumed once its lease runs out");
+                }
+            });
+        }
+        Ok(id)
     }
 }
 
@@ -190,8 +232,14 @@ pub async fn run(
         // Digest schedules on the metronome only: a burst of publications is no reason to
         // evaluate every cron again.
         if std::mem::take(&mut digests_due) {
-            match scheduler.tick_digests().await {
-                Ok(r) if !r.started.is_empty() => wakeup.notify_waiters(),
+            // A tick may plan a big run: shutdown stops it between two statements (the run
+            // stays planning, and is resumed once its lease runs out).
+            let ticked = tokio::select! {
+                r = scheduler.tick_digests() => r,
+                _ = shutdown.cancelled() => break,
+            };
+            match ticked {
+                Ok(r) if !r.started.is_empty() || !r.resumed.is_empty() => wakeup.notify_waiters(),
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = ?e, "scheduler tick failed"),
             }

@@ -325,7 +325,8 @@ fn by_run(pairs: impl Iterator<Item = (i64, i64)>) -> BTreeMap<i64, Vec<i64>> {
     m
 }
 
-fn new_owner() -> String {
+/// A name for leases, unique to this holder: the host, then random digits.
+pub(super) fn new_owner() -> String {
     format!("{}-{:016x}", hostname(), rand::random::<u64>())
 }
 

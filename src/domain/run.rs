@@ -18,6 +18,9 @@ pub struct Run {
     #[serde(serialize_with = "rfc3339_opt")]
     pub fire_at: Option<DateTime<Utc>>,
     pub status: RunStatus,
+    /// Still planning its deliveries, a chunk at a time (its `status` is `running` meanwhile
+    /// and its `total` grows): those planned so far are being sent already.
+    pub planning: bool,
     pub total: i64,
     pub sent: i64,
     pub skipped: i64,

@@ -3,7 +3,9 @@
 
 use anyhow::Context;
 
-use super::{Store, read_pool, write_tx};
+use super::{
+    PLAN_CHUNK, PLAN_LEASE_MS, PlanLease, Store, planning::INSERT_PLANNING_RUN, read_pool, write_tx,
+};
 use crate::domain::announcement_run_name;
 
 /// What asking to announce an article did.
@@ -25,9 +27,9 @@ pub struct Announcement {
 }
 
 impl Store {
-    /// Announces article `article_id` of `section` at `now_ms`: creates its run and plans a
-    /// delivery for every active subscriber who follows that section (or every section), in
-    /// one transaction. Without `force`, an article announced before is not announced again.
+    /// Announces article `article_id` of `section` at `now_ms`: creates its run, then plans a
+    /// delivery for every active subscriber who follows that section (or every section), a
+    /// chunk at a time (see `planning`); returns once it is planned. Without `force`, an article announced before is not announced again.
     /// Two requests at once make one run: the announcement's key is (article, number).
     #[tracing::instrument(skip_all, fields(article_id, force))]
     pub async fn announce_article(
@@ -44,6 +46,7 @@ impl Store {
             return Ok(Announced::Already(a.run_id.unwrap_or_default()));
         }
         let seq = latest.map_or(1, |a| a.seq + 1);
+        let lease = PlanLease::fresh(PLAN_LEASE_MS);
         let made: Option<i64> = write_tx!(self, |tx| {
             let won: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO announcements (article_id, seq, forced, created_at)
@@ -60,40 +63,20 @@ impl Store {
                 // Another request took this number first (its transaction has committed).
                 None
             } else {
-                let run_id: i64 = sqlx::query_scalar(
-                    "INSERT INTO runs (schedule, fire_at, status, created_at, planned_at, cutoff, manual)
-                     VALUES ($1, NULL, 'running', $2, $2, $2, $3) RETURNING id",
-                )
-                .bind(announcement_run_name(article_id))
-                .bind(now_ms)
-                .bind(true)
-                .fetch_one(&mut *tx)
-                .await
-                .context("insert announcement run")?;
-                let planned = sqlx::query(
-                    "INSERT INTO deliveries (run_id, subscriber_id, status, attempts, next_attempt_at)
-                     SELECT $1, s.id, 'pending', 0, $2 FROM subscribers s
-                     WHERE s.status = 'active' AND (s.all_sections = $3 OR EXISTS (
-                       SELECT 1 FROM subscriber_sections ss
-                       WHERE ss.subscriber_id = s.id AND ss.section = $4))
-                     ON CONFLICT (run_id, subscriber_id) DO NOTHING",
-                )
-                .bind(run_id)
-                .bind(now_ms)
-                .bind(true)
-                .bind(section)
-                .execute(&mut *tx)
-                .await
-                .context("plan announcement deliveries")?
-                .rows_affected();
-                if planned == 0 {
-                    sqlx::query("UPDATE runs SET status = 'done', finished_at = $2 WHERE id = $1")
-                        .bind(run_id)
-                        .bind(now_ms)
-                        .execute(&mut *tx)
-                        .await
-                        .context("finish empty announcement")?;
-                }
+                let run_id: i64 = sqlx::query_scalar(INSERT_PLANNING_RUN)
+                    .bind(announcement_run_name(article_id))
+                    .bind(None::<i64>)
+                    .bind(now_ms)
+                    .bind(now_ms)
+                    .bind(true)
+                    .bind(&lease.owner)
+                    .bind(now_ms + lease.millis)
+                    .bind(section)
+                    .bind(None::<i64>)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .context("insert announcement run")?
+                    .context("an announcement run without a fire instant cannot conflict")?;
                 sqlx::query(
                     "UPDATE announcements SET run_id = $3 WHERE article_id = $1 AND seq = $2",
                 )
@@ -108,7 +91,11 @@ impl Store {
             }
         });
         match made {
-            Some(id) => Ok(Announced::Started(id)),
+            Some(id) => {
+                // Every subscriber may follow the section: planned a chunk at a time.
+                self.plan_to_end(id, &lease, now_ms, PLAN_CHUNK).await?;
+                Ok(Announced::Started(id))
+            }
             None => {
                 let winner = self.latest_announcement(article_id).await?;
                 Ok(Announced::Already(

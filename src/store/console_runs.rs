@@ -45,11 +45,15 @@ impl Store {
             .context("retry failed deliveries")?
             .rows_affected();
             if n > 0 {
-                sqlx::query("UPDATE runs SET status = 'running', finished_at = NULL WHERE id = $1")
-                    .bind(run)
-                    .execute(&mut *tx)
-                    .await
-                    .context("reopen run")?;
+                // A run still planning stays so: its last chunk makes it running.
+                sqlx::query(
+                    "UPDATE runs SET status = 'running', finished_at = NULL
+                     WHERE id = $1 AND status <> 'planning'",
+                )
+                .bind(run)
+                .execute(&mut *tx)
+                .await
+                .context("reopen run")?;
                 insert_audit!(tx, audit, now_ms)?;
             }
             tx.commit().await.context("commit retry")?;

@@ -6,14 +6,18 @@
 //! visible up to there were mailed, or followed by nobody). When an article became visible at
 //! `t` after `from`, the schedule fires at `F = max(t, L + window)`: the first article goes out
 //! at once, anything later inside the window waits for the window's end. The run, keyed
-//! `(schedule, F)` as cron runs are, is planned in a transaction that holds the schedule's row,
+//! `(schedule, F)` as cron runs are, is made in a transaction that holds the schedule's row,
 //! after checking the rule again: however many processes evaluate at once, one run per
-//! window. It takes what became visible up to the moment it is made (its cutoff), so after an
+//! window. Its deliveries are planned after that, a chunk at a time (see `planning`). It takes what became visible up to the moment it is made (its cutoff), so after an
 //! outage one run sends everything new at once rather than replaying each window.
 
 use anyhow::Context;
 
-use super::{Backend, Store, read_pool, write_tx};
+use super::{
+    Audience, Backend, PLAN_CHUNK, PLAN_LEASE_MS, PlanLease, Store,
+    planning::{INSERT_PLANNING_RUN, bind_audience},
+    read_pool, write_tx,
+};
 
 /// What evaluating an instant schedule did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,20 +40,6 @@ const LAST_RUN: &str = "SELECT MAX(COALESCE(cutoff, created_at)) FROM runs
 /// When the first article visible in `($1, $2]` became visible.
 const FIRST_VISIBLE: &str = "SELECT MIN(visible_at) FROM articles
      WHERE retracted_at IS NULL AND visible_at > $1 AND visible_at <= $2 AND published_at <= $2";
-
-/// Plans run `$1` (made at `$2`) for each active subscriber of schedule `$3` who follows every
-/// section (`$4` = true) or a section with an article visible in `($5, $2]`.
-const PLAN_FOLLOWERS: &str =
-    "INSERT INTO deliveries (run_id, subscriber_id, status, attempts, next_attempt_at)
-     SELECT $1, s.id, 'pending', 0, $2 FROM subscribers s
-     WHERE s.status = 'active' AND s.schedule = $3
-       AND (s.all_sections = $4 OR EXISTS (
-             SELECT 1 FROM subscriber_sections ss
-             WHERE ss.subscriber_id = s.id AND ss.section IN (
-               SELECT a.section FROM articles a
-               WHERE a.retracted_at IS NULL AND a.visible_at > $5 AND a.visible_at <= $2
-                 AND a.published_at <= $2)))
-     ON CONFLICT (run_id, subscriber_id) DO NOTHING";
 
 /// The fire instant by the rule, from the last run's cutoff, where to look from, the first
 /// article visible since, and the window (all ms).
@@ -74,7 +64,8 @@ impl Store {
             "SELECT COALESCE(checked_until, created_at) FROM schedules
              WHERE slug = $1 AND deleted_at IS NULL{lock}"
         );
-        write_tx!(self, |tx| {
+        let lease = PlanLease::fresh(PLAN_LEASE_MS);
+        let (run_id, fire): (Option<i64>, i64) = write_tx!(self, |tx| {
             // Holding the schedule's row: whoever evaluates next sees this run.
             let checked: Option<i64> = sqlx::query_scalar(&checked_sql)
                 .bind(slug)
@@ -103,37 +94,39 @@ impl Store {
             if fire > now_ms {
                 return Ok(InstantTick::Waiting(fire));
             }
-            let run_id: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO runs (schedule, fire_at, status, created_at, planned_at, cutoff, manual)
-                 VALUES ($1, $2, 'running', $3, $3, $3, $4)
-                 ON CONFLICT (schedule, fire_at) DO NOTHING RETURNING id",
-            )
-            .bind(slug)
-            .bind(fire)
-            .bind(now_ms)
-            .bind(false)
-            .fetch_optional(&mut *tx)
-            .await
-            .context("insert instant run")?;
-            let Some(run_id) = run_id else {
-                return Ok(InstantTick::Idle);
+            // Only when someone follows what became visible: otherwise it is passed over
+            // without a run (see `InstantTick::Unfollowed`).
+            let audience = Audience::Followers {
+                schedule: slug.to_owned(),
+                since: from,
+                until: now_ms,
             };
-            let planned = sqlx::query(PLAN_FOLLOWERS)
-                .bind(run_id)
-                .bind(now_ms)
-                .bind(slug)
-                .bind(true)
-                .bind(from)
-                .execute(&mut *tx)
+            let anyone = format!(
+                "SELECT s.id FROM subscribers s WHERE {} LIMIT 1",
+                audience.filter(1)
+            );
+            let follower: Option<i64> = bind_audience!(sqlx::query_scalar(&anyone), &audience)
+                .fetch_optional(&mut *tx)
                 .await
-                .context("plan instant deliveries")?
-                .rows_affected();
-            if planned == 0 {
-                sqlx::query("DELETE FROM runs WHERE id = $1")
-                    .bind(run_id)
-                    .execute(&mut *tx)
+                .context("look for a follower")?;
+            let mut run_id = None;
+            if follower.is_some() {
+                run_id = sqlx::query_scalar(INSERT_PLANNING_RUN)
+                    .bind(slug)
+                    .bind(fire)
+                    .bind(now_ms)
+                    .bind(now_ms)
+                    .bind(false)
+                    .bind(&lease.owner)
+                    .bind(now_ms + lease.millis)
+                    .bind(None::<String>)
+                    .bind(from)
+                    .fetch_optional(&mut *tx)
                     .await
-                    .context("drop an instant run nobody follows")?;
+                    .context("insert instant run")?;
+                if run_id.is_none() {
+                    return Ok(InstantTick::Idle);
+                }
             }
             sqlx::query(
                 "UPDATE schedules SET checked_until = $2
@@ -145,14 +138,16 @@ impl Store {
             .await
             .context("advance instant check")?;
             tx.commit().await.context("commit instant run")?;
-            Ok(if planned == 0 {
-                InstantTick::Unfollowed
-            } else {
-                InstantTick::Planned {
-                    run_id,
-                    fire_at: fire,
-                }
-            })
+            (run_id, fire)
+        });
+        let Some(run_id) = run_id else {
+            return Ok(InstantTick::Unfollowed);
+        };
+        // The schedule's row is free again: the deliveries are planned a chunk at a time.
+        self.plan_to_end(run_id, &lease, now_ms, PLAN_CHUNK).await?;
+        Ok(InstantTick::Planned {
+            run_id,
+            fire_at: fire,
         })
     }
 

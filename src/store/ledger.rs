@@ -10,7 +10,7 @@
 
 use anyhow::Context;
 
-use super::{Store, statistics::Table, write_tx};
+use super::{PLAN_CHUNK, PLAN_LEASE_MS, PlanLease, Store, planning::INSERT_PLANNING_RUN, write_tx};
 
 /// A delivery a worker holds the lease of.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -159,8 +159,9 @@ pub const ORPHAN_ERROR: &str =
 
 impl Store {
     /// Creates the run for `(schedule, fire_at)` and plans a pending delivery for every active
-    /// subscriber of the schedule, in one transaction. `None` when that run already exists
-    /// (another process got there first). `fire_at = None` is a manual run.
+    /// subscriber of the schedule, a chunk at a time (see `planning`), before it returns.
+    /// `None` when that run already exists (another process got there first). `fire_at =
+    /// None` is a manual run.
     #[tracing::instrument(skip_all, fields(schedule, fire_at))]
     pub async fn plan_run(
         &self,
@@ -169,48 +170,47 @@ impl Store {
         cutoff: i64,
         now_ms: i64,
     ) -> anyhow::Result<Option<i64>> {
+        let lease = PlanLease::fresh(PLAN_LEASE_MS);
+        let Some(id) = self
+            .start_run(schedule, fire_at, cutoff, now_ms, &lease)
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.plan_to_end(id, &lease, now_ms, PLAN_CHUNK).await?;
+        Ok(Some(id))
+    }
+
+    /// Creates the run for `(schedule, fire_at)` with nothing planned yet, its planning held
+    /// by `lease` from `now_ms`: a short transaction of its own, so that a process that fires
+    /// the same instant finds the run at once (and leaves it alone) instead of waiting for the
+    /// whole plan. `None` when that run already exists. Its deliveries come from
+    /// [`Store::plan_chunk`].
+    #[tracing::instrument(skip_all, fields(schedule, fire_at))]
+    pub async fn start_run(
+        &self,
+        schedule: &str,
+        fire_at: Option<i64>,
+        cutoff: i64,
+        now_ms: i64,
+        lease: &PlanLease,
+    ) -> anyhow::Result<Option<i64>> {
         write_tx!(self, |tx| {
-            let id: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO runs (schedule, fire_at, status, created_at, planned_at, cutoff, manual)
-                 VALUES ($1, $2, 'running', $3, $3, $4, $5)
-                 ON CONFLICT (schedule, fire_at) DO NOTHING RETURNING id",
-            )
-            .bind(schedule)
-            .bind(fire_at)
-            .bind(now_ms)
-            .bind(cutoff)
-            .bind(fire_at.is_none())
-            .fetch_optional(&mut *tx)
-            .await
-            .context("insert run")?;
-            let Some(id) = id else {
-                return Ok(None);
-            };
-            // One statement plans the whole run, however many subscribers there are.
-            let planned = sqlx::query(
-                "INSERT INTO deliveries (run_id, subscriber_id, status, attempts, next_attempt_at)
-                 SELECT $1, id, 'pending', 0, $2 FROM subscribers
-                 WHERE status = 'active' AND schedule = $3
-                 ON CONFLICT (run_id, subscriber_id) DO NOTHING",
-            )
-            .bind(id)
-            .bind(now_ms)
-            .bind(schedule)
-            .execute(&mut *tx)
-            .await
-            .context("plan deliveries")?
-            .rows_affected();
-            if planned == 0 {
-                sqlx::query("UPDATE runs SET status = 'done', finished_at = $2 WHERE id = $1")
-                    .bind(id)
-                    .bind(now_ms)
-                    .execute(&mut *tx)
-                    .await
-                    .context("finish empty run")?;
-            }
-            tx.commit().await.context("commit run plan")?;
-            self.note_changes(Table::Deliveries, planned);
-            Ok(Some(id))
+            let id: Option<i64> = sqlx::query_scalar(INSERT_PLANNING_RUN)
+                .bind(schedule)
+                .bind(fire_at)
+                .bind(now_ms)
+                .bind(cutoff)
+                .bind(fire_at.is_none())
+                .bind(&lease.owner)
+                .bind(now_ms + lease.millis)
+                .bind(None::<String>)
+                .bind(None::<i64>)
+                .fetch_optional(&mut *tx)
+                .await
+                .context("insert run")?;
+            tx.commit().await.context("commit new run")?;
+            Ok(id)
         })
     }
 

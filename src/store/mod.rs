@@ -279,3 +279,5 @@ mod send_budgets;
 pub use send_budgets::SendBudget;
 mod feed_identity;
 pub use feed_identity::StoredFeedIdentity;
+mod planning;
+pub use planning::{Audience, PLAN_CHUNK, PLAN_LEASE_MS, PlanLease, PlanStep};

@@ -21,7 +21,9 @@ fn placeholders(skip: usize, n: usize) -> String {
 
 impl Store {
     /// Marks finished every running run with nothing queued: `done`, or `done_with_failures`
-    /// when a delivery failed or stayed uncertain. Returns `(id, status)`.
+    /// when a delivery failed or stayed uncertain. Returns `(id, status)`. A run still
+    /// `planning` is never finished here, though nothing may be queued between two of its
+    /// chunks: its last chunk makes it `running` (see `planning`).
     pub async fn finish_runs(&self, now_ms: i64) -> anyhow::Result<Vec<(i64, RunStatus)>> {
         // The runs are locked first (in id order, skipping those another process holds), so
         // the figures are read after any change that reopened one of them (a retry queues
@@ -81,11 +83,13 @@ impl Store {
     }
 
     /// Deliveries waiting to be sent (not tried yet, deferred, or uncertain awaiting their
-    /// retry): the queue depth, from the counters of the running runs.
+    /// retry): the queue depth, from the counters of the running runs and of those still
+    /// planning (their planned chunks are claimable).
     pub async fn pending_deliveries(&self) -> anyhow::Result<i64> {
         read_pool!(self, |p| sqlx::query_scalar(
             "SELECT CAST(COALESCE(SUM(f.queued), 0) AS BIGINT)
-             FROM runs r JOIN run_figures f ON f.run_id = r.id WHERE r.status = 'running'"
+             FROM runs r JOIN run_figures f ON f.run_id = r.id
+             WHERE r.status IN ('running', 'planning')"
         )
         .fetch_one(p)
         .await

@@ -3,7 +3,8 @@
 //! A run's figures are counters that the triggers of migration 0211 keep with every change of
 //! its deliveries (the `run_figures` view adds the deltas not folded in yet), so the runs list
 //! and a run's page cost the same at any size, sending or finished; nothing counts deliveries
-//! on a read.
+//! on a read. A run whose deliveries are still being planned (stored `planning`) shows as
+//! `running` with `planning` set, its total growing chunk by chunk.
 
 use anyhow::Context;
 
@@ -18,8 +19,8 @@ struct RunRow {
     id: i64,
     schedule: String,
     fire_at: Option<i64>,
-    #[sqlx(try_from = "String")]
-    status: RunStatus,
+    /// As stored: `planning` is shown as `running` (SPEC §7 knows no other).
+    status: String,
     created_at: i64,
     finished_at: Option<i64>,
     #[sqlx(flatten)]
@@ -38,13 +39,20 @@ struct Figures {
     pending: i64,
 }
 
-fn run(r: RunRow) -> Run {
+fn run(r: RunRow) -> anyhow::Result<Run> {
     let f = r.figures;
-    Run {
+    let planning = r.status == "planning";
+    let status = if planning {
+        RunStatus::Running
+    } else {
+        RunStatus::parse(&r.status)?
+    };
+    Ok(Run {
         id: r.id,
         schedule: r.schedule,
         fire_at: r.fire_at.map(from_ms),
-        status: r.status,
+        status,
+        planning,
         total: f.total,
         sent: f.sent,
         skipped: f.skipped,
@@ -55,7 +63,7 @@ fn run(r: RunRow) -> Run {
         pending: f.pending,
         created_at: from_ms(r.created_at),
         finished_at: r.finished_at.map(from_ms),
-    }
+    })
 }
 
 /// Which deliveries a run figure counts, as SQL over `d` (deliveries), for the deliveries
@@ -139,7 +147,7 @@ impl Store {
             .fetch_optional(p)
             .await
             .context("get run"))?;
-        Ok(row.map(run))
+        row.map(run).transpose()
     }
 
     /// Runs newest first, optionally of one schedule, before run id `before` (the cursor).
@@ -160,7 +168,7 @@ impl Store {
             .fetch_all(p)
             .await
             .context("list runs"))?;
-        Ok(rows.into_iter().map(run).collect())
+        rows.into_iter().map(run).collect()
     }
 
     /// Deliveries of `run` in id order after `after` (the cursor), optionally of one figure.
