@@ -112,8 +112,7 @@ async fn poll_loop(mut p: Poller, events: Events, shutdown: CancellationToken) {
             );
             events.publish_local(Change::All);
         } else {
-            let sections: BTreeSet<String> =
-                changes.into_iter().flat_map(|c| c.sections).collect();
+            let sections: BTreeSet<String> = changes.into_iter().flat_map(|c| c.sections).collect();
             tracing::info!(?sections, "articles changed by another process");
             events.publish_local(Change::Sections(sections.into_iter().collect()));
         }

@@ -4,12 +4,14 @@
 //! statements in one transaction). One article at a time costs a round trip and a commit each,
 //! which made 200,000 articles take nine minutes.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use super::{Db, PutResult, Store, article_bulk_postgres, article_bulk_sqlite, statistics::Table};
+use super::{
+    Db, PutResult, Store, article_bulk_plan::Staged, article_bulk_postgres, article_bulk_sqlite,
+    statistics::Table,
+};
 use crate::{clock::to_ms, domain::NewArticle};
 
 /// Articles per batch on PostgreSQL: large enough that a round trip and a commit cost
@@ -26,85 +28,6 @@ pub struct BulkOutcome {
     pub results: Vec<PutResult>,
     /// Sections whose feeds changed (entered and left ones alike), sorted.
     pub changed_sections: Vec<String>,
-}
-
-/// What the database held for an id of the batch (locked until the batch commits).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub(super) struct Previous {
-    pub id: String,
-    pub section: String,
-    pub content_hash: String,
-    pub retracted_at: Option<i64>,
-    pub created_at: i64,
-}
-
-/// An article as it is written: the encoded fields that are not plain text.
-pub(super) struct Staged<'a> {
-    pub a: &'a NewArticle,
-    pub hash: String,
-    pub tags: String,
-    pub published_at: i64,
-    pub updated_at: Option<i64>,
-}
-
-impl<'a> Staged<'a> {
-    fn new(a: &'a NewArticle) -> anyhow::Result<Self> {
-        Ok(Self {
-            a,
-            hash: a.content_hash(),
-            tags: serde_json::to_string(&a.tags).context("encode tags")?,
-            published_at: to_ms(a.published_at),
-            updated_at: a.updated_at.map(to_ms),
-        })
-    }
-}
-
-/// What to write: positions in the batch to insert, and to update with the `created_at`
-/// they keep (`visible_at` is the publication, never before that).
-#[derive(Debug, Default)]
-pub(super) struct Plan {
-    pub results: Vec<PutResult>,
-    pub inserts: Vec<usize>,
-    pub updates: Vec<(usize, i64)>,
-    pub changed_sections: BTreeSet<String>,
-}
-
-impl Plan {
-    /// The rules of [`Store::put_article`], for each article of `staged` given what the
-    /// database held for it (by id).
-    pub fn new(staged: &[Staged<'_>], previous: &[Previous], now_ms: i64) -> Self {
-        let by_id: std::collections::HashMap<&str, &Previous> =
-            previous.iter().map(|p| (p.id.as_str(), p)).collect();
-        let mut plan = Plan::default();
-        for (i, s) in staged.iter().enumerate() {
-            let result = match by_id.get(s.a.id.as_str()) {
-                None => {
-                    plan.inserts.push(i);
-                    PutResult::Created
-                }
-                Some(p) if p.retracted_at.is_none() && p.content_hash == s.hash => {
-                    PutResult::Unchanged
-                }
-                // A retracted article sent again counts as new for digests.
-                Some(p) if p.retracted_at.is_some() => {
-                    plan.updates.push((i, now_ms));
-                    PutResult::Created
-                }
-                // An edit keeps its first ingest time, so that it is not mailed again; the
-                // section it leaves changes too.
-                Some(p) => {
-                    plan.updates.push((i, p.created_at));
-                    plan.changed_sections.insert(p.section.clone());
-                    PutResult::Updated
-                }
-            };
-            if result != PutResult::Unchanged {
-                plan.changed_sections.insert(s.a.section.clone());
-            }
-            plan.results.push(result);
-        }
-        plan
-    }
 }
 
 impl Store {

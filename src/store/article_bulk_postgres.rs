@@ -8,7 +8,7 @@ use std::io::Write;
 use anyhow::Context;
 use sqlx::PgPool;
 
-use super::article_bulk::{Plan, Previous, Staged};
+use super::article_bulk_plan::{Plan, Previous, Staged};
 
 /// The staging table, private to the transaction's connection and gone at its end.
 const STAGE: &str = "CREATE TEMP TABLE article_stage (
@@ -70,7 +70,10 @@ pub(super) async fn merge(pool: &PgPool, staged: &[Staged<'_>], now: i64) -> any
         .execute(&mut *tx)
         .await
         .context("create the article staging table")?;
-    let mut copy = tx.copy_in_raw(COPY).await.context("start COPY of articles")?;
+    let mut copy = tx
+        .copy_in_raw(COPY)
+        .await
+        .context("start COPY of articles")?;
     let mut buf = Vec::with_capacity(COPY_CHUNK + 64 * 1024);
     for (ord, s) in staged.iter().enumerate() {
         encode_row(&mut buf, ord, s);
@@ -116,7 +119,14 @@ pub(super) async fn merge(pool: &PgPool, staged: &[Staged<'_>], now: i64) -> any
 fn encode_row(buf: &mut Vec<u8>, ord: usize, s: &Staged<'_>) {
     let a = s.a;
     let _ = write!(buf, "{ord}");
-    for text in [&a.id, &a.section, &a.title, &a.url, &a.content_html, &a.summary] {
+    for text in [
+        &a.id,
+        &a.section,
+        &a.title,
+        &a.url,
+        &a.content_html,
+        &a.summary,
+    ] {
         field(buf, Some(text));
     }
     field(buf, a.author.as_deref());

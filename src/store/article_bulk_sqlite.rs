@@ -8,7 +8,7 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 use super::{
     MAX_BATCH,
-    article_bulk::{Plan, Previous, Staged},
+    article_bulk_plan::{Plan, Previous, Staged},
 };
 
 /// Rows per multi-row INSERT: 17 parameters each stays far below SQLite's 32,766.

@@ -10,6 +10,7 @@ mod admin_sessions;
 mod announcements;
 mod api_tokens;
 mod article_bulk;
+mod article_bulk_plan;
 mod article_bulk_postgres;
 mod article_bulk_sqlite;
 mod articles;

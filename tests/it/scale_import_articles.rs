@@ -109,7 +109,9 @@ async fn import_creating_one_article_and_updating_another_reaches_a_running_serv
 
     let out = import(&app, content.path());
     let took = wait_for_feed(&app, "news", Duration::from_secs(5), |t| {
-        t.len() == 2 && t.iter().any(|t| t == "新标题：职工之家") && t.contains(&"新文章：绿色算力".into())
+        t.len() == 2
+            && t.iter().any(|t| t == "新标题：职工之家")
+            && t.contains(&"新文章：绿色算力".into())
     })
     .await;
 
@@ -134,7 +136,10 @@ async fn an_article_the_import_moves_leaves_one_sections_feed_and_enters_the_oth
     std::fs::create_dir_all(content.path().join("notices")).unwrap();
     std::fs::write(content.path().join("notices/meeting.md"), text("notices")).unwrap();
     import(&app, content.path());
-    wait_for_feed(&app, "notices", Duration::from_secs(5), |t| t == ["职代会召开"]).await;
+    wait_for_feed(&app, "notices", Duration::from_secs(5), |t| {
+        t == ["职代会召开"]
+    })
+    .await;
     assert!(feed_titles(&app, "news").await.is_empty());
     std::fs::remove_dir_all(content.path().join("notices")).unwrap();
     std::fs::create_dir_all(content.path().join("news")).unwrap();
@@ -143,6 +148,9 @@ async fn an_article_the_import_moves_leaves_one_sections_feed_and_enters_the_oth
     let out = import(&app, content.path());
 
     assert!(out.contains("1 updated"), "{out}");
-    wait_for_feed(&app, "news", Duration::from_secs(5), |t| t == ["职代会召开"]).await;
+    wait_for_feed(&app, "news", Duration::from_secs(5), |t| {
+        t == ["职代会召开"]
+    })
+    .await;
     wait_for_feed(&app, "notices", Duration::from_secs(5), |t| t.is_empty()).await;
 }

@@ -112,11 +112,16 @@ async fn a_bulk_batch_stores_and_answers_exactly_what_one_article_at_a_time_woul
     let outcome = bulk.put_articles_bulk(&batch(), t1).await.unwrap();
 
     use PutResult::*;
-    let expected = [Unchanged, Updated, Updated, Created, Created, Created, Created];
+    let expected = [
+        Unchanged, Updated, Updated, Created, Created, Created, Created,
+    ];
     assert_eq!(one_results, expected);
     assert_eq!(outcome.results, expected);
     assert_eq!(outcome.changed_sections, Vec::from_iter(one_sections));
-    assert_eq!(outcome.changed_sections, ["about", "grassroots", "news", "notices"]);
+    assert_eq!(
+        outcome.changed_sections,
+        ["about", "grassroots", "news", "notices"]
+    );
     for a in batch() {
         let (x, y) = (
             one.console_article(&a.id).await.unwrap().unwrap(),
@@ -130,9 +135,15 @@ async fn a_bulk_batch_stores_and_answers_exactly_what_one_article_at_a_time_woul
         async move { bulk.console_article(id).await.unwrap().unwrap().article }
     };
     let same = get("same").await;
-    assert_eq!((same.created_at, same.modified_at, same.visible_at), (t0, t0, t0));
+    assert_eq!(
+        (same.created_at, same.modified_at, same.visible_at),
+        (t0, t0, t0)
+    );
     let edited = get("edited").await;
-    assert_eq!((edited.created_at, edited.modified_at, edited.visible_at), (t0, t1, t0));
+    assert_eq!(
+        (edited.created_at, edited.modified_at, edited.visible_at),
+        (t0, t1, t0)
+    );
     assert_eq!(edited.title, "新");
     let revived = get("revived").await;
     assert_eq!((revived.created_at, revived.visible_at), (t1, t1));
@@ -142,7 +153,11 @@ async fn a_bulk_batch_stores_and_answers_exactly_what_one_article_at_a_time_woul
     assert_eq!(future.source, "import");
     let marks = bulk.feed_marks().await.unwrap();
     assert_eq!(marks, one.feed_marks().await.unwrap());
-    assert_eq!(marks["notices"], t1.timestamp_millis(), "the section moved out of");
+    assert_eq!(
+        marks["notices"],
+        t1.timestamp_millis(),
+        "the section moved out of"
+    );
 }
 
 async fn two_files_with_one_id_import_as_they_would_one_at_a_time(backend: common::Backend) {

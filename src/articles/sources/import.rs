@@ -87,7 +87,8 @@ pub async fn run(config: &Config, dir: &Path, progress: bool) -> anyhow::Result<
             let mut busy = Duration::ZERO;
             for chunk in files.chunks(batch) {
                 let t = Instant::now();
-                let (root, source, sections) = (real_root.clone(), source.clone(), sections.clone());
+                let (root, source, sections) =
+                    (real_root.clone(), source.clone(), sections.clone());
                 let prepared = prepare_batch(root, chunk.to_vec(), tz, source, sections, workers);
                 let prepared = prepared.await;
                 busy += t.elapsed();
@@ -195,7 +196,13 @@ impl Importer {
                 }
                 Err(e) => {
                     let message = format!("could not be stored: {e:#}");
-                    self.fail(key, &FileError { line: None, message });
+                    self.fail(
+                        key,
+                        &FileError {
+                            line: None,
+                            message,
+                        },
+                    );
                 }
             }
         }

@@ -68,7 +68,13 @@ pub async fn prepare_batch(
             // the rest of the import goes on.
             Err(e) => out.extend(paths.into_iter().map(|p| {
                 let message = format!("could not be prepared: {e}");
-                (p, Err(FileError { line: None, message }))
+                (
+                    p,
+                    Err(FileError {
+                        line: None,
+                        message,
+                    }),
+                )
             })),
         }
     }
