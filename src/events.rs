@@ -1,6 +1,8 @@
 //! In-process change notifications: feeds and digests subscribe, ingest publishes.
-//! On PostgreSQL, [`postgres`] carries them to every other replica too.
+//! On PostgreSQL, [`postgres`] carries them to every other replica too; [`external`] carries
+//! those of `tidings import`, a process that does not serve, to the running servers.
 
+pub mod external;
 pub mod postgres;
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -27,6 +29,8 @@ pub struct Events {
     outbox: Arc<OnceLock<postgres::Outbox>>,
     /// The connected listener, until its task starts.
     replication: Arc<Mutex<Option<postgres::Replication>>>,
+    /// On SQLite, the reader of changes recorded by other processes, until its task starts.
+    external: Arc<Mutex<Option<external::Poller>>>,
 }
 
 impl Default for Events {
@@ -39,15 +43,12 @@ impl Events {
     /// A channel holding up to 1,024 undelivered changes per receiver.
     pub fn new() -> Self {
         let (tx, _) = broadcast::channel(1024);
-        let origin: String = {
-            use rand::Rng;
-            format!("{:016x}", rand::thread_rng().r#gen::<u64>())
-        };
         Self {
             tx,
-            origin: origin.into(),
+            origin: new_origin().into(),
             outbox: Arc::default(),
             replication: Arc::default(),
+            external: Arc::default(),
         }
     }
 
@@ -70,4 +71,10 @@ impl Events {
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.tx.subscribe()
     }
+}
+
+/// A random id for a process that publishes changes to others.
+fn new_origin() -> String {
+    use rand::Rng;
+    format!("{:016x}", rand::thread_rng().r#gen::<u64>())
 }

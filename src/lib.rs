@@ -139,6 +139,9 @@ impl App {
         if let Some(pool) = store.pg_pool() {
             // Listen before the feed cache is built, so that no change is missed in between.
             events.connect_replicas(pool).await?;
+        } else {
+            // SQLite has no NOTIFY: follow what `tidings import` records, from now on.
+            events.watch_external(&store).await?;
         }
         let metrics = Arc::new(Metrics::default());
         let mailer = mail::Mailer::shared(&config, metrics.clone(), &store, &clock)?;

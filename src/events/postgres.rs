@@ -19,7 +19,7 @@ use sqlx::{PgPool, postgres::PgListener};
 use tokio::{sync::mpsc, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use super::{Change, Events};
+use super::{Change, Events, new_origin};
 
 /// The `LISTEN`/`NOTIFY` channel.
 pub const CHANNEL: &str = "tidings_changes";
@@ -87,9 +87,10 @@ impl Events {
         Ok(())
     }
 
-    /// Runs the sender and the listener started by [`connect_replicas`](Self::connect_replicas)
-    /// (nothing on SQLite, where there is one process).
+    /// Runs the sender and the listener started by [`connect_replicas`](Self::connect_replicas),
+    /// or on SQLite the reader started by [`watch_external`](Self::watch_external).
     pub fn spawn_replication(&self, shutdown: &CancellationToken, tasks: &mut JoinSet<()>) {
+        self.spawn_external(shutdown, tasks);
         let Some(r) = self.replication.lock().expect("events lock").take() else {
             return;
         };
@@ -107,6 +108,18 @@ impl Events {
             shutdown.clone(),
         ));
     }
+}
+
+/// Tells every listening replica, once, that `change` happened: for a process that does not
+/// listen itself (`tidings import`). Its origin is fresh, so no replica takes it for its own.
+pub async fn notify_once(pool: &PgPool, change: &Change) -> anyhow::Result<()> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(encode(&new_origin(), change))
+        .execute(pool)
+        .await
+        .context("notify running servers")?;
+    Ok(())
 }
 
 async fn listen(pool: &PgPool) -> anyhow::Result<PgListener> {

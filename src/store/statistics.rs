@@ -29,6 +29,7 @@ const SQLITE_ANALYSIS_LIMIT: u32 = 1000;
 /// The tables bulk writes change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum Table {
+    Articles,
     Deliveries,
     Subscribers,
     SubscriberSections,
@@ -38,6 +39,7 @@ pub(super) enum Table {
 impl Table {
     fn name(self) -> &'static str {
         match self {
+            Table::Articles => "articles",
             Table::Deliveries => "deliveries",
             Table::Subscribers => "subscribers",
             Table::SubscriberSections => "subscriber_sections",

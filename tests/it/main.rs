@@ -65,6 +65,8 @@ mod scale_claims;
 mod scale_counters;
 mod scale_planning;
 mod scale_planning_processes;
+mod scale_import_articles;
+mod scale_import_articles_rules;
 mod scale_retention;
 mod scale_statistics;
 mod schedule_names;

@@ -1,15 +1,30 @@
 //! `tidings import DIR`: a one-off import of a folder laid out like a directory source, with a
-//! progress bar. Works next to a running server: it opens the database, not the port.
+//! progress bar. Works next to a running server: it opens the database, not the port, and
+//! tells the servers which sections each committed batch changed.
+//!
+//! A pipeline of batches (issue 15): files are read, rendered and sanitised on every core,
+//! one batch ahead of the batch being stored, so at most three batches are in memory; each
+//! batch is stored with set-based statements (`Store::put_articles_bulk`), under the same
+//! rules and with the same summary as one article at a time.
 
-use std::{path::Path, sync::Arc};
+use std::{
+    collections::HashSet,
+    path::Path,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::mpsc;
 
-use super::directory::{describe, ingest_file, list_files, read_file};
+use super::directory::{FileError, Prepared, describe, list_files, prepare_batch};
 use crate::{
-    articles::Ingest, clock::Clock, config::Config, events::Events, metrics::Metrics,
-    store::PutResult, store::Store,
+    clock::Clock,
+    config::Config,
+    domain::NewArticle,
+    events::external,
+    store::{PutResult, Store},
 };
 
 /// Source name recorded on imported articles.
@@ -27,6 +42,7 @@ pub struct ImportSummary {
 
 /// Imports every `<section>/<slug>.md|.html` below `dir` into the configured database.
 pub async fn run(config: &Config, dir: &Path, progress: bool) -> anyhow::Result<ImportSummary> {
+    let started = Instant::now();
     let files = {
         let owned = dir.to_path_buf();
         tokio::task::spawn_blocking(move || list_files(&owned))
@@ -34,17 +50,23 @@ pub async fn run(config: &Config, dir: &Path, progress: bool) -> anyhow::Result<
             .context("list files")?
             .with_context(|| format!("read folder {}", dir.display()))?
     };
+    let real_root: Arc<Path> = tokio::fs::canonicalize(dir)
+        .await
+        .with_context(|| format!("open folder {}", dir.display()))?
+        .into();
     let store = Store::connect(&config.database.url).await?;
     store.migrate().await?;
     let clock = Clock::System;
     store
         .ensure_sections(&config.section_seeds(), crate::clock::to_ms(clock.now()))
         .await?;
-    let ingest = Ingest::new(
-        store.clone(),
-        Events::new(),
-        clock,
-        Arc::new(Metrics::default()),
+    let sections: Arc<HashSet<String>> = Arc::new(
+        store
+            .list_sections()
+            .await?
+            .into_iter()
+            .map(|s| s.slug)
+            .collect(),
     );
     let bar = if progress {
         ProgressBar::new(files.len() as u64)
@@ -55,34 +77,155 @@ pub async fn run(config: &Config, dir: &Path, progress: bool) -> anyhow::Result<
         ProgressStyle::with_template("{bar:40.cyan/blue} {pos}/{len} {wide_msg}")
             .context("progress style")?,
     );
-    let tz = config.site_timezone().0;
-    let display = dir.display().to_string();
-    let mut summary = ImportSummary::default();
-    for path in &files {
-        bar.set_message(path.key.clone());
-        let result = match read_file(dir, path, tz).await {
-            Ok((file, _)) => ingest_file(&ingest, IMPORT_SOURCE, &file).await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(o) => match o.result {
-                PutResult::Created => summary.created += 1,
-                PutResult::Updated => summary.updated += 1,
-                PutResult::Unchanged => summary.unchanged += 1,
-            },
-            Err(e) => {
-                let line = describe(&display, &path.key, &e);
-                if progress {
-                    bar.println(format!("skipped {line}"));
-                } else {
-                    eprintln!("skipped {line}");
+    let total = files.len();
+    let (tx, mut rx) = mpsc::channel::<Vec<Prepared>>(1);
+    let producer = {
+        let (batch, tz) = (store.bulk_batch_size(), config.site_timezone().0);
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let source: Arc<str> = IMPORT_SOURCE.into();
+        tokio::spawn(async move {
+            let mut busy = Duration::ZERO;
+            for chunk in files.chunks(batch) {
+                let t = Instant::now();
+                let (root, source, sections) =
+                    (real_root.clone(), source.clone(), sections.clone());
+                let prepared = prepare_batch(root, chunk.to_vec(), tz, source, sections, workers);
+                let prepared = prepared.await;
+                busy += t.elapsed();
+                if tx.send(prepared).await.is_err() {
+                    break;
                 }
-                summary.failed.push(line);
+            }
+            busy
+        })
+    };
+    let mut importer = Importer {
+        store: store.clone(),
+        clock,
+        bar,
+        progress,
+        display: dir.display().to_string(),
+        summary: ImportSummary::default(),
+        storing: Duration::ZERO,
+    };
+    while let Some(prepared) = rx.recv().await {
+        importer.batch(prepared).await;
+    }
+    let preparing = producer.await.context("prepare files")?;
+    importer.bar.finish_and_clear();
+    tracing::info!(
+        files = total,
+        took = ?started.elapsed(),
+        preparing = ?preparing,
+        storing = ?importer.storing,
+        "import finished"
+    );
+    store.close().await;
+    Ok(importer.summary)
+}
+
+/// The storing end of the pipeline.
+struct Importer {
+    store: Store,
+    clock: Clock,
+    bar: ProgressBar,
+    progress: bool,
+    display: String,
+    summary: ImportSummary,
+    /// Time spent storing and announcing.
+    storing: Duration,
+}
+
+impl Importer {
+    /// Stores one prepared batch in file order; an id that repeats starts a new batch, so
+    /// that a later file wins over an earlier one as it would one at a time.
+    async fn batch(&mut self, prepared: Vec<Prepared>) {
+        let t = Instant::now();
+        let n = prepared.len() as u64;
+        let mut articles: Vec<(String, NewArticle)> = Vec::new();
+        let mut ids = HashSet::new();
+        for (path, result) in prepared {
+            match result {
+                Ok(a) => {
+                    if !ids.insert(a.id.clone()) {
+                        self.store_all(std::mem::take(&mut articles)).await;
+                        ids = HashSet::from([a.id.clone()]);
+                    }
+                    articles.push((path.key, a));
+                }
+                Err(e) => self.fail(&path.key, &e),
             }
         }
-        bar.inc(1);
+        self.store_all(articles).await;
+        self.bar.inc(n);
+        self.storing += t.elapsed();
     }
-    bar.finish_and_clear();
-    store.close().await;
-    Ok(summary)
+
+    async fn store_all(&mut self, articles: Vec<(String, NewArticle)>) {
+        let Some((last, _)) = articles.last() else {
+            return;
+        };
+        self.bar.set_message(last.clone());
+        let (keys, articles): (Vec<String>, Vec<NewArticle>) = articles.into_iter().unzip();
+        let now = self.clock.now();
+        let changed = match self.store.put_articles_bulk(&articles, now).await {
+            Ok(outcome) => {
+                outcome.results.iter().for_each(|r| self.count(*r));
+                outcome.changed_sections
+            }
+            Err(e) => {
+                // Whatever failed (a row written meanwhile by the server, a section removed
+                // meanwhile), one at a time says which files it concerns.
+                tracing::warn!(error = ?e, "storing a batch failed; storing its files one by one");
+                self.one_by_one(&keys, &articles).await
+            }
+        };
+        if let Err(e) = external::announce(&self.store, &changed, self.clock.now()).await {
+            tracing::warn!(error = ?e, ?changed, "running servers were not told of this change");
+        }
+    }
+
+    /// The articles of a batch that could not be stored at once; the sections they changed.
+    async fn one_by_one(&mut self, keys: &[String], articles: &[NewArticle]) -> Vec<String> {
+        let mut changed = Vec::new();
+        for (key, a) in keys.iter().zip(articles) {
+            match self.store.put_article(a, self.clock.now()).await {
+                Ok(outcome) => {
+                    self.count(outcome.result);
+                    changed.extend(outcome.changed_sections);
+                }
+                Err(e) => {
+                    let message = format!("could not be stored: {e:#}");
+                    self.fail(
+                        key,
+                        &FileError {
+                            line: None,
+                            message,
+                        },
+                    );
+                }
+            }
+        }
+        changed.sort();
+        changed.dedup();
+        changed
+    }
+
+    fn count(&mut self, result: PutResult) {
+        match result {
+            PutResult::Created => self.summary.created += 1,
+            PutResult::Updated => self.summary.updated += 1,
+            PutResult::Unchanged => self.summary.unchanged += 1,
+        }
+    }
+
+    fn fail(&mut self, key: &str, e: &FileError) {
+        let line = describe(&self.display, key, e);
+        if self.progress {
+            self.bar.println(format!("skipped {line}"));
+        } else {
+            eprintln!("skipped {line}");
+        }
+        self.summary.failed.push(line);
+    }
 }

@@ -81,28 +81,49 @@ pub fn list_files(root: &Path) -> std::io::Result<Vec<ArticlePath>> {
     Ok(out)
 }
 
-/// Reads and parses `root/<key>`; also returns a hash of its bytes.
+/// Reads and parses `root/<key>`; also returns a hash of its bytes. The reading and parsing
+/// run on a blocking thread, off the async runtime.
 pub async fn read_file(
     root: &Path,
     path: &ArticlePath,
     tz: Tz,
 ) -> Result<(FileArticle, String), FileError> {
-    let abs = root.join(&path.key);
-    let unreadable = |e: std::io::Error| FileError {
+    let (root, path) = (root.to_path_buf(), path.clone());
+    tokio::task::spawn_blocking(move || {
+        let real_root = std::fs::canonicalize(&root).map_err(unreadable)?;
+        read_file_blocking(&real_root, &path, tz)
+    })
+    .await
+    .map_err(|e| FileError {
+        line: None,
+        message: format!("could not be read: {e}"),
+    })?
+}
+
+fn unreadable(e: std::io::Error) -> FileError {
+    FileError {
         line: None,
         message: format!("cannot be read: {e}"),
-    };
+    }
+}
+
+/// [`read_file`] on the calling thread, below `real_root` (the source folder with symbolic
+/// links resolved, which a bulk reader resolves once rather than per file).
+pub fn read_file_blocking(
+    real_root: &Path,
+    path: &ArticlePath,
+    tz: Tz,
+) -> Result<(FileArticle, String), FileError> {
     // Never read outside the source folder: a link (of the file or of its section folder)
     // that resolves elsewhere (another folder, /etc/passwd, /proc/self/environ) is refused.
-    let real_root = tokio::fs::canonicalize(root).await.map_err(unreadable)?;
-    let real = tokio::fs::canonicalize(&abs).await.map_err(unreadable)?;
-    if !real.starts_with(&real_root) {
+    let real = std::fs::canonicalize(real_root.join(&path.key)).map_err(unreadable)?;
+    if !real.starts_with(real_root) {
         return Err(FileError {
             line: None,
             message: "is a link to a file outside the source folder; refused".into(),
         });
     }
-    let meta = tokio::fs::metadata(&real).await.map_err(unreadable)?;
+    let meta = std::fs::metadata(&real).map_err(unreadable)?;
     if !meta.is_file() {
         return Err(FileError {
             line: None,
@@ -115,7 +136,7 @@ pub async fn read_file(
             message: format!("is larger than {MAX_FILE_BYTES} bytes"),
         });
     }
-    let bytes = tokio::fs::read(&real).await.map_err(unreadable)?;
+    let bytes = std::fs::read(&real).map_err(unreadable)?;
     let hash = hex::encode(Sha256::digest(&bytes));
     let text = String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
@@ -137,16 +158,21 @@ pub async fn ingest_file(
     ingest
         .put(&file.id, file.input.clone(), source)
         .await
-        .map_err(|e| match e {
-            AppError::Invalid { message, field } | AppError::BadRequest { message, field } => {
-                let line = field.as_deref().and_then(|f| file.line_of(f));
-                FileError { line, message }
-            }
-            other => FileError {
-                line: None,
-                message: format!("could not be stored: {other:#}"),
-            },
-        })
+        .map_err(|e| rejected(file, e))
+}
+
+/// What a refusal of `file` says, pointed at the front matter line of the field it names.
+pub fn rejected(file: &FileArticle, e: AppError) -> FileError {
+    match e {
+        AppError::Invalid { message, field } | AppError::BadRequest { message, field } => {
+            let line = field.as_deref().and_then(|f| file.line_of(f));
+            FileError { line, message }
+        }
+        other => FileError {
+            line: None,
+            message: format!("could not be stored: {other:#}"),
+        },
+    }
 }
 
 /// `content/news/x.md:3: message` (or without the line when unknown).

@@ -6,6 +6,7 @@ mod files;
 pub mod front_matter;
 #[cfg(test)]
 mod front_matter_tests;
+mod prepare;
 mod watch;
 
 use std::{
@@ -18,6 +19,7 @@ use chrono_tz::Tz;
 
 pub use files::{ArticlePath, article_path, describe, ingest_file, list_files, read_file};
 pub use front_matter::{BodyFormat, FileError};
+pub use prepare::{Prepared, prepare_batch, prepare_file};
 use watch::{Batch, Watcher};
 
 use super::{

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# `tidings import DIR` on PostgreSQL (issue 15, goal >= 20,000 rows/s), against a reference
+# measured in the same run: psql `\copy` of the same rows (id, section, title, body) into a
+# bare table, what PostgreSQL itself takes to take in that much text.
+#
+#   bash benches/import_articles.sh                 # 200,000 articles
+#   N=20000 bash benches/import_articles.sh
+#   PG_ADMIN_URL=postgres://root@127.0.0.1:5432/test bash benches/import_articles.sh
+#
+# It makes its own database (dropped at exit), writes N article files in the directory-source
+# layout (four sections; bodies are real text from /work/shared/fixtures or content/, cut and
+# rotated differently for each file), builds and runs the release binary twice: a first
+# import (every article created) and a second one after a tenth of the files were edited
+# (updated, the rest unchanged). The importer's own log says how its time split between
+# preparing files (reading, Markdown, sanitising, on every core) and storing them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${N:-200000}
+PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://root@127.0.0.1:5432/test}
+DB_NAME=${DB_NAME:-tidings_import_bench}
+PG_URL="${PG_ADMIN_URL%/*}/$DB_NAME"
+FIXTURES=${FIXTURES:-/work/shared/fixtures/articles}
+[[ -d "$FIXTURES" ]] || FIXTURES=content
+WORK=$(mktemp -d /tmp/tidings-importbench.XXXXXX)
+
+cleanup() {
+    psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+command -v psql >/dev/null || { echo "psql is needed (PostgreSQL client)"; exit 1; }
+psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" -c "CREATE DATABASE $DB_NAME" >/dev/null
+
+echo "building the release binary…"
+cargo build --release --quiet
+BIN=target/release/tidings
+
+echo "writing $N article files under $WORK/content…"
+python3 - "$FIXTURES" "$WORK/content" "$WORK/reference.tsv" "$N" <<'PY'
+import os, sys, pathlib
+fixtures, out, tsv, n = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+paragraphs = []
+for path in sorted(pathlib.Path(fixtures).rglob("*.md")):
+    text = path.read_text(encoding="utf-8")
+    body = text.split("+++", 2)[2] if text.startswith("+++") else text
+    paragraphs += [p.strip() for p in body.split("\n\n") if p.strip()]
+assert paragraphs, "no fixture text found"
+sections = ["news", "notices", "grassroots", "about"]
+for s in sections:
+    (out / s).mkdir(parents=True, exist_ok=True)
+def esc(s):
+    return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+with open(tsv, "w", encoding="utf-8") as ref:
+    for i in range(n):
+        section = sections[i % 4]
+        k = i % len(paragraphs)
+        # Four to eight paragraphs, starting at a different place for each file.
+        body = "\n\n".join(paragraphs[(k + j) % len(paragraphs)] for j in range(4 + i % 5))
+        title = f"{paragraphs[k][:24].strip()}（第{i}号）".replace('"', "“")
+        day = 1 + i % 28
+        front = (f'+++\ntitle = "{title}"\nurl = "https://www.example.org/{section}/a{i}.html"\n'
+                 f'author = "张鹏"\ntags = ["工会", "第{i % 50}期"]\n'
+                 f'published_at = "2025-02-{day:02d}T09:00:00+08:00"\n+++\n\n')
+        (out / section / f"a{i:07d}.md").write_text(front + body + "\n", encoding="utf-8")
+        ref.write(f"{section}/a{i:07d}\t{section}\t{esc(title)}\t{esc(body)}\n")
+PY
+du -sh "$WORK/content" | sed 's/^/content size: /'
+
+CONFIG=tests/data/no-sources.toml
+run_import() { # $1: label
+    local log="$WORK/import-$1.log" start end
+    start=$(date +%s.%N)
+    TIDINGS_CONFIG=$CONFIG TIDINGS_DATABASE__URL=$PG_URL RUST_LOG=info "$BIN" import "$WORK/content" >"$log" 2>&1 || { cat "$log"; exit 1; }
+    end=$(date +%s.%N)
+    grep -h "imported" "$log" | tail -n 1
+    grep -h "import finished" "$log" | sed -E 's/.*import finished *//' | sed 's/^/  importer log: /'
+    echo "$end - $start" | bc -l
+}
+
+# Migrations first, outside the timing (as any deployment has run them before an import).
+TIDINGS_CONFIG=$CONFIG TIDINGS_DATABASE__URL=$PG_URL "$BIN" migrate >/dev/null
+
+echo "== tidings import, first run (all created)"
+first=$(run_import first); echo "$first" | head -n -1
+t1=$(echo "$first" | tail -n 1)
+
+echo "== tidings import, second run (one file in ten edited: updated; the rest unchanged)"
+python3 - "$WORK/content" <<'PY'
+import pathlib, sys
+for i, p in enumerate(sorted(pathlib.Path(sys.argv[1]).rglob("*.md"))):
+    if i % 10 == 0:
+        p.write_text(p.read_text(encoding="utf-8") + "\n（修订）\n", encoding="utf-8")
+PY
+second=$(run_import second); echo "$second" | head -n -1
+t2=$(echo "$second" | tail -n 1)
+
+echo "== reference: psql \\copy of the same rows into a bare table"
+psql -q "$PG_URL" -c "CREATE TABLE copy_reference (id TEXT, section TEXT, title TEXT, body TEXT)"
+start=$(date +%s.%N)
+psql -q "$PG_URL" -c "\\copy copy_reference FROM '$WORK/reference.tsv'"
+end=$(date +%s.%N)
+tc=$(echo "$end - $start" | bc -l)
+
+rate() { echo "$N / $1" | bc -l | xargs printf "%.0f"; }
+printf "\n%-34s %10s %12s %8s\n" "N=$N" "seconds" "rows/s" "ratio"
+printf "%-34s %10.2f %12s %8s\n" "psql \\copy (reference)" "$tc" "$(rate "$tc")" "1.0"
+printf "%-34s %10.2f %12s %8.1f\n" "tidings import (created)" "$t1" "$(rate "$t1")" "$(echo "$t1 / $tc" | bc -l)"
+printf "%-34s %10.2f %12s %8.1f\n" "tidings import (10% updated)" "$t2" "$(rate "$t2")" "$(echo "$t2 / $tc" | bc -l)"
