@@ -14,9 +14,8 @@
 use anyhow::Context;
 
 use super::{
-    Audience, Backend, PLAN_CHUNK, PLAN_LEASE_MS, PlanLease, Store,
-    planning::{INSERT_PLANNING_RUN, bind_audience},
-    read_pool, write_tx,
+    Audience, Backend, PLAN_CHUNK, PLAN_LEASE_MS, PlanLease, Store, planning::INSERT_PLANNING_RUN,
+    planning_audience::bind_audience, read_pool, write_tx,
 };
 
 /// What evaluating an instant schedule did.

@@ -288,3 +288,4 @@ mod feed_identity;
 pub use feed_identity::StoredFeedIdentity;
 mod planning;
 pub use planning::{Audience, PLAN_CHUNK, PLAN_LEASE_MS, PlanLease, PlanStep};
+mod planning_audience;

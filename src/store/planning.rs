@@ -19,7 +19,8 @@ use std::time::Instant;
 use anyhow::Context;
 
 // `read_pool!` and `write_tx!` are in textual scope: this module is declared after them.
-use super::{Backend, Store, statistics::Table};
+pub use super::planning_audience::Audience;
+use super::{Backend, Store, planning_audience::bind_audience, statistics::Table};
 
 /// Subscribers a chunk plans unless told otherwise (`digests.plan_chunk`): about a quarter of
 /// a second of PostgreSQL's time, so a million subscribers make a hundred short transactions.
@@ -28,72 +29,6 @@ pub const PLAN_CHUNK: i64 = 10_000;
 /// The planning lease of the store's own planning loop ([`Store::plan_to_end`]), as
 /// `digests.lease_seconds` is by default: a crashed planner's run is resumed this long after.
 pub const PLAN_LEASE_MS: i64 = 120_000;
-
-/// Who a run mails (each of them active), as its planning reads it back from the run's row,
-/// so that whoever resumes a planning mails the same people.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Audience {
-    /// The subscribers of a schedule: a digest run, fired or manual.
-    Schedule(String),
-    /// The subscribers of an instant schedule who follow every section, or a section with an
-    /// article that became visible in `(since, until]`.
-    Followers {
-        schedule: String,
-        since: i64,
-        until: i64,
-    },
-    /// Everyone who follows a section (or every section), whatever their schedule: an
-    /// announcement.
-    Section(String),
-}
-
-impl Audience {
-    /// The condition on `s` (subscribers), its parameters numbered from `$k`; bound by
-    /// `bind_audience!`.
-    pub(super) fn filter(&self, k: usize) -> String {
-        match self {
-            Audience::Schedule(_) => format!("s.status = 'active' AND s.schedule = ${k}"),
-            Audience::Followers { .. } => format!(
-                "s.status = 'active' AND s.schedule = ${k} AND (s.all_sections = ${} OR EXISTS (
-                   SELECT 1 FROM subscriber_sections ss
-                   WHERE ss.subscriber_id = s.id AND ss.section IN (
-                     SELECT a.section FROM articles a
-                     WHERE a.retracted_at IS NULL AND a.visible_at > ${} AND a.visible_at <= ${}
-                       AND a.published_at <= ${})))",
-                k + 1,
-                k + 2,
-                k + 3,
-                k + 3
-            ),
-            Audience::Section(_) => format!(
-                "s.status = 'active' AND (s.all_sections = ${} OR EXISTS (
-                   SELECT 1 FROM subscriber_sections ss
-                   WHERE ss.subscriber_id = s.id AND ss.section = ${k}))",
-                k + 1
-            ),
-        }
-    }
-}
-
-/// Binds the parameters of [`Audience::filter`] in order.
-macro_rules! bind_audience {
-    ($query:expr, $audience:expr) => {
-        match $audience {
-            Audience::Schedule(schedule) => $query.bind(schedule.clone()),
-            Audience::Followers {
-                schedule,
-                since,
-                until,
-            } => $query
-                .bind(schedule.clone())
-                .bind(true)
-                .bind(*since)
-                .bind(*until),
-            Audience::Section(section) => $query.bind(section.clone()).bind(true),
-        }
-    };
-}
-pub(super) use bind_audience;
 
 /// Inserts a run to plan, `ON CONFLICT (schedule, fire_at) DO NOTHING`: `$1` schedule, `$2`
 /// fire_at, `$3` now, `$4` cutoff, `$5` manual, `$6` planner, `$7` its lease's end, `$8` the

@@ -117,6 +117,12 @@ impl FaultSmtp {
         self.messages().into_iter().flat_map(|m| m.to).collect()
     }
 
+    /// How many more times RCPT TO `rcpt` will be answered 451 (0 once its faults are used up).
+    pub fn transient_left(&self, rcpt: &str) -> usize {
+        let f = self.faults.lock().unwrap();
+        f.transient_times.get(rcpt).copied().unwrap_or(0)
+    }
+
     /// How many messages to `rcpt` were received so far.
     pub fn count_to(&self, rcpt: &str) -> usize {
         self.recipients().iter().filter(|r| *r == rcpt).count()
