@@ -279,3 +279,5 @@ mod send_budgets;
 pub use send_budgets::SendBudget;
 mod feed_identity;
 pub use feed_identity::StoredFeedIdentity;
+mod subscriber_bulk;
+mod subscriber_bulk_rows;

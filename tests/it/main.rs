@@ -63,6 +63,8 @@ mod ops;
 mod resubscribe;
 mod scale_claims;
 mod scale_counters;
+mod scale_import_subscribers;
+mod scale_import_subscribers_counts;
 mod scale_retention;
 mod scale_statistics;
 mod schedule_names;
