@@ -289,3 +289,5 @@ pub use feed_identity::StoredFeedIdentity;
 mod planning;
 pub use planning::{Audience, PLAN_CHUNK, PLAN_LEASE_MS, PlanLease, PlanStep};
 mod planning_audience;
+mod subscriber_bulk;
+mod subscriber_bulk_rows;

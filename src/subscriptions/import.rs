@@ -15,8 +15,6 @@ use crate::{
     store::{ImportOutcome, ImportRow, Store},
 };
 
-/// Rows written per transaction.
-const BATCH: usize = 500;
 /// Problems listed in a report; beyond this only counted, so a bad file cannot blow it up.
 const MAX_LISTED: usize = 1000;
 
@@ -89,7 +87,9 @@ pub async fn import_csv(
         Err(why) => return Ok(Err(why)),
     };
     let mut report = ImportReport::default();
-    let mut batch: Vec<(u64, ImportRow)> = Vec::with_capacity(BATCH);
+    // Rows written per transaction: what suits the database (see `Store::import_batch_rows`).
+    let size = store.import_batch_rows();
+    let mut batch = Batch::with_capacity(size);
     let mut record = csv::ByteRecord::new();
     let mut rows = 0u64;
     loop {
@@ -114,7 +114,10 @@ pub async fn import_csv(
             rows += 1;
             let line = record.position().map_or(0, |p| p.line());
             match parse_row(&record, &cols, rules) {
-                Ok(row) => batch.push((line, row)),
+                Ok(row) => {
+                    batch.lines.push(line);
+                    batch.rows.push(row);
+                }
                 Err((field, error)) => ImportReport::note(
                     &mut report.errors,
                     &mut report.errors_total,
@@ -126,7 +129,7 @@ pub async fn import_csv(
                 ),
             }
         }
-        if batch.len() >= BATCH || (!more && !batch.is_empty()) {
+        if batch.rows.len() >= size || (!more && !batch.rows.is_empty()) {
             store_batch(store, &mut batch, now_ms, &mut report).await?;
             progress(reader.position().byte(), rows);
         }
@@ -238,15 +241,31 @@ pub fn preview_csv(
     }
 }
 
+/// Valid rows waiting to be stored, with their line numbers.
+struct Batch {
+    lines: Vec<u64>,
+    rows: Vec<ImportRow>,
+}
+
+impl Batch {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            lines: Vec::with_capacity(n),
+            rows: Vec::with_capacity(n),
+        }
+    }
+}
+
+/// Stores the batch and adds what happened to `report`; leaves the batch empty.
 async fn store_batch(
     store: &Store,
-    batch: &mut Vec<(u64, ImportRow)>,
+    batch: &mut Batch,
     now_ms: i64,
     report: &mut ImportReport,
 ) -> anyhow::Result<()> {
-    let rows: Vec<ImportRow> = batch.iter().map(|(_, r)| r.clone()).collect();
-    let outcomes = store.import_subscribers(&rows, now_ms).await?;
-    for ((line, row), outcome) in batch.drain(..).zip(outcomes) {
+    let outcomes = store.import_subscribers(&batch.rows, now_ms).await?;
+    let rows = batch.lines.drain(..).zip(batch.rows.drain(..));
+    for ((line, row), outcome) in rows.zip(outcomes) {
         match outcome {
             ImportOutcome::Created => report.created += 1,
             ImportOutcome::Updated => report.updated += 1,

@@ -67,6 +67,8 @@ mod scale_import_articles;
 mod scale_import_articles_rules;
 mod scale_planning;
 mod scale_planning_processes;
+mod scale_import_subscribers;
+mod scale_import_subscribers_counts;
 mod scale_retention;
 mod scale_statistics;
 mod schedule_names;
