@@ -11,6 +11,7 @@
 #   N=50000 RUNS=3 benches/wal.sh
 #   BIN=/tmp/tidings-main UPTO=0212 benches/wal.sh # a build of an older checkout, its schema
 #   SHARED=1 benches/wal.sh                        # on the server of PG_ADMIN_URL instead
+#   EXTRA_SQL="ALTER TABLE deliveries SET (fillfactor = 70)" benches/wal.sh  # to try a change
 #
 # By default it starts a private PostgreSQL cluster of its own (initdb in a scratch folder,
 # autovacuum off as on the shared server, pg_stat_statements loaded), because WAL positions
@@ -54,12 +55,15 @@ trap cleanup EXIT
 
 bench_tools
 bench_build
+echo "== binary $BIN"
 
 # --- the server ----------------------------------------------------------------------------
 if [[ -z "${SHARED:-}" ]]; then
     PRIVATE=$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -1)
     [[ -x "$PRIVATE/initdb" ]] || { echo "no initdb found: run with SHARED=1"; exit 1; }
     echo "== private PostgreSQL cluster ($PRIVATE) on port $PG_PORT"
+    mkdir -m 700 "$WORK/pg"
+    if [[ $(id -u) -eq 0 ]]; then chown postgres: "$WORK/pg"; fi
     as_postgres "$PRIVATE/initdb -D $WORK/pg -U root --auth=trust -E UTF8" >"$WORK/initdb.log"
     as_postgres "$PRIVATE/pg_ctl -D $WORK/pg -l $WORK/pg/server.log -w start -o \"-p $PG_PORT \
         -k $WORK/pg -c listen_addresses=127.0.0.1 -c autovacuum=off \
@@ -71,6 +75,7 @@ fi
 bench_create_db
 echo "== database $DB_NAME: migrations up to ${UPTO:-the last}, $N subscribers"
 bench_migrate
+if [[ -n "${EXTRA_SQL:-}" ]]; then psql -qX -v ON_ERROR_STOP=1 "$PG_URL" -c "$EXTRA_SQL"; fi
 ADMIN_DB="${PG_ADMIN_URL%/*}/postgres"
 STATEMENTS=""
 if psql -qAtX "$ADMIN_DB" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1 &&
@@ -123,10 +128,13 @@ report() { # $1 = run number, $2 = before prefix, $3 = after prefix, $4 = second
             { calls += $1 }
             END { printf "statements per delivery (pg_stat_statements): %.4f, plus %.4f BEGIN/COMMIT\n",
                     calls / n, tx / n }' "$3.statements"
-        echo "the statements that wrote the most WAL, per delivery: calls, rows, WAL bytes"
-        awk -F'|' -v n="$total" 'NR <= 8 && $3 > 0 {
-            printf "  %8.4f %8.3f %8.1f  %s\n", $1 / n, $2 / n, $3 / n, substr($4, 1, 90) }' \
-            "$3.statements"
+        # Statements that differ only in their number of VALUES rows are one kind.
+        echo "statements by WAL written, per delivery: calls, rows, WAL bytes"
+        awk -F'|' -v n="$total" '$4 !~ /^(BEGIN|COMMIT|ROLLBACK)/ {
+                k = $4; gsub(/\$[0-9]+/, "$", k); k = substr(k, 1, 70); c[k] += $1; r[k] += $2; w[k] += $3 }
+            END { for (k in w) if (w[k] / n >= 1)
+                    printf "  %8.4f %8.3f %8.1f  %s\n", c[k] / n, r[k] / n, w[k] / n, k }' \
+            "$3.statements" | sort -k3,3 -n -r
     fi
 }
 
