@@ -8,6 +8,12 @@
 //! passes where its previous claim ended ([`ClaimKey`]) and the claim starts there; a claim
 //! without it (the first, one every few seconds, and whenever the queue runs short) starts at
 //! the beginning, and it alone looks for deliveries orphaned by a stopped sender.
+//!
+//! No index reads `lease_owner` or `lease_until` (migration 0213), and the table keeps room on
+//! each page: a claim and a lease renewal then change no indexed column, and PostgreSQL makes
+//! them HOT updates (no new index entries, the old row version reclaimed with its page instead
+//! of left for VACUUM). Leases are therefore renewed by the ids a loop holds, and orphans are
+//! found among the deliveries being sent (`deliveries_sending`, on `sending_at`).
 
 use anyhow::Context;
 
@@ -132,21 +138,37 @@ impl Store {
         })
     }
 
-    /// Extends the lease of every delivery `owner` still holds; returns their ids (a claimed
-    /// delivery missing from the answer was taken over by another worker).
-    pub async fn renew_leases(&self, owner: &str, lease_until: i64) -> anyhow::Result<Vec<i64>> {
+    /// Extends the lease of those of `ids` that `owner` still holds; returns their ids (a
+    /// claimed delivery missing from the answer was taken over by another worker, or is
+    /// finished). By primary key: no index reads the lease columns (migration 0213), so that a
+    /// claim and a renewal change no indexed column and are HOT updates on PostgreSQL.
+    pub async fn renew_leases(
+        &self,
+        owner: &str,
+        ids: &[i64],
+        lease_until: i64,
+    ) -> anyhow::Result<Vec<i64>> {
+        let mut held = Vec::with_capacity(ids.len());
         write_tx!(self, |tx| {
-            let ids: Vec<i64> = sqlx::query_scalar(
-                "UPDATE deliveries SET lease_until = $2
-                 WHERE lease_owner = $1 AND status = 'pending' RETURNING id",
-            )
-            .bind(owner)
-            .bind(lease_until)
-            .fetch_all(&mut *tx)
-            .await
-            .context("renew leases")?;
+            for chunk in ids.chunks(super::MAX_BATCH) {
+                let marks = (0..chunk.len())
+                    .map(|i| format!("${}", i + 3))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "UPDATE deliveries SET lease_until = $2
+                     WHERE id IN ({marks}) AND lease_owner = $1 AND status = 'pending'
+                     RETURNING id"
+                );
+                let mut q = sqlx::query_scalar(&sql).bind(owner).bind(lease_until);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                let renewed: Vec<i64> = q.fetch_all(&mut *tx).await.context("renew leases")?;
+                held.extend(renewed);
+            }
             tx.commit().await.context("commit lease renewal")?;
-            Ok(ids)
-        })
+        });
+        Ok(held)
     }
 }

@@ -80,7 +80,7 @@ on_both_backends! {
         assert!(during.claims.is_empty(), "a held lease was handed out again: {during:?}");
 
         // A renewal keeps them: still not claimable after the first lease would have ended.
-        let held = store.renew_leases("worker-a", t + 3 * minute).await.unwrap();
+        let held = store.renew_leases("worker-a", &ids(&first), t + 3 * minute).await.unwrap();
         assert_eq!(held.len(), 7);
         let renewed = store.claim_deliveries("worker-b", t + 2 * minute, t + 3 * minute, 100, &POLICY).await.unwrap();
         assert!(renewed.claims.is_empty(), "a renewed lease was handed out: {renewed:?}");
@@ -89,7 +89,7 @@ on_both_backends! {
         let later = t + 3 * minute + 1;
         let taken = store.claim_deliveries("worker-b", later, later + minute, 100, &POLICY).await.unwrap().claims;
         assert_eq!(ids(&taken), ids(&first));
-        assert!(store.renew_leases("worker-a", later + minute).await.unwrap().is_empty(), "the old holder renewed a lost lease");
+        assert!(store.renew_leases("worker-a", &ids(&first), later + minute).await.unwrap().is_empty(), "the old holder renewed a lost lease");
 
         // The old holder asks to send: refused (lost), while the new holder is granted.
         let intents: Vec<Intent> = first.iter().map(|c| intent("worker-a", c)).collect();

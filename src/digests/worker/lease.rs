@@ -68,7 +68,7 @@ impl Lease {
                 _ = tokio::time::sleep(every) => {}
             }
             let until = to_ms(state.clock.now() + lease);
-            match state.store.renew_leases(&self.owner, until).await {
+            match state.store.renew_leases(&self.owner, batch, until).await {
                 Ok(held) => {
                     let held: HashSet<i64> = held.into_iter().collect();
                     let mut lost = self.lost.lock().expect("lease lock");
