@@ -76,15 +76,7 @@ async fn not_found(app: &common::TestApp, method: reqwest::Method, path: &str) -
 }
 
 async fn import(app: &common::TestApp, csv: &str) -> Value {
-    let r = app
-        .client
-        .post(app.url("/api/v1/subscribers/import"))
-        .bearer_auth(common::ADMIN_TOKEN)
-        .header("content-type", "text/csv")
-        .body(csv.to_owned())
-        .send()
-        .await
-        .unwrap();
+    let r = app.import_subscribers(csv).await;
     assert_eq!(r.status(), StatusCode::OK);
     r.json().await.unwrap()
 }

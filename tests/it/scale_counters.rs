@@ -57,8 +57,7 @@ fn figures(r: Row) -> Figures {
 
 /// `(counters, recount)` of `run`, read straight from the database at `url`.
 async fn in_database(url: &str, run: i64) -> (Figures, Figures) {
-    if url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+    with_pool!(url, |pool| {
         let c: Row = sqlx::query_as(COUNTERS)
             .bind(run)
             .fetch_one(&pool)
@@ -69,50 +68,22 @@ async fn in_database(url: &str, run: i64) -> (Figures, Figures) {
             .fetch_one(&pool)
             .await
             .unwrap();
-        pool.close().await;
         (figures(c), figures(r))
-    } else {
-        let pool = sqlx::PgPool::connect(url).await.unwrap();
-        let c: Row = sqlx::query_as(COUNTERS)
-            .bind(run)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        let r: Row = sqlx::query_as(RECOUNT)
-            .bind(run)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-        (figures(c), figures(r))
-    }
+    })
 }
 
 /// The addresses of `run`'s deliveries with `status`.
 async fn emails_with_status(url: &str, run: i64, status: &str) -> Vec<String> {
     const SQL: &str = "SELECT s.email FROM deliveries d JOIN subscribers s
         ON s.id = d.subscriber_id WHERE d.run_id = $1 AND d.status = $2";
-    if url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-        let v = sqlx::query_scalar(SQL)
+    with_pool!(url, |pool| {
+        sqlx::query_scalar(SQL)
             .bind(run)
             .bind(status)
             .fetch_all(&pool)
             .await
-            .unwrap();
-        pool.close().await;
-        v
-    } else {
-        let pool = sqlx::PgPool::connect(url).await.unwrap();
-        let v = sqlx::query_scalar(SQL)
-            .bind(run)
-            .bind(status)
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-        v
-    }
+            .unwrap()
+    })
 }
 
 /// Asserts that the API's figures of `run`, its figures in the runs list and the queue depth

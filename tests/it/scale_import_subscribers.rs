@@ -17,15 +17,7 @@ use tidings::{
 
 /// Imports `csv` through `POST /api/v1/subscribers/import`; the report.
 pub(crate) async fn import(app: &common::TestApp, csv: &str) -> Value {
-    let r = app
-        .client
-        .post(app.url("/api/v1/subscribers/import"))
-        .bearer_auth(common::ADMIN_TOKEN)
-        .header("content-type", "text/csv")
-        .body(csv.to_owned())
-        .send()
-        .await
-        .unwrap();
+    let r = app.import_subscribers(csv).await;
     assert_eq!(r.status(), StatusCode::OK);
     r.json().await.unwrap()
 }
@@ -47,25 +39,13 @@ async fn import_direct(app: &common::TestApp, csv: &str) -> Value {
 /// Runs `sql` (a statement, or a query of one BIGINT) straight on the app's database, with
 /// `arg` bound to `$1` when given.
 pub(crate) async fn sql(app: &common::TestApp, sql: &str, arg: Option<&str>) -> i64 {
-    if app.database_url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+    with_pool!(&app.database_url, |pool| {
         let mut q = sqlx::query_scalar::<_, i64>(sql);
         if let Some(a) = arg {
             q = q.bind(a);
         }
-        let n = q.fetch_optional(&pool).await.unwrap().unwrap_or(0);
-        pool.close().await;
-        n
-    } else {
-        let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
-        let mut q = sqlx::query_scalar::<_, i64>(sql);
-        if let Some(a) = arg {
-            q = q.bind(a);
-        }
-        let n = q.fetch_optional(&pool).await.unwrap().unwrap_or(0);
-        pool.close().await;
-        n
-    }
+        q.fetch_optional(&pool).await.unwrap().unwrap_or(0)
+    })
 }
 
 /// Waits until `email` is stored: a sign-up is written by the outbox worker after the answer.

@@ -39,23 +39,6 @@ pub(crate) struct Planned {
     pub recount: (i64, i64),
 }
 
-/// Runs `$body` with `$pool` connected to the database at `$url`, whichever backend it is.
-macro_rules! with_pool {
-    ($url:expr, |$pool:ident| $body:expr) => {
-        if $url.starts_with("sqlite:") {
-            let $pool = sqlx::SqlitePool::connect($url).await.unwrap();
-            let out = $body;
-            $pool.close().await;
-            out
-        } else {
-            let $pool = sqlx::PgPool::connect($url).await.unwrap();
-            let out = $body;
-            $pool.close().await;
-            out
-        }
-    };
-}
-
 /// Reads [`Planned`] of run `run` of `schedule` straight from the database at `url`.
 pub(crate) async fn planned(url: &str, run: i64, schedule: &str) -> Planned {
     with_pool!(url, |pool| {

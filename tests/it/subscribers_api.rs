@@ -7,15 +7,7 @@ use serde_json::{Value, json};
 use tidings::{clock::to_ms, domain::SubscriberStatus};
 
 async fn import(app: &common::TestApp, csv: &str) -> (StatusCode, Value) {
-    let r = app
-        .client
-        .post(app.url("/api/v1/subscribers/import"))
-        .bearer_auth(common::ADMIN_TOKEN)
-        .header("content-type", "text/csv")
-        .body(csv.to_owned())
-        .send()
-        .await
-        .unwrap();
+    let r = app.import_subscribers(csv).await;
     (r.status(), r.json().await.unwrap_or(Value::Null))
 }
 

@@ -213,6 +213,18 @@ impl TestApp {
             .expect("PUT article")
     }
 
+    /// POST `csv` to `/api/v1/subscribers/import` as the admin.
+    pub async fn import_subscribers(&self, csv: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/subscribers/import"))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("content-type", "text/csv")
+            .body(csv.to_owned())
+            .send()
+            .await
+            .expect("POST subscribers import")
+    }
+
     /// GET an article as the publisher.
     pub async fn get_article(&self, id: &str) -> reqwest::Response {
         self.client
@@ -299,6 +311,23 @@ pub fn article(section: &str, title: &str) -> serde_json::Value {
         "content_html": "<p>职工之家建设取得新进展。</p>",
         "published_at": "2025-02-21T09:00:00+08:00",
     })
+}
+
+/// Runs `$body` with `$pool` connected to the database at `$url`, whichever backend it is.
+macro_rules! with_pool {
+    ($url:expr, |$pool:ident| $body:expr) => {
+        if $url.starts_with("sqlite:") {
+            let $pool = sqlx::SqlitePool::connect($url).await.unwrap();
+            let out = $body;
+            $pool.close().await;
+            out
+        } else {
+            let $pool = sqlx::PgPool::connect($url).await.unwrap();
+            let out = $body;
+            $pool.close().await;
+            out
+        }
+    };
 }
 
 /// Generates a `sqlite` and a `postgres` test for each body; the PostgreSQL one runs when
