@@ -9,6 +9,7 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use super::{
     MAX_BATCH,
     article_bulk_plan::{Plan, Previous, Staged},
+    articles::{UPDATE_ARTICLE, bind_article},
 };
 
 /// Rows per multi-row INSERT: 17 parameters each stays far below SQLite's 32,766.
@@ -77,30 +78,14 @@ pub(super) async fn merge(
     for &(i, first_seen) in &plan.updates {
         let s = &staged[i];
         let a = s.a;
-        sqlx::query(
-            "UPDATE articles SET section = $2, title = $3, url = $4, content_html = $5,
-                summary = $6, author = $7, image_url = $8, image_caption = $9, tags = $10,
-                published_at = $11, updated_at = $12, visible_at = $13, content_hash = $14,
-                source = $15, created_at = $16, modified_at = $17, retracted_at = NULL
-             WHERE id = $1",
+        bind_article!(
+            sqlx::query(UPDATE_ARTICLE),
+            a,
+            s.tags,
+            s.hash,
+            first_seen,
+            now
         )
-        .bind(&a.id)
-        .bind(&a.section)
-        .bind(&a.title)
-        .bind(&a.url)
-        .bind(&a.content_html)
-        .bind(&a.summary)
-        .bind(&a.author)
-        .bind(a.image.as_ref().map(|i| i.url.as_str()))
-        .bind(a.image.as_ref().and_then(|i| i.caption.as_deref()))
-        .bind(&s.tags)
-        .bind(s.published_at)
-        .bind(s.updated_at)
-        .bind(s.published_at.max(first_seen))
-        .bind(&s.hash)
-        .bind(&a.source)
-        .bind(first_seen)
-        .bind(now)
         .execute(&mut *tx)
         .await
         .context("update changed article")?;

@@ -133,15 +133,25 @@ macro_rules! bind_article {
             .bind($a.image.as_ref().map(|i| i.url.as_str()))
             .bind($a.image.as_ref().and_then(|i| i.caption.as_deref()))
             .bind(&$tags)
-            .bind(to_ms($a.published_at))
-            .bind($a.updated_at.map(to_ms))
-            .bind(to_ms($a.published_at).max($first_seen))
+            .bind($crate::clock::to_ms($a.published_at))
+            .bind($a.updated_at.map($crate::clock::to_ms))
+            .bind($crate::clock::to_ms($a.published_at).max($first_seen))
             .bind(&$hash)
             .bind(&$a.source)
             .bind($first_seen)
             .bind($now)
     };
 }
+
+pub(super) use bind_article;
+
+/// Rewrites a stored article with the 17 values of [`bind_article!`] (and brings a retracted
+/// one back); one article here, each changed one of a batch in `article_bulk_sqlite`.
+pub(super) const UPDATE_ARTICLE: &str = "UPDATE articles SET section = $2, title = $3, url = $4,
+        content_html = $5, summary = $6, author = $7, image_url = $8, image_caption = $9,
+        tags = $10, published_at = $11, updated_at = $12, visible_at = $13, content_hash = $14,
+        source = $15, created_at = $16, modified_at = $17, retracted_at = NULL
+     WHERE id = $1";
 
 impl Store {
     /// Stores `a`: created, updated, or left alone when its content hash is unchanged.
@@ -190,13 +200,7 @@ impl Store {
                     // A revived article counts as new for digests; otherwise it keeps its
                     // first ingest time so that an edit is not mailed again.
                     let first_seen = if revived { now_ms } else { existing.created_at };
-                    let update = sqlx::query(
-                        "UPDATE articles SET section = $2, title = $3, url = $4, content_html = $5,
-                            summary = $6, author = $7, image_url = $8, image_caption = $9, tags = $10,
-                            published_at = $11, updated_at = $12, visible_at = $13, content_hash = $14,
-                            source = $15, created_at = $16, modified_at = $17, retracted_at = NULL
-                         WHERE id = $1",
-                    );
+                    let update = sqlx::query(UPDATE_ARTICLE);
                     bind_article!(update, a, tags, hash, first_seen, now_ms)
                         .execute(&mut *tx)
                         .await
