@@ -111,6 +111,11 @@ impl Branding {
     }
 
     /// What pages and mail in `locale` show (an unknown locale reads as zh-CN).
+    /// The logo's URL, in every language, when one is set.
+    pub fn logo_url(&self) -> Option<String> {
+        self.values().get(LOGO_KEY).cloned()
+    }
+
     pub fn brand(&self, locale: &str) -> Brand {
         let locale = if locale == "en" { "en" } else { "zh-CN" };
         let v = self.values();

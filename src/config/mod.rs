@@ -201,6 +201,9 @@ pub struct DigestsConfig {
     /// Deliveries of runs that finished more than this many days ago are deleted (the runs
     /// and their figures stay); 0 = kept forever.
     pub keep_days: u32,
+    /// Web copies ("view in browser") of runs that finished more than this many days ago are
+    /// deleted; 0 = kept forever (while the person is not erased).
+    pub copy_keep_days: u32,
     /// Subscribers a run plans per transaction (each chunk commits, and is sent, on its own).
     pub plan_chunk: u32,
 }
@@ -213,6 +216,7 @@ impl Default for DigestsConfig {
             lease_seconds: 120,
             uncertain_retry_seconds: 600,
             keep_days: 90,
+            copy_keep_days: 365,
             plan_chunk: 10_000,
         }
     }

@@ -148,6 +148,11 @@ impl Config {
                 "digests.keep_days: must be at most 36500 (100 years); 0 keeps deliveries forever"
             );
         }
+        if self.digests.copy_keep_days > 36_500 {
+            bail!(
+                "digests.copy_keep_days: must be at most 36500 (100 years); 0 keeps web copies forever"
+            );
+        }
         self.validate_sections()?;
         self.validate_schedules()?;
         self.validate_sources()

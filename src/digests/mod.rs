@@ -4,7 +4,7 @@ pub mod announcement;
 pub mod cli;
 pub mod compose;
 pub mod copy_link;
-pub mod describe;
+pub use crate::domain::describe;
 pub mod fire;
 pub mod images;
 pub mod instant;
@@ -167,8 +167,9 @@ impl Digests {
         };
         let names = store.display_names(&self.language).await?;
         let images = picked.articles().iter().filter_map(|a| a.image.as_ref());
+        let logo = self.composer.branding.logo_url();
         (self.composer.renderer.images)
-            .learn(images.map(|i| i.url.as_str()))
+            .learn(images.map(|i| i.url.as_str()).chain(logo.as_deref()))
             .await;
         let composed = self.composer.compose(&compose::Request {
             sections: &sections,

@@ -24,13 +24,7 @@ pub fn tidy(text: &str) -> String {
     out
 }
 
-/// `s` with its first letter upper-cased (no change to Chinese).
-pub fn upper_first(s: &str) -> String {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
-}
+pub use crate::domain::upper_first;
 
 /// `s` on one line, with runs of white space made one space (a subject from an edited
 /// strings file or a name with a line break stays a subject).

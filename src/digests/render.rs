@@ -199,6 +199,8 @@ impl DigestRenderer {
     }
 
     /// Renders one digest: subject, HTML and (for a mail) text.
+    ///
+    /// The logo is drawn [`LOGO_HEIGHT`] pixels high, with a `width` when its size is known.
     pub fn render(&self, letter: &Letter<'_>) -> anyhow::Result<RenderedDigest> {
         let locale = pick_locale(letter.locale);
         let t = &self.templates;
@@ -230,12 +232,15 @@ impl DigestRenderer {
             ),
             Reader::WebCopy { subscribe_url } => (None, None, None, None, Some(subscribe_url)),
         };
+        let logo_size = brand.logo_url.as_deref().and_then(|u| logo_size(self.images.get(u)));
         let ctx = context! {
             t => t.strings(locale),
             subject => &subject,
             preheader,
             site_title => &brand.title,
             logo_url => &brand.logo_url,
+            logo_width => logo_size.map(|s| s.0),
+            logo_height => logo_size.map_or(LOGO_HEIGHT, |s| s.1),
             accent,
             home_url => letter.home_url,
             schedule_name => &schedule_name,
@@ -279,6 +284,26 @@ impl DigestRenderer {
                 &sections.join(&t.text(locale, "digest.list_separator")),
             )
     }
+}
+
+
+/// Height of the logo in the mail's header, in CSS pixels.
+const LOGO_HEIGHT: u32 = 48;
+/// Widest a logo may be: the column inside the card.
+const LOGO_MAX_WIDTH: u32 = 552;
+
+/// The logo's `(width, height)` in the header, from its pixel size: [`LOGO_HEIGHT`] high, or
+/// narrower than that when it would be wider than the column; `None` when unknown. Outlook
+/// sizes a picture by its attributes alone, so both are given when they can be.
+fn logo_size(natural: Option<(u32, u32)>) -> Option<(u32, u32)> {
+    let (w, h) = natural.filter(|(w, h)| *w > 0 && *h > 0)?;
+    let (w, h) = (u64::from(w), u64::from(h));
+    let width = (w * u64::from(LOGO_HEIGHT) / h).max(1);
+    if width <= u64::from(LOGO_MAX_WIDTH) {
+        return Some((width as u32, LOGO_HEIGHT));
+    }
+    let height = (h * u64::from(LOGO_MAX_WIDTH) / w).max(1);
+    Some((LOGO_MAX_WIDTH, height as u32))
 }
 
 #[cfg(test)]

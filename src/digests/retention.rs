@@ -1,7 +1,8 @@
 //! Retention of deliveries (`digests.keep_days`): a background task deletes the deliveries of
 //! runs that finished more than `keep_days` ago, [`BATCH`] per transaction with a short pause
 //! between, so that neither the writer nor the claims ever wait long behind it. The runs stay,
-//! with their figures.
+//! with their figures. Web copies of digests outlive their deliveries: they go once their run
+//! finished more than `copy_keep_days` ago.
 //!
 //! Every process runs it: once soon after start, then about hourly, at jittered instants of
 //! the app's clock, so that processes started together do not purge together. Two processes
@@ -26,9 +27,11 @@ pub const SPREAD: chrono::Duration = chrono::Duration::minutes(5);
 /// Pause between two batches of a pass.
 const PAUSE: Duration = Duration::from_millis(50);
 
-/// Starts the retention task, unless deliveries are kept forever (`keep_days = 0`).
+/// Starts the retention task, unless deliveries and web copies are kept forever
+/// (`keep_days = 0`, `copy_keep_days = 0`).
 pub fn spawn(state: &AppState, tasks: &mut JoinSet<()>) {
-    if state.config.digests.keep_days > 0 {
+    let digests = &state.config.digests;
+    if digests.keep_days > 0 || digests.copy_keep_days > 0 {
         tasks.spawn(run(state.clone()));
     }
 }
@@ -61,10 +64,28 @@ async fn run(state: AppState) {
     }
 }
 
-/// One pass: deletes the deliveries of every run that finished before the cutoff, batch by
-/// batch; how many it deleted. Stops early on shutdown.
+/// One pass: deletes the deliveries of every run that finished more than `keep_days` ago, then
+/// the web copies of those that finished more than `copy_keep_days` ago, batch by batch; how
+/// many deliveries it deleted. Stops early on shutdown.
 pub async fn pass(state: &AppState) -> anyhow::Result<u64> {
-    let keep = chrono::Duration::days(i64::from(state.config.digests.keep_days));
+    let total = purge_deliveries(state).await?;
+    let copies = purge_copies(state).await?;
+    if copies > 0 {
+        tracing::info!(
+            copies,
+            copy_keep_days = state.config.digests.copy_keep_days,
+            "old web copies deleted"
+        );
+    }
+    Ok(total)
+}
+
+async fn purge_deliveries(state: &AppState) -> anyhow::Result<u64> {
+    let days = state.config.digests.keep_days;
+    if days == 0 {
+        return Ok(0);
+    }
+    let keep = chrono::Duration::days(i64::from(days));
     let mut from = None;
     let mut total = 0;
     while !state.shutdown.is_cancelled() {
@@ -86,5 +107,27 @@ pub async fn pass(state: &AppState) -> anyhow::Result<u64> {
         }
     }
     state.store.deliveries_purged(total);
+    Ok(total)
+}
+
+async fn purge_copies(state: &AppState) -> anyhow::Result<u64> {
+    let days = state.config.digests.copy_keep_days;
+    if days == 0 {
+        return Ok(0);
+    }
+    let keep = chrono::Duration::days(i64::from(days));
+    let mut total = 0;
+    while !state.shutdown.is_cancelled() {
+        let cutoff = to_ms(state.clock.now() - keep);
+        let gone = state.store.purge_digest_copies(cutoff, BATCH).await?;
+        if gone == 0 {
+            break;
+        }
+        total += gone;
+        tokio::select! {
+            _ = state.shutdown.cancelled() => break,
+            _ = tokio::time::sleep(PAUSE) => {}
+        }
+    }
     Ok(total)
 }

@@ -98,8 +98,9 @@ async fn copy(s: &CopyState, id: i64) -> anyhow::Result<Option<(&'static str, St
     let names = store.display_names(&s.language).await?;
     let composer = &s.composer;
     let images = articles.iter().filter_map(|a| a.image.as_ref());
+    let logo = composer.branding.logo_url();
     (composer.renderer.images)
-        .learn(images.map(|i| i.url.as_str()))
+        .learn(images.map(|i| i.url.as_str()).chain(logo.as_deref()))
         .await;
     let locale = pick_locale(&copy.locale);
     let brand = composer.branding.brand(locale);

@@ -6,6 +6,7 @@
 mod admin;
 mod article;
 mod cron;
+pub mod describe;
 mod display;
 mod email;
 mod mailbox;
@@ -37,5 +38,5 @@ pub use status::{
     SubscriberStatus, TokenKind, UnknownValue,
 };
 pub use subscriber::{Preferences, Subscriber};
-pub use text::{check_text, strip_invalid_chars};
+pub use text::{check_text, strip_invalid_chars, upper_first};
 pub use timezone::TimeZone;

@@ -76,6 +76,24 @@ pub struct ScheduleFields {
 pub struct ScheduleChoice {
     pub slug: String,
     pub name: String,
+    pub cron: String,
+    pub timezone: String,
+    /// An instant schedule's window; `None` for a digest.
+    pub window_seconds: Option<i64>,
+}
+
+impl ScheduleChoice {
+    /// When its mail comes, in words of `locale`, for the member choosing it: "every day at
+    /// 07:00 (Asia/Shanghai)", "within 10 minutes of a publication …"; empty when the cron
+    /// does not parse (it always does once stored).
+    pub fn when(&self, locale: &str) -> String {
+        if let Some(w) = self.window_seconds.and_then(InstantWindow::from_seconds) {
+            return super::describe::describe_window(w, locale);
+        }
+        super::CronSpec::parse(&self.cron)
+            .map(|c| super::describe::describe(&c, &self.timezone, locale))
+            .unwrap_or_default()
+    }
 }
 
 /// Most latest articles a first mail may add (`first_digest_articles`).

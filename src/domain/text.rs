@@ -52,3 +52,12 @@ mod tests {
         assert_eq!(strip_invalid_chars("a\u{0}b\u{8}c\u{FFFE}"), "abc");
     }
 }
+
+/// `s` with its first letter upper-cased (no change to Chinese): a name written for the middle
+/// of a sentence ("the daily digest") as a title or label.
+pub fn upper_first(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}

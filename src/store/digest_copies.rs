@@ -1,6 +1,8 @@
 //! What each digest mail held (its language and article ids), recorded when the mail is
 //! prepared, for its web copy. Each distinct list is stored once (`digest_contents`); a
-//! delivery only points at its list (`digest_copies`).
+//! delivery only points at its list (`digest_copies`). A copy keeps its run and person, not a
+//! reference to the delivery row: it outlives the delivery (retention, `digests.keep_days`)
+//! until its run is older than `digests.copy_keep_days`, and goes with an erased person.
 
 use std::collections::HashMap;
 
@@ -14,6 +16,15 @@ use super::{
     read_pool, write_tx,
 };
 use crate::domain::Article;
+
+/// What one mail held, as [`Store::record_digest_copies`] takes it.
+pub struct NewCopy<'a> {
+    pub delivery_id: i64,
+    pub run_id: i64,
+    pub subscriber_id: i64,
+    pub locale: &'a str,
+    pub article_ids: &'a [String],
+}
 
 /// What one delivery's mail held.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,24 +56,24 @@ fn fingerprint(locale: &str, ids: &[String]) -> String {
 }
 
 impl Store {
-    /// Records what the mails of `copies` — `(delivery id, language, article ids)` — hold,
-    /// replacing what an earlier attempt of the same delivery held.
+    /// Records what the mails of `copies` hold, replacing what an earlier attempt of the same
+    /// delivery held.
     #[tracing::instrument(skip_all, fields(n = copies.len()))]
     pub async fn record_digest_copies(
         &self,
-        copies: &[(i64, &str, &[String])],
+        copies: &[NewCopy<'_>],
         now_ms: i64,
     ) -> anyhow::Result<()> {
         if copies.is_empty() {
             return Ok(());
         }
         let mut lists: HashMap<String, (&str, &[String])> = HashMap::new();
-        let keyed: Vec<(i64, String)> = copies
+        let keyed: Vec<(&NewCopy, String)> = copies
             .iter()
-            .map(|(delivery, locale, ids)| {
-                let key = fingerprint(locale, ids);
-                lists.entry(key.clone()).or_insert((locale, ids));
-                (*delivery, key)
+            .map(|c| {
+                let key = fingerprint(c.locale, c.article_ids);
+                lists.entry(key.clone()).or_insert((c.locale, c.article_ids));
+                (c, key)
             })
             .collect();
         write_tx!(self, |tx| {
@@ -89,16 +100,24 @@ impl Store {
             }
             for chunk in keyed.chunks(CHUNK) {
                 let rows = (0..chunk.len())
-                    .map(|i| format!("(${}, ${})", 1 + 2 * i, 2 + 2 * i))
+                    .map(|i| {
+                        let at = 4 * i;
+                        format!("(${}, ${}, ${}, ${})", at + 1, at + 2, at + 3, at + 4)
+                    })
                     .collect::<Vec<_>>()
                     .join(", ");
                 let sql = format!(
-                    "INSERT INTO digest_copies (delivery_id, content_id) VALUES {rows}
+                    "INSERT INTO digest_copies (delivery_id, run_id, subscriber_id, content_id)
+                     VALUES {rows}
                      ON CONFLICT (delivery_id) DO UPDATE SET content_id = excluded.content_id"
                 );
                 let mut q = sqlx::query(&sql);
-                for (delivery, key) in chunk {
-                    q = q.bind(*delivery).bind(content_ids[key.as_str()]);
+                for (c, key) in chunk {
+                    q = q
+                        .bind(c.delivery_id)
+                        .bind(c.run_id)
+                        .bind(c.subscriber_id)
+                        .bind(content_ids[key.as_str()]);
                 }
                 q.execute(&mut *tx).await.context("store digest copies")?;
             }
@@ -107,16 +126,14 @@ impl Store {
         Ok(())
     }
 
-    /// What delivery `id`'s mail held, while the person it went to exists (an erased
-    /// person's copies are gone with them; an unsubscribed one's stay).
+    /// What delivery `id`'s mail held, while its copy is kept: an erased person's copies are
+    /// gone with them, an unsubscribed one's stay, and a copy outlives its delivery row.
     pub async fn digest_copy(&self, delivery_id: i64) -> anyhow::Result<Option<DigestCopy>> {
         let row: Option<CopyRow> = read_pool!(self, |p| sqlx::query_as(
-            "SELECT d.id AS delivery_id, d.run_id, c.locale, c.article_ids
-             FROM deliveries d
-             JOIN digest_copies k ON k.delivery_id = d.id
+            "SELECT k.delivery_id, k.run_id, c.locale, c.article_ids
+             FROM digest_copies k
              JOIN digest_contents c ON c.id = k.content_id
-             JOIN subscribers s ON s.id = d.subscriber_id
-             WHERE d.id = $1"
+             WHERE k.delivery_id = $1"
         )
         .bind(delivery_id)
         .fetch_optional(p)

@@ -61,7 +61,7 @@ pub use articles::{ArticleCursor, ArticlePage, PutOutcome, PutResult};
 pub use claims::ClaimKey;
 pub use deferred_signups::DeferredSignup;
 pub use digest_content::{Recipient, RunInfo};
-pub use digest_copies::DigestCopy;
+pub use digest_copies::{DigestCopy, NewCopy};
 pub use external_changes::ExternalChange;
 pub use feeds::FeedSection;
 pub use inbound::{Applied, DeliveryRef, Effect, InboundEvent};

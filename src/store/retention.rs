@@ -123,6 +123,39 @@ impl Store {
         })
     }
 
+    /// Deletes up to `limit` web copies (`digest_copies`) of the earliest run that finished
+    /// before `cutoff_ms` and still has any; how many went (0: no run qualifies). A reopened
+    /// run (no `finished_at`) keeps its copies until it finishes again.
+    pub async fn purge_digest_copies(&self, cutoff_ms: i64, limit: i64) -> anyhow::Result<u64> {
+        write_tx!(self, |tx| {
+            let run: Option<i64> = sqlx::query_scalar(
+                "SELECT r.id FROM runs r WHERE r.finished_at < $1
+                   AND EXISTS (SELECT 1 FROM digest_copies k WHERE k.run_id = r.id)
+                 ORDER BY r.id LIMIT 1",
+            )
+            .bind(cutoff_ms)
+            .fetch_optional(&mut *tx)
+            .await
+            .context("pick a run whose web copies go")?;
+            let Some(run) = run else {
+                tx.commit().await.context("commit copy purge")?;
+                return Ok(0);
+            };
+            let gone = sqlx::query(
+                "DELETE FROM digest_copies WHERE delivery_id IN
+                   (SELECT delivery_id FROM digest_copies WHERE run_id = $1 LIMIT $2)",
+            )
+            .bind(run)
+            .bind(limit)
+            .execute(&mut *tx)
+            .await
+            .context("delete old web copies")?
+            .rows_affected();
+            tx.commit().await.context("commit copy purge")?;
+            Ok(gone)
+        })
+    }
+
     /// After a retention pass deleted `deleted` deliveries: when that is many, the table is
     /// vacuumed and analyzed in the background (their space is reused, their index entries go).
     pub fn deliveries_purged(&self, deleted: u64) {

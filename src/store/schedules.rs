@@ -213,7 +213,9 @@ impl Store {
     /// Schedules open to subscribers (enabled, not deleted), by slug.
     pub async fn subscribable_schedules(&self) -> anyhow::Result<Vec<ScheduleChoice>> {
         read_pool!(self, |p| sqlx::query_as::<_, ScheduleChoice>(
-            "SELECT slug, name FROM schedules
+            "SELECT slug, name, cron, timezone,
+                    CASE WHEN kind = 'instant' THEN window_seconds END AS window_seconds
+             FROM schedules
              WHERE deleted_at IS NULL AND enabled = $1 ORDER BY created_at, slug"
         )
         .bind(true)

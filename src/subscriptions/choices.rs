@@ -27,6 +27,8 @@ pub struct Choice {
     pub slug: String,
     pub title: String,
     pub checked: bool,
+    /// A line under the title: when a schedule's mail comes ("每天 07:00（Asia/Shanghai）").
+    pub hint: String,
 }
 
 impl Catalog {
@@ -96,6 +98,7 @@ impl Catalog {
                 slug: s.slug.clone(),
                 title: self.section_title(t, locale, &s.slug, &s.title),
                 checked: chosen.is_some_and(|c| c.iter().any(|x| x == &s.slug)),
+                hint: String::new(),
             })
             .collect()
     }
@@ -112,8 +115,9 @@ impl Catalog {
             .iter()
             .map(|s| Choice {
                 slug: s.slug.clone(),
-                title: self.schedule_name(t, locale, &s.slug),
+                title: crate::domain::upper_first(&self.schedule_name(t, locale, &s.slug)),
                 checked: chosen == Some(s.slug.as_str()),
+                hint: s.when(locale),
             })
             .collect()
     }

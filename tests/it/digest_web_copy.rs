@@ -1,7 +1,8 @@
 //! A digest's web copy (issue 14, "view in browser"): each mail links to
 //! `/digests/{delivery}?token=…`, which shows what that subscriber got and nothing of anyone
 //! else, leaves out articles retracted since, still opens after they unsubscribe and is gone
-//! once they are erased; every link that leads nowhere gets the same 404.
+//! once they are erased; every link that leads nowhere gets the same 404. The copy outlives
+//! the delivery row (retention, `digests.keep_days`) until `digests.copy_keep_days`.
 
 use crate::common;
 
@@ -154,5 +155,37 @@ with_smtp_on_both_backends! {
         let (status, _, page) = get(&app, &news).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert!(!page.contains("职工书屋正式开放"));
+    }
+
+    async fn the_copy_outlives_its_delivery_and_goes_after_copy_keep_days(app, smtp) {
+        let (news, notices) = two_digests(&app, &smtp).await;
+        let run = app.state.store.list_runs(None, None, 1).await.unwrap()[0].id;
+        let deliveries = || async {
+            app.state.store.run_deliveries(run, None, 0, 10).await.unwrap().len()
+        };
+        assert_eq!(deliveries().await, 2);
+
+        // 100 days later retention (keep_days 90) has deleted the deliveries: both copies open.
+        app.clock.advance(chrono::Duration::days(100));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while deliveries().await > 0 {
+            assert!(std::time::Instant::now() < deadline, "the run's deliveries were never purged");
+            tidings::digests::retention::pass(&app.state).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        for (url, title) in [(&news, "职工书屋正式开放"), (&notices, "关于清明节放假的通知")] {
+            let (status, _, page) = get(&app, url).await;
+            assert_eq!(status, StatusCode::OK, "{url}: the copy went with its delivery");
+            assert!(page.contains(title), "{page}");
+        }
+
+        // 366 days after the run finished (copy_keep_days 365) the copies go too.
+        app.clock.advance(chrono::Duration::days(266));
+        tidings::digests::retention::pass(&app.state).await.unwrap();
+        for url in [&news, &notices] {
+            let (status, _, page) = get(&app, url).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{url}: kept past copy_keep_days");
+            assert!(!page.contains("职工书屋正式开放"));
+        }
     }
 }

@@ -162,12 +162,17 @@ on_both_backends! {
         let (_, zh) = front(&app, "/", None).await;
         assert_eq!(texts(&zh, "#news-title"), ["要闻速递"]);
         assert_eq!(texts(&zh, "#news .desc"), ["全省要闻"]);
-        assert!(texts(&zh, "#subscribe label.choice").contains(&"早间快报".to_owned()), "{:?}", texts(&zh, "#subscribe label.choice"));
+        assert!(texts(&zh, "#subscribe label.choice .name").contains(&"早间快报".to_owned()), "{:?}", texts(&zh, "#subscribe label.choice"));
+        // Each schedule says when its mail comes, in the page's language.
+        assert!(texts(&zh, "#subscribe label.choice .when").iter().any(|w| w.starts_with("每天")), "{:?}", texts(&zh, "#subscribe label.choice .when"));
         let (_, en) = front(&app, "/", Some("en")).await;
         assert_eq!(texts(&en, "#news-title"), ["Federation news"]);
         assert_eq!(texts(&en, "#news .desc"), ["What the federation did"]);
+        let schedules = texts(&en, "#subscribe label.choice .name");
+        assert!(schedules.contains(&"Morning briefing".to_owned()), "{schedules:?}");
+        assert!(texts(&en, "#subscribe label.choice .when").iter().any(|w| w.starts_with("every day at")), "{:?}", texts(&en, "#subscribe label.choice .when"));
         let choices = texts(&en, "#subscribe label.choice");
-        assert!(choices.contains(&"Morning briefing".to_owned()) && choices.contains(&"Federation news".to_owned()), "{choices:?}");
+        assert!(choices.contains(&"Federation news".to_owned()), "{choices:?}");
         let alternates: Vec<String> = en.select(&sel("head link[rel=alternate]")).map(|l| l.attr("title").unwrap().to_owned()).collect();
         assert!(alternates.contains(&"青海省总工会 - Federation news (Atom)".to_owned()), "{alternates:?}");
     }

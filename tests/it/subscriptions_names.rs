@@ -54,7 +54,11 @@ fn choices(html: &str, name: &str) -> Vec<String> {
     Html::parse_document(html)
         .select(&Selector::parse("label.choice").unwrap())
         .filter(|l| l.select(&input).next().is_some())
-        .map(|l| l.text().collect::<String>().trim().to_owned())
+        .map(|l| {
+            // A schedule's label holds its name and, under it, when its mail comes.
+            let name = l.select(&Selector::parse(".name").unwrap()).next().unwrap_or(l);
+            name.text().collect::<String>().trim().to_owned()
+        })
         .collect()
 }
 
@@ -74,7 +78,7 @@ with_smtp_on_both_backends! {
 
         assert_eq!(choices(&page(&app, "/subscribe?locale=zh-CN").await, "schedule"), ["早间快报", "每周摘要"]);
         // English: the stored English name, else the strings file's.
-        assert_eq!(choices(&page(&app, "/subscribe?locale=en").await, "schedule"), ["Morning briefing", "weekly digest"]);
+        assert_eq!(choices(&page(&app, "/subscribe?locale=en").await, "schedule"), ["Morning briefing", "Weekly digest"]);
         let offer: serde_json::Value = app.client.get(app.url("/subscribe?locale=en")).header("accept", "application/json").send().await.unwrap().json().await.unwrap();
         assert_eq!(offer["schedules"][0]["title"], "Morning briefing");
 
@@ -92,7 +96,7 @@ with_smtp_on_both_backends! {
         let s = app.state.store.subscriber_by_email("en@example.org").await.unwrap().unwrap();
         let l = links::issue_subscriber_links(&app.state.store, "http://feeds.example.test", &[(s.id, s.generation, "en")], to_ms(app.clock.now())).await.unwrap().pop().unwrap();
         let manage = page(&app, &format!("/subscriptions/manage?token={}&locale=en", token_of(&l.manage_url))).await;
-        assert_eq!(choices(&manage, "schedule"), ["Morning briefing", "weekly digest"]);
+        assert_eq!(choices(&manage, "schedule"), ["Morning briefing", "Weekly digest"]);
     }
 
     async fn english_pages_use_the_english_section_titles_admins_stored(app, _smtp) {
@@ -104,5 +108,43 @@ with_smtp_on_both_backends! {
         assert_eq!(en, ["Federation news", "Notices", "Grassroots", "About the federation"]);
         let zh = choices(&page(&app, "/subscribe?locale=zh-CN").await, "sections");
         assert_eq!(zh, ["工会要闻", "通知公告", "基层动态", "工会简介"]);
+    }
+}
+
+/// The `.when` line of each schedule choice on `html`, by schedule slug.
+fn when_lines(html: &str) -> BTreeMap<String, String> {
+    let doc = Html::parse_document(html);
+    let label = Selector::parse("label.choice").unwrap();
+    let radio = Selector::parse("input[name=schedule]").unwrap();
+    let when = Selector::parse(".when").unwrap();
+    doc.select(&label)
+        .filter_map(|l| {
+            let slug = l.select(&radio).next()?.attr("value")?.to_owned();
+            let line = l.select(&when).next().map(|w| w.text().collect::<String>());
+            Some((slug, line.unwrap_or_default().trim().to_owned()))
+        })
+        .collect()
+}
+
+on_both_backends! {
+    async fn each_schedule_on_offer_says_when_its_mail_comes_in_the_pages_language(app) {
+        let r = crate::digest_instant::put_schedule(&app, "alerts", json!({"name": "快讯", "kind": "instant", "window": "10m"})).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let daily: serde_json::Value = app.client.get(app.url("/api/v1/schedules/daily")).bearer_auth(common::ADMIN_TOKEN).send().await.unwrap().json().await.unwrap();
+        let zh = when_lines(&page(&app, "/subscribe?locale=zh-CN").await);
+        let en = when_lines(&page(&app, "/subscribe?locale=en").await);
+        assert_eq!(zh["alerts"], "有新文章发布后 10 分钟内发送（每位订阅者每 10 分钟最多一封）");
+        assert_eq!(en["alerts"], "within 10 minutes of a publication (at most one mail per 10 minutes to each subscriber)");
+        // A digest reads as its cron does in the admin API, in the page's language.
+        let described = |locale: &str| {
+            let schedule = tidings::domain::CronSpec::parse(daily["cron"].as_str().unwrap()).unwrap();
+            tidings::domain::describe::describe(&schedule, daily["timezone"].as_str().unwrap(), locale)
+        };
+        assert_eq!(zh["daily"], described("zh-CN"));
+        assert_eq!(en["daily"], described("en"));
+        assert!(zh["daily"].starts_with("每天"), "{zh:?}");
+        // The front door offers the same lines once its page is rebuilt (it is kept for 5 s).
+        app.clock.advance(chrono::Duration::seconds(6));
+        assert_eq!(when_lines(&page(&app, "/?locale=en").await)["alerts"], en["alerts"]);
     }
 }

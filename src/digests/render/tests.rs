@@ -219,3 +219,14 @@ fn english_mail_uses_the_english_names_of_schedules_and_sections() {
     );
     assert!(d.text.contains("== Union news =="), "{}", d.text);
 }
+
+#[test]
+fn the_logo_is_48_px_high_and_never_wider_than_the_column() {
+    use super::logo_size;
+    assert_eq!(logo_size(Some((240, 96))), Some((120, 48)));
+    assert_eq!(logo_size(Some((48, 48))), Some((48, 48)));
+    // A very wide banner: as wide as the column, lower than 48 px.
+    assert_eq!(logo_size(Some((2000, 100))), Some((552, 27)));
+    assert_eq!(logo_size(Some((0, 10))), None);
+    assert_eq!(logo_size(None), None);
+}

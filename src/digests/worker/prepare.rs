@@ -13,7 +13,7 @@ use crate::{
         selection::{self, Decision, Moment, Reader, Skip, Window},
     },
     domain::{Schedule, announced_article},
-    store::{Claim, Outcome, Recipient, RunInfo},
+    store::{Claim, NewCopy, Outcome, Recipient, RunInfo},
 };
 
 /// Candidate articles per selection window, for the batch being prepared.
@@ -68,7 +68,13 @@ impl Worker {
         // What each mail holds, for its web copy.
         let copies: Vec<_> = (prepared.iter())
             .filter_map(|(claim, p)| match p {
-                Prepared::Send(c, ..) => Some((claim.id, c.locale, c.articles.as_slice())),
+                Prepared::Send(c, ..) => Some(NewCopy {
+                    delivery_id: claim.id,
+                    run_id: claim.run_id,
+                    subscriber_id: claim.subscriber_id,
+                    locale: c.locale,
+                    article_ids: c.articles.as_slice(),
+                }),
                 Prepared::Done(_) => None,
             })
             .collect();
@@ -212,10 +218,12 @@ impl Worker {
             .map(from_ms)
             .unwrap_or_else(|| from_ms(run.cutoff));
         let composer = &self.shared.composer;
-        // Lead images' sizes, read once per process (a few seconds at most, the first time).
+        // Lead images' and the logo's sizes, read once per process (a few seconds at most,
+        // the first time).
         let images = picked.articles().iter().filter_map(|a| a.image.as_ref());
+        let logo = composer.branding.logo_url();
         (composer.renderer.images)
-            .learn(images.map(|i| i.url.as_str()))
+            .learn(images.map(|i| i.url.as_str()).chain(logo.as_deref()))
             .await;
         let message = composer.compose(&Request {
             sections: &ctx.sections,

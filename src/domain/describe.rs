@@ -1,5 +1,6 @@
 //! A human reading of a schedule's cron in zh-CN or en ("每天 08:00（Asia/Shanghai）",
-//! "Monday to Friday at 07:30 (Asia/Shanghai)"), for the admin API and console.
+//! "Monday to Friday at 07:30 (Asia/Shanghai)"), for the admin API, the console and the
+//! subscription pages.
 //!
 //! Only shapes that read unambiguously are phrased: one minute at listed hours, or every hour,
 //! or every N minutes (N dividing 60); on every day, on listed weekdays, or on listed days of
