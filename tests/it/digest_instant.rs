@@ -75,6 +75,51 @@ pub(crate) async fn alerts(app: &TestApp) {
     );
 }
 
+/// The `href` of the first link on `html` whose target starts with `path`.
+fn link_on(html: &str, path: &str) -> String {
+    let page = scraper::Html::parse_document(html);
+    let links = scraper::Selector::parse("a[href]").unwrap();
+    page.select(&links)
+        .filter_map(|a| a.value().attr("href"))
+        .find(|href| href.starts_with(path))
+        .unwrap_or_else(|| panic!("no link to {path} on {html}"))
+        .to_owned()
+}
+
+/// The manage page's form as a browser would send it untouched (hidden fields, checked boxes
+/// and radio buttons, selected options), and the schedules its radio buttons offer.
+fn manage_form(html: &str) -> (Vec<(String, String)>, Vec<String>) {
+    let page = scraper::Html::parse_document(html);
+    let sel = |s: &str| scraper::Selector::parse(s).unwrap();
+    let form = page
+        .select(&sel("form[action=\"/subscriptions/manage\"]"))
+        .next()
+        .unwrap_or_else(|| panic!("no manage form on {html}"));
+    let mut fields = Vec::new();
+    for input in form.select(&sel("input[name]")) {
+        let e = input.value();
+        let ticked =
+            !matches!(e.attr("type"), Some("checkbox" | "radio")) || e.attr("checked").is_some();
+        if ticked {
+            fields.push((
+                e.attr("name").unwrap().to_owned(),
+                e.attr("value").unwrap_or("on").to_owned(),
+            ));
+        }
+    }
+    for select in form.select(&sel("select[name]")) {
+        if let Some(option) = select.select(&sel("option[selected]")).next() {
+            let name = select.value().attr("name").unwrap().to_owned();
+            fields.push((name, option.value().attr("value").unwrap().to_owned()));
+        }
+    }
+    let offered = form
+        .select(&sel("input[type=radio][name=schedule]"))
+        .map(|r| r.value().attr("value").unwrap().to_owned())
+        .collect();
+    (fields, offered)
+}
+
 /// Waits (at most 10 s) until a background loop of `app` waits for the clock to reach `t`:
 /// the scheduler has seen what was published and parked until the window's end.
 async fn parked_until(app: &TestApp, t: DateTime<Utc>) {
@@ -204,6 +249,60 @@ with_smtp_on_both_backends! {
         publish(&app, "n1", "news", "要闻一").await;
         let mails = smtp.wait_for(2).await;
         assert!(mails[1].html().contains("要闻一"));
+    }
+
+    async fn a_member_switches_to_an_instant_schedule_on_the_manage_page_and_gets_no_more_digests(app, smtp) {
+        const MEMBER: &str = "wang.fang@example.org";
+        alerts(&app).await;
+        import(&app, "daily@example.com,news,daily\n").await;
+        // A member of the daily digest; the page that confirms links to the manage page.
+        let r = common::subscriptions::subscribe_form(&app, &[("email", MEMBER), ("sections", "news"), ("schedule", "daily")]).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let confirm = smtp.wait_for(1).await.pop().unwrap();
+        let token = token_of(&confirm.link_to("/subscriptions/confirm"));
+        let r = app.client.post(app.url("/subscriptions/confirm")).form(&[("token", &token)]).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let manage = link_on(&r.text().await.unwrap(), "/subscriptions/manage?");
+
+        // The manage page offers the instant schedule beside the digest the member has.
+        let r = app.client.get(app.url(&manage)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let (mut fields, offered) = manage_form(&r.text().await.unwrap());
+        assert!(offered.contains(&"alerts".to_owned()), "not offered: {offered:?}");
+        assert!(fields.contains(&("schedule".into(), "daily".into())), "{fields:?}");
+        assert!(fields.iter().any(|(name, _)| name == "token"), "{fields:?}");
+
+        // Chosen, and the form sent as it is otherwise (with the token it carries).
+        fields.retain(|(name, _)| name != "schedule");
+        fields.push(("schedule".into(), "alerts".into()));
+        let r = app.client.post(app.url("/subscriptions/manage")).form(&fields).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let (saved, _) = manage_form(&r.text().await.unwrap());
+        assert!(saved.contains(&("schedule".into(), "alerts".into())), "{saved:?}");
+        let sub = app.state.store.subscriber_by_email(MEMBER).await.unwrap().unwrap();
+        assert_eq!((sub.schedule.as_str(), sub.sections.as_slice()), ("alerts", ["news".to_owned()].as_slice()));
+
+        // A publication in news: mailed to the member at once by the instant schedule.
+        app.clock.advance(chrono::Duration::minutes(1));
+        let t = app.clock.now();
+        publish(&app, "n1", "news", "要闻一").await;
+        let mails = smtp.wait_for(2).await;
+        assert_eq!(mails[1].to, [MEMBER]);
+        assert!(mails[1].html().contains("要闻一"));
+        let runs = runs_of(&app, "alerts").await;
+        assert_eq!((runs.len(), &runs[0]["fire_at"]), (1, &json!(rfc3339(t))), "{runs:?}");
+        wait_done(&app, runs[0]["id"].as_i64().unwrap()).await;
+
+        // The next daily digest (08:00 in Shanghai) goes to its subscriber, not to the member.
+        app.clock.set("2026-03-02T00:00:00Z".parse().unwrap());
+        app.state.digests.scheduler.tick().await.unwrap();
+        let daily = runs_of(&app, "daily").await;
+        assert_eq!(daily.len(), 1, "{daily:?}");
+        let run = wait_done(&app, daily[0]["id"].as_i64().unwrap()).await;
+        assert_eq!((run["total"].as_i64(), run["sent"].as_i64()), (Some(1), Some(1)), "{run}");
+        let digest = smtp.to("daily@example.com");
+        assert!(digest.len() == 1 && digest[0].html().contains("要闻一"), "{digest:#?}");
+        assert_eq!(smtp.to(MEMBER).len(), 2, "the member got a digest besides the confirmation and the alert");
     }
 }
 

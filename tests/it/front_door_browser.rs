@@ -1,6 +1,7 @@
 //! The front door in a real browser (headless Chromium): in Chinese for a Chinese browser, in
-//! English through its switch, at the two widths people use; its subscribe form works.
-//! Screenshots land in `tests/artifacts/front-door-{locale}-{width}.png`.
+//! English through its switch, at the two widths people use, never wider than a phone's
+//! screen; dark in dark mode; its subscribe form works. Screenshots land in
+//! `tests/artifacts/front-door-{locale}-{width}.png`.
 
 use crate::common;
 
@@ -41,6 +42,87 @@ async fn shoot(client: &Client, locale: &str) {
         .await
         .unwrap();
     client.goto(here.as_str()).await.unwrap();
+}
+
+/// At a phone's width the page is no wider than the window (a reader would scroll sideways);
+/// the message names the first elements that stick out past the window's right edge.
+async fn assert_fits_a_phone(client: &Client, locale: &str) {
+    let (width, height) = SIZES[1];
+    client.set_window_size(width, height).await.unwrap();
+    let measured = client
+        .execute(
+            "const view = window.innerWidth;\
+             const out = [...document.body.querySelectorAll('*')]\
+               .filter(e => e.getBoundingClientRect().right > view + 0.5).slice(0, 5)\
+               .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')\
+                 + (e.getAttribute('class') ? '.' + e.getAttribute('class') : ''));\
+             return { page: document.documentElement.scrollWidth, view, out };",
+            vec![],
+        )
+        .await
+        .unwrap();
+    client
+        .set_window_size(SIZES[0].0, SIZES[0].1)
+        .await
+        .unwrap();
+    let view = measured["view"].as_u64().unwrap();
+    assert_eq!(
+        view,
+        u64::from(width),
+        "{locale}: the window is not {width} px wide: {measured}"
+    );
+    assert!(
+        measured["page"].as_u64().unwrap() <= view,
+        "{locale}: the front door is wider than a {width} px screen: {measured}"
+    );
+}
+
+/// The relative luminance (WCAG 2.x) of a computed colour `rgb(r, g, b)`: 0 is black, 1
+/// white. A colour that is not opaque fails: a transparent background says nothing of what
+/// the reader sees.
+fn luminance(css: &str) -> f64 {
+    let inner = css
+        .strip_prefix("rgb(")
+        .or_else(|| css.strip_prefix("rgba("))
+        .and_then(|s| s.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("not an rgb() colour: {css}"));
+    let parts: Vec<f64> = inner
+        .split(',')
+        .map(|p| p.trim().parse().unwrap())
+        .collect();
+    assert!(
+        parts.len() == 3 || (parts.len() == 4 && parts[3] == 1.0),
+        "not an opaque colour: {css}"
+    );
+    let linear = |c: f64| {
+        let c = c / 255.0;
+        if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * linear(parts[0]) + 0.7152 * linear(parts[1]) + 0.0722 * linear(parts[2])
+}
+
+/// Whether the browser asks for dark pages, and the luminances of the body's background and
+/// text colours as computed; with what was read, for messages.
+async fn scheme_and_colours(client: &Client) -> (bool, f64, f64, serde_json::Value) {
+    let read = client
+        .execute(
+            "const s = getComputedStyle(document.body);\
+             return { dark: matchMedia('(prefers-color-scheme: dark)').matches,\
+               background: s.backgroundColor, text: s.color };",
+            vec![],
+        )
+        .await
+        .unwrap();
+    (
+        read["dark"].as_bool().unwrap(),
+        luminance(read["background"].as_str().unwrap()),
+        luminance(read["text"].as_str().unwrap()),
+        read,
+    )
 }
 
 /// A Chromium session whose browser asks for Chinese pages (`Accept-Language`), as a member
@@ -132,6 +214,15 @@ async fn the_front_door_reads_well_in_both_languages_at_both_widths() {
         "省总工会召开十四届五次全委会议，部署2026年重点工作"
     );
     shoot(&client, "zh-CN").await;
+    assert_fits_a_phone(&client, "zh-CN").await;
+    // In light mode: dark text on a light page (so the dark-mode check below is about the
+    // mode, not a page that is always dark).
+    let (dark, background, text_colour, read) = scheme_and_colours(&client).await;
+    assert!(!dark, "the light session asks for dark pages: {read}");
+    assert!(
+        background > 0.7 && text_colour < 0.1,
+        "light mode: background {background:.3}, text {text_colour:.3}: {read}"
+    );
 
     // The switch, as a person clicks it.
     click(&client, "header a[hreflang=en]").await;
@@ -139,6 +230,7 @@ async fn the_front_door_reads_well_in_both_languages_at_both_widths() {
     wait_css(&client, "html[lang=en]").await;
     assert_eq!(text(&client, "#subscribe-title").await, "Email digest");
     shoot(&client, "en").await;
+    assert_fits_a_phone(&client, "en").await;
 
     // Its form subscribes, in the page's language.
     fill(&client, "email", "zhang.wei@example.org").await;
@@ -177,5 +269,16 @@ async fn the_front_door_reads_well_in_both_languages_at_both_widths() {
     wait_css(&client, "section#news ol.articles").await;
     let png = client.screenshot().await.unwrap();
     std::fs::write(artifacts().join("front-door-zh-CN-1280-dark.png"), png).unwrap();
+    // Light text on a dark page, not the light page's colours.
+    let (dark, background, text_colour, read) = scheme_and_colours(&client).await;
+    assert!(dark, "the dark session does not ask for dark pages: {read}");
+    assert!(
+        background < 0.05,
+        "dark mode: the background is not dark (luminance {background:.3}): {read}"
+    );
+    assert!(
+        text_colour > 0.6,
+        "dark mode: the text is not light (luminance {text_colour:.3}): {read}"
+    );
     client.close().await.unwrap();
 }

@@ -32,6 +32,7 @@ mod digest_fencing;
 mod digest_first;
 mod digest_headers;
 mod digest_instant;
+mod digest_instant_crash;
 mod digest_instant_replicas;
 mod digest_ledger;
 mod digest_logs;
