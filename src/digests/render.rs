@@ -232,7 +232,10 @@ impl DigestRenderer {
             ),
             Reader::WebCopy { subscribe_url } => (None, None, None, None, Some(subscribe_url)),
         };
-        let logo_size = brand.logo_url.as_deref().and_then(|u| logo_size(self.images.get(u)));
+        let logo_size = brand
+            .logo_url
+            .as_deref()
+            .and_then(|u| logo_size(self.images.get(u)));
         let ctx = context! {
             t => t.strings(locale),
             subject => &subject,
@@ -285,7 +288,6 @@ impl DigestRenderer {
             )
     }
 }
-
 
 /// Height of the logo in the mail's header, in CSS pixels.
 const LOGO_HEIGHT: u32 = 48;

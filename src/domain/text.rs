@@ -32,6 +32,15 @@ pub fn strip_invalid_chars(s: &str) -> String {
     s.chars().filter(|c| allowed(*c)).collect()
 }
 
+/// `s` with its first letter upper-cased (no change to Chinese): a name written for the middle
+/// of a sentence ("the daily digest") as a title or label.
+pub fn upper_first(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,13 +60,4 @@ mod tests {
         }
         assert_eq!(strip_invalid_chars("a\u{0}b\u{8}c\u{FFFE}"), "abc");
     }
-}
-
-/// `s` with its first letter upper-cased (no change to Chinese): a name written for the middle
-/// of a sentence ("the daily digest") as a title or label.
-pub fn upper_first(s: &str) -> String {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }

@@ -72,7 +72,9 @@ impl Store {
             .iter()
             .map(|c| {
                 let key = fingerprint(c.locale, c.article_ids);
-                lists.entry(key.clone()).or_insert((c.locale, c.article_ids));
+                lists
+                    .entry(key.clone())
+                    .or_insert((c.locale, c.article_ids));
                 (c, key)
             })
             .collect();

@@ -56,7 +56,10 @@ fn choices(html: &str, name: &str) -> Vec<String> {
         .filter(|l| l.select(&input).next().is_some())
         .map(|l| {
             // A schedule's label holds its name and, under it, when its mail comes.
-            let name = l.select(&Selector::parse(".name").unwrap()).next().unwrap_or(l);
+            let name = l
+                .select(&Selector::parse(".name").unwrap())
+                .next()
+                .unwrap_or(l);
             name.text().collect::<String>().trim().to_owned()
         })
         .collect()

@@ -86,7 +86,19 @@ impl FaultSmtp {
         };
         let s = server.clone();
         tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
+            loop {
+                // An accept can fail for one connection (reset before it was taken, as when
+                // its process was killed or stopped) or for a moment (no file descriptor
+                // left): a relay goes on listening. Stopping here left a test's processes
+                // with "connection refused" for good, a hang rather than a failure.
+                let stream = match listener.accept().await {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        eprintln!("fault SMTP: accept failed ({e}); listening on");
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
                 *s.connections.lock().unwrap() += 1;
                 let s = s.clone();
                 tokio::spawn(async move {
