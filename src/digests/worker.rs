@@ -12,7 +12,10 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{Arc, atomic::Ordering::Relaxed},
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering::Relaxed},
+    },
     time::{Duration, Instant},
 };
 
@@ -102,7 +105,10 @@ pub struct Worker {
     shared: Arc<Shared>,
     owner: String,
     lease: chrono::Duration,
+    /// Most deliveries per claim ([`batch_size`]).
     batch: i64,
+    /// This loop's next claim: `batch` until it has measured its pace ([`claim::paced_batch`]).
+    next_batch: AtomicI64,
 }
 
 impl Worker {
@@ -140,11 +146,13 @@ impl Worker {
             composer,
             state: state.clone(),
         };
+        let batch = batch_size(state.config.mail.rate_per_second, digests.lease_seconds);
         Self {
             shared: Arc::new(shared),
             owner: new_owner(),
             lease: chrono::Duration::seconds(i64::from(digests.lease_seconds)),
-            batch: batch_size(state.config.mail.rate_per_second, digests.lease_seconds),
+            batch,
+            next_batch: AtomicI64::new(batch),
         }
     }
 
@@ -156,6 +164,7 @@ impl Worker {
             owner: new_owner(),
             lease: self.lease,
             batch: self.batch,
+            next_batch: AtomicI64::new(self.batch),
         }
     }
 
@@ -219,6 +228,8 @@ impl Worker {
         renewed.cancel();
         let _ = keeper.await;
         result?;
+        let next = claim::paced_batch(n, started.elapsed(), self.batch);
+        self.next_batch.store(next, Relaxed);
         self.finish_runs().await?;
         Ok(n)
     }
