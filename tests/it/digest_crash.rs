@@ -37,15 +37,7 @@ async fn start_run(client: &reqwest::Client, base: &str) -> i64 {
     for i in 0..SUBSCRIBERS {
         csv.push_str(&format!("m{i}@example.com,,daily\n"));
     }
-    let r = client
-        .post(format!("{base}/api/v1/subscribers/import"))
-        .bearer_auth(common::ADMIN_TOKEN)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    common::import_ok(client, base, &csv).await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     let mut body = common::article("news", "断电测试");
     body["published_at"] = chrono::Utc::now().to_rfc3339().into();

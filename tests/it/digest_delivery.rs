@@ -20,22 +20,8 @@ fn utc(s: &str) -> DateTime<Utc> {
 
 /// Imports `rows` (`email,sections,schedule` lines) as active subscribers.
 pub(crate) async fn import(app: &TestApp, rows: &str) {
-    let csv = format!("email,sections,schedule\n{rows}");
-    let r = app
-        .client
-        .post(app.url("/api/v1/subscribers/import"))
-        .bearer_auth(common::ADMIN_TOKEN)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        r.status().is_success(),
-        "import: {} {}",
-        r.status(),
-        r.text().await.unwrap()
-    );
+    app.import_ok(&format!("email,sections,schedule\n{rows}"))
+        .await;
 }
 
 pub(crate) async fn publish(app: &TestApp, id: &str, section: &str, title: &str) {

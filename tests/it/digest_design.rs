@@ -85,20 +85,8 @@ pub(crate) async fn picture_server() -> String {
 
 /// Imports `rows` of `email,sections,schedule,locale` as active subscribers.
 pub(crate) async fn import(app: &TestApp, rows: &str) {
-    let r = app
-        .client
-        .post(app.url("/api/v1/subscribers/import"))
-        .bearer_auth(common::ADMIN_TOKEN)
-        .header("content-type", "text/csv")
-        .body(format!("email,sections,schedule,locale\n{rows}"))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        r.status().is_success(),
-        "import: {}",
-        r.text().await.unwrap()
-    );
+    app.import_ok(&format!("email,sections,schedule,locale\n{rows}"))
+        .await;
 }
 
 /// Publishes article `id` now, with `extra` fields over a plain body.

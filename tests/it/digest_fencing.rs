@@ -98,21 +98,7 @@ async fn import(app: &TestApp, emails: &[String], schedule: &str) {
     for e in emails {
         csv.push_str(&format!("{e},,{schedule}\n"));
     }
-    let r = app
-        .client
-        .post(app.url("/api/v1/subscribers/import"))
-        .bearer_auth(common::ADMIN_TOKEN)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        r.status().is_success(),
-        "import: {} {}",
-        r.status(),
-        r.text().await.unwrap()
-    );
+    app.import_ok(&csv).await;
 }
 
 /// Imports `emails`, publishes an article after them and starts a run of `daily`; its id.
@@ -331,15 +317,7 @@ async fn start_run(client: &reqwest::Client, base: &str, emails: &[String]) -> i
     for e in emails {
         csv.push_str(&format!("{e},,daily\n"));
     }
-    let r = client
-        .post(format!("{base}/api/v1/subscribers/import"))
-        .bearer_auth(common::ADMIN_TOKEN)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    common::import_ok(client, base, &csv).await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     let mut body = common::article("news", "围栏测试");
     body["published_at"] = Utc::now().to_rfc3339().into();

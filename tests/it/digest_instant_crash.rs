@@ -133,15 +133,7 @@ async fn publish_to_subscribers(client: &reqwest::Client, base: &str) -> i64 {
     for i in 0..SUBSCRIBERS {
         csv.push_str(&format!("{},,alerts\n", email(i)));
     }
-    let r = client
-        .post(format!("{base}/api/v1/subscribers/import"))
-        .bearer_auth(common::ADMIN_TOKEN)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    common::import_ok(client, base, &csv).await;
     // Visible in a later millisecond than the import: imported subscribers count from it.
     tokio::time::sleep(Duration::from_millis(20)).await;
     let mut body = common::article("news", "断电快讯");

@@ -33,15 +33,7 @@ async fn import(app: &common::TestApp, n: usize) {
     for i in 0..n {
         csv.push_str(&format!("l{i}@example.com,,daily\n"));
     }
-    let r = app
-        .client
-        .post(app.url("/api/v1/subscribers/import"))
-        .bearer_auth(common::ADMIN_TOKEN)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
+    let r = app.import_subscribers(&csv).await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
 }
 

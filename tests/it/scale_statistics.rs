@@ -69,16 +69,7 @@ async fn import(app: &common::TestApp, from: usize, n: usize) {
     for i in from..from + n {
         csv.push_str(&format!("s{i}@example.com,news,daily\n"));
     }
-    let r = app
-        .client
-        .post(app.url("/api/v1/subscribers/import"))
-        .bearer_auth(common::ADMIN_TOKEN)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    app.import_ok(&csv).await;
 }
 
 on_both_backends! {

@@ -215,14 +215,12 @@ impl TestApp {
 
     /// POST `csv` to `/api/v1/subscribers/import` as the admin.
     pub async fn import_subscribers(&self, csv: &str) -> reqwest::Response {
-        self.client
-            .post(self.url("/api/v1/subscribers/import"))
-            .bearer_auth(ADMIN_TOKEN)
-            .header("content-type", "text/csv")
-            .body(csv.to_owned())
-            .send()
-            .await
-            .expect("POST subscribers import")
+        post_import(&self.client, &self.base, csv).await
+    }
+
+    /// Imports `csv` (header line included) through the admin API; panics unless accepted.
+    pub async fn import_ok(&self, csv: &str) {
+        import_ok(&self.client, &self.base, csv).await;
     }
 
     /// GET an article as the publisher.
@@ -278,6 +276,30 @@ impl Drop for TestApp {
 }
 
 /// Percent-encodes a path segment.
+/// POSTs `csv` to the subscriber import of the service at `base` (this process's app or a
+/// `tidings serve` of its own) as the admin.
+pub async fn post_import(client: &reqwest::Client, base: &str, csv: &str) -> reqwest::Response {
+    client
+        .post(format!("{base}/api/v1/subscribers/import"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "text/csv")
+        .body(csv.to_owned())
+        .send()
+        .await
+        .expect("POST subscribers import")
+}
+
+/// [`post_import`], panicking with the answer unless the import was accepted.
+pub async fn import_ok(client: &reqwest::Client, base: &str, csv: &str) {
+    let r = post_import(client, base, csv).await;
+    let status = r.status();
+    assert!(
+        status.is_success(),
+        "import: {status} {}",
+        r.text().await.unwrap_or_default()
+    );
+}
+
 pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes())
         .collect::<String>()
