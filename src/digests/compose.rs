@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     branding::Branding,
-    domain::{self, DisplayNames, Schedule, Section},
+    domain::{self, Article, DisplayNames, Schedule, Section},
     inbound::Addresses,
     mail::{Email, Gate, Mailer, SendError},
     store::{Recipient, RunInfo},
@@ -75,6 +75,17 @@ pub struct Request<'a> {
 }
 
 impl Composer {
+    /// Reads the pixel sizes of the lead images of `articles` and of the logo, those not known
+    /// yet (once per process; a few seconds at most the first time), so that the mail gives
+    /// each picture a `width` and `height`.
+    pub async fn learn_picture_sizes(&self, articles: &[&Article]) {
+        let logo = self.branding.logo_url();
+        let images = articles.iter().filter_map(|a| a.image.as_ref());
+        (self.renderer.images)
+            .learn(images.map(|i| i.url.as_str()).chain(logo.as_deref()))
+            .await;
+    }
+
     /// The VERP envelope sender of delivery `id`, when `mail.bounce_domain` is set.
     pub fn bounce_address(&self, delivery_id: i64) -> Option<String> {
         (self.returns.verp).then(|| self.returns.addresses.bounce_address(delivery_id))

@@ -166,11 +166,7 @@ impl Digests {
             fire_at: None,
         };
         let names = store.display_names(&self.language).await?;
-        let images = picked.articles().iter().filter_map(|a| a.image.as_ref());
-        let logo = self.composer.branding.logo_url();
-        (self.composer.renderer.images)
-            .learn(images.map(|i| i.url.as_str()).chain(logo.as_deref()))
-            .await;
+        (self.composer).learn_picture_sizes(picked.articles()).await;
         let composed = self.composer.compose(&compose::Request {
             sections: &sections,
             names: &names,

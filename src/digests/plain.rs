@@ -24,8 +24,6 @@ pub fn tidy(text: &str) -> String {
     out
 }
 
-pub use crate::domain::upper_first;
-
 /// `s` on one line, with runs of white space made one space (a subject from an edited
 /// strings file or a name with a line break stays a subject).
 pub fn one_line(s: &str) -> String {
@@ -40,8 +38,5 @@ mod tests {
     fn text_parts_lose_trailing_spaces_and_blank_runs_but_keep_the_signature_dash() {
         assert_eq!(tidy("\n\na  \n\n\n\nb\n-- \nc\n\n"), "a\n\nb\n-- \nc\n");
         assert_eq!(one_line(" 每日\r\n摘要  (1 Mar) "), "每日 摘要 (1 Mar)");
-        assert_eq!(upper_first("daily digest"), "Daily digest");
-        assert_eq!(upper_first("每日摘要"), "每日摘要");
-        assert_eq!(upper_first(""), "");
     }
 }

@@ -13,10 +13,10 @@ use minijinja::{Value, context};
 use super::{
     images::ImageSizes,
     letter::{self, Shelf, pick_locale},
-    plain::{one_line, tidy, upper_first},
+    plain::{one_line, tidy},
 };
 use crate::{
-    domain::{Article, DisplayNames, Section},
+    domain::{Article, DisplayNames, Section, upper_first},
     mail::Templates,
 };
 

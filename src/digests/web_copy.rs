@@ -97,15 +97,11 @@ async fn copy(s: &CopyState, id: i64) -> anyhow::Result<Option<(&'static str, St
     let sections = store.list_sections().await?;
     let names = store.display_names(&s.language).await?;
     let composer = &s.composer;
-    let images = articles.iter().filter_map(|a| a.image.as_ref());
-    let logo = composer.branding.logo_url();
-    (composer.renderer.images)
-        .learn(images.map(|i| i.url.as_str()).chain(logo.as_deref()))
-        .await;
+    let picked: Vec<_> = articles.iter().collect();
+    composer.learn_picture_sizes(&picked).await;
     let locale = pick_locale(&copy.locale);
     let brand = composer.branding.brand(locale);
     let subscribe_url = format!("{}/subscribe?locale={locale}", composer.base_url);
-    let picked: Vec<_> = articles.iter().collect();
     let letter = Letter {
         locale,
         brand: &brand,

@@ -46,6 +46,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_name_becomes_a_title_with_its_first_letter_upper_cased() {
+        assert_eq!(upper_first("daily digest"), "Daily digest");
+        assert_eq!(upper_first("每日摘要"), "每日摘要");
+        assert_eq!(upper_first(""), "");
+    }
+
+    #[test]
     fn rejects_nul_backspace_and_fffe_but_keeps_cjk_and_emoji() {
         assert!(check_text("工会要闻 ✊🏽 tab\there\n").is_ok());
         for bad in [

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::input::Problem;
-use crate::domain::{DisplayNames, ScheduleChoice, Section};
+use crate::domain::{DisplayNames, ScheduleChoice, Section, upper_first};
 use crate::{config::Config, mail::Templates, store::Store};
 
 /// The sections and schedules on offer right now, with what they are called in each language.
@@ -115,7 +115,7 @@ impl Catalog {
             .iter()
             .map(|s| Choice {
                 slug: s.slug.clone(),
-                title: crate::domain::upper_first(&self.schedule_name(t, locale, &s.slug)),
+                title: upper_first(&self.schedule_name(t, locale, &s.slug)),
                 checked: chosen == Some(s.slug.as_str()),
                 hint: s.when(locale),
             })

@@ -299,11 +299,7 @@ async fn database(backend: Backend) -> Option<(String, Option<PgDatabase>, tempf
 
 /// `tidings serve` on `db_url`, mailing over `smtp_url`, with `env` on top.
 fn serve(db_url: &str, smtp_url: &str, dir: &Path, env: &[(&str, &str)]) -> Proc {
-    let mut command = common::process::serve_command(db_url, &dir.join("outbox"));
-    command
-        .env("TIDINGS_AUTH__ADMIN_TOKEN", common::ADMIN_TOKEN)
-        .env("TIDINGS_MAIL__TRANSPORT", "smtp")
-        .env("TIDINGS_MAIL__SMTP_URL", smtp_url);
+    let mut command = common::process::serve_smtp_command(db_url, &dir.join("outbox"), smtp_url);
     for (k, v) in env {
         command.env(k, v);
     }

@@ -58,11 +58,8 @@ async fn within_limit(scenario: impl std::future::Future<Output = ()>) {
 /// and uncertain deliveries never retried (`0`), so a message that may have arrived is never
 /// sent again.
 async fn serve(db_url: &str, smtp_url: &str, dir: &Path) -> (Served, String) {
-    let mut command = common::process::serve_command(db_url, &dir.join("outbox"));
+    let mut command = common::process::serve_smtp_command(db_url, &dir.join("outbox"), smtp_url);
     command
-        .env("TIDINGS_AUTH__ADMIN_TOKEN", common::ADMIN_TOKEN)
-        .env("TIDINGS_MAIL__TRANSPORT", "smtp")
-        .env("TIDINGS_MAIL__SMTP_URL", smtp_url)
         .env("TIDINGS_MAIL__RATE_PER_SECOND", "400")
         .env("TIDINGS_MAIL__CONCURRENCY", CONCURRENCY.to_string())
         .env("TIDINGS_DIGESTS__LEASE_SECONDS", "5")

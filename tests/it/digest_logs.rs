@@ -25,12 +25,9 @@ struct Logged {
 
 impl Logged {
     fn start(db_url: &str, smtp_url: &str, dir: &std::path::Path) -> Self {
-        let mut command = common::process::serve_command(db_url, &dir.join("outbox"));
-        command
-            .env("TIDINGS_AUTH__ADMIN_TOKEN", common::ADMIN_TOKEN)
-            .env("TIDINGS_MAIL__TRANSPORT", "smtp")
-            .env("TIDINGS_MAIL__SMTP_URL", smtp_url)
-            .env("TIDINGS_DIGESTS__MAX_ATTEMPTS", "1");
+        let mut command =
+            common::process::serve_smtp_command(db_url, &dir.join("outbox"), smtp_url);
+        command.env("TIDINGS_DIGESTS__MAX_ATTEMPTS", "1");
         let mut child = command.spawn().expect("start tidings");
         let stdout = child.stdout.take().unwrap();
         let lines: Arc<Mutex<Vec<Value>>> = Arc::default();

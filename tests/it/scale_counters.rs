@@ -201,11 +201,8 @@ on_both_backends! {
 }
 
 fn serve(db_url: &str, smtp_url: &str, dir: &std::path::Path) -> (common::process::Served, String) {
-    let mut command = common::process::serve_command(db_url, &dir.join("outbox"));
+    let mut command = common::process::serve_smtp_command(db_url, &dir.join("outbox"), smtp_url);
     command
-        .env("TIDINGS_AUTH__ADMIN_TOKEN", common::ADMIN_TOKEN)
-        .env("TIDINGS_MAIL__TRANSPORT", "smtp")
-        .env("TIDINGS_MAIL__SMTP_URL", smtp_url)
         .env("TIDINGS_MAIL__RATE_PER_SECOND", "300")
         .env("TIDINGS_SUBSCRIPTIONS__IP_BURST", "1000")
         .env("TIDINGS_DIGESTS__LEASE_SECONDS", "5")

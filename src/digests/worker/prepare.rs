@@ -218,13 +218,7 @@ impl Worker {
             .map(from_ms)
             .unwrap_or_else(|| from_ms(run.cutoff));
         let composer = &self.shared.composer;
-        // Lead images' and the logo's sizes, read once per process (a few seconds at most,
-        // the first time).
-        let images = picked.articles().iter().filter_map(|a| a.image.as_ref());
-        let logo = composer.branding.logo_url();
-        (composer.renderer.images)
-            .learn(images.map(|i| i.url.as_str()).chain(logo.as_deref()))
-            .await;
+        composer.learn_picture_sizes(picked.articles()).await;
         let message = composer.compose(&Request {
             sections: &ctx.sections,
             names: &ctx.names,

@@ -55,6 +55,17 @@ pub fn serve_command(db_url: &str, outbox: &Path) -> Command {
     command
 }
 
+/// [`serve_command`] for a process that mails through the SMTP server at `smtp_url` and
+/// answers the admin API to [`super::ADMIN_TOKEN`].
+pub fn serve_smtp_command(db_url: &str, outbox: &Path, smtp_url: &str) -> Command {
+    let mut command = serve_command(db_url, outbox);
+    command
+        .env("TIDINGS_AUTH__ADMIN_TOKEN", super::ADMIN_TOKEN)
+        .env("TIDINGS_MAIL__TRANSPORT", "smtp")
+        .env("TIDINGS_MAIL__SMTP_URL", smtp_url);
+    command
+}
+
 /// Starts `command` (from [`serve_command`]) and reads its log until it listens. Returns the
 /// child, its base URL and the log lines before "tidings listening"; the rest of its stdout
 /// is drained so the child never blocks on a full pipe.
