@@ -154,8 +154,16 @@ impl App {
             metrics.clone(),
         );
         let branding = branding::Branding::load(&store, &config).await?;
-        let digests =
-            digests::Digests::new(&config, &store, &clock, mailer.clone(), &branding).await?;
+        let shutdown = CancellationToken::new();
+        let digests = digests::Digests::new(
+            &config,
+            &store,
+            &clock,
+            mailer.clone(),
+            &branding,
+            &shutdown,
+        )
+        .await?;
         let inbound = inbound::Processor::new(
             store.clone(),
             clock.clone(),
@@ -180,7 +188,7 @@ impl App {
             metrics,
             ingest,
             feeds: Arc::new(feeds),
-            shutdown: CancellationToken::new(),
+            shutdown,
             digests,
             mailer,
             templates,

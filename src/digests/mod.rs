@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::{sync::Notify, task::JoinSet};
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     AppState,
@@ -91,6 +92,7 @@ impl Digests {
         clock: &Clock,
         mailer: Mailer,
         branding: &Branding,
+        shutdown: &CancellationToken,
     ) -> anyhow::Result<Self> {
         let wakeup = Arc::new(Notify::new());
         Ok(Self {
@@ -102,7 +104,7 @@ impl Digests {
                 clock.clone(),
                 config.digests.catch_up_hours,
             )
-            .planning(&config.digests, wakeup.clone()),
+            .planning(&config.digests, wakeup.clone(), shutdown.clone()),
             wakeup,
             composer: Arc::new(composer(config, store, mailer, branding).await?),
         })

@@ -34,9 +34,10 @@ pub const INSTANT_SAFETY: Duration = Duration::from_secs(60);
 /// What one tick did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct TickReport {
-    /// Runs this process created (and planned).
+    /// Runs this process created (and planned, or planned ahead of the senders with the rest
+    /// going on in the background).
     pub started: Vec<i64>,
-    /// Runs whose planner had stopped, planned to their end by this process.
+    /// Runs whose planner had stopped, taken over by this process.
     pub resumed: Vec<i64>,
     /// Fire instants recorded as missed (older than `digests.catch_up_hours`).
     pub missed: usize,
@@ -65,15 +66,22 @@ impl Scheduler {
     }
 
     /// Plans runs with the configured chunk size and lease (`digests.plan_chunk`,
-    /// `digests.lease_seconds`), waking `wakeup` as each chunk commits.
-    pub fn planning(mut self, digests: &DigestsConfig, wakeup: Arc<Notify>) -> Self {
+    /// `digests.lease_seconds`), waking `wakeup` as each chunk commits; the planning going on
+    /// in the background stops when `stop` fires.
+    pub fn planning(
+        mut self,
+        digests: &DigestsConfig,
+        wakeup: Arc<Notify>,
+        stop: CancellationToken,
+    ) -> Self {
         self.planner = Planner::new(
             self.store.clone(),
             self.clock.clone(),
             wakeup,
             i64::from(digests.plan_chunk),
             i64::from(digests.lease_seconds) * 1000,
-        );
+        )
+        .stopped_by(stop);
         self
     }
 
@@ -178,13 +186,7 @@ impl Scheduler {
             .await?
             .ok_or_else(|| anyhow::anyhow!("manual run was not created"))?;
         if let PlanStep::Chunk { .. } = self.planner.step(id).await? {
-            let planner = self.planner.clone();
-            tokio::spawn(async move {
-                if let Err(e) = planner.plan(id).await {
-                    tracing::warn!(run = id, error = ?e,
-                        "planning stopped; it is resumed once its lease runs out");
-                }
-            });
+            self.planner.plan_in_background(id);
         }
         Ok(id)
     }

@@ -230,6 +230,46 @@ impl Store {
         }
     }
 
+    /// Deliveries of `run` queued (planned and not sent, skipped or failed yet), from its
+    /// counters: what a paced planner keeps ahead of the senders. 0 for an unknown run.
+    pub async fn run_queued(&self, run: i64) -> anyhow::Result<i64> {
+        let queued: Option<i64> = read_pool!(self, |p| sqlx::query_scalar(
+            "SELECT queued FROM run_figures WHERE run_id = $1"
+        )
+        .bind(run)
+        .fetch_optional(p)
+        .await
+        .context("read a run's queue"))?;
+        Ok(queued.unwrap_or(0))
+    }
+
+    /// Renews `lease` on `run` to `now_ms + lease.millis` while its planner waits for the
+    /// senders; false when the run is not planning under that name any more.
+    pub async fn renew_planning(
+        &self,
+        run: i64,
+        lease: &PlanLease,
+        now_ms: i64,
+    ) -> anyhow::Result<bool> {
+        write_tx!(self, |tx| {
+            let renewed = sqlx::query(
+                "UPDATE runs SET plan_until = $3
+                 WHERE id = $1 AND status = 'planning' AND plan_owner = $2",
+            )
+            .bind(run)
+            .bind(&lease.owner)
+            .bind(now_ms + lease.millis)
+            .execute(&mut *tx)
+            .await
+            .context("renew a planning lease")?
+            .rows_affected();
+            tx.commit()
+                .await
+                .context("commit a renewed planning lease")?;
+            Ok(renewed == 1)
+        })
+    }
+
     /// Whether a run is planning under a lease that ran out before `now_ms` (a cheap read, so
     /// that looking every second costs no write).
     pub async fn planning_abandoned(&self, now_ms: i64) -> anyhow::Result<bool> {

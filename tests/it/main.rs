@@ -69,6 +69,7 @@ mod scale_import_articles_rules;
 mod scale_import_subscribers;
 mod scale_import_subscribers_counts;
 mod scale_planning;
+mod scale_planning_paced;
 mod scale_planning_processes;
 mod scale_retention;
 mod scale_statistics;
