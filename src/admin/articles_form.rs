@@ -26,7 +26,7 @@ use super::{
     session::EditorSession,
 };
 use crate::{
-    articles::{ArticleInput, ImageInput, SUMMARY_CHARS, excerpt, html_to_text},
+    articles::{ArticleInput, ImageInput, summary_of},
     domain::{Audit, AuditKind},
     error::AppError,
     store::{ConsoleArticle, PutResult},
@@ -76,7 +76,7 @@ fn local_value(desk: &Desk, at: DateTime<Utc>) -> String {
 
 /// The form of a stored article.
 fn form_of(desk: &Desk, a: &crate::articles::Article) -> ArticleForm {
-    let derived = excerpt(&html_to_text(&a.content_html), SUMMARY_CHARS);
+    let derived = summary_of(&a.content_html);
     ArticleForm {
         id: a.id.clone(),
         title: a.title.clone(),

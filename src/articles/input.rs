@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{
-    excerpt::{SUMMARY_CHARS, excerpt, html_to_text},
+    excerpt::summary_of,
     sanitize::{markdown_to_html, sanitize_html},
 };
 use crate::{
@@ -172,7 +172,7 @@ impl ArticleInput {
                 text_field("summary", &s, MAX_SUMMARY)?;
                 one_line(&s)
             }
-            _ => excerpt(&html_to_text(&content_html), SUMMARY_CHARS),
+            _ => summary_of(&content_html),
         };
         let author = match self.author {
             Some(a) => {

@@ -10,7 +10,7 @@ pub mod sources;
 
 /// The model lives in `domain` (the store depends on it, not on this module).
 pub use crate::domain::{Article, ArticleStatus, Image, NewArticle};
-pub use excerpt::{SUMMARY_CHARS, excerpt, html_to_text};
+pub use excerpt::{SUMMARY_CHARS, excerpt, html_to_text, summary_of};
 pub use ingest::Ingest;
 pub use input::{ArticleInput, ImageInput};
 pub use sanitize::{markdown_to_html, sanitize_html};
