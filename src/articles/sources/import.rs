@@ -81,7 +81,9 @@ pub async fn run(config: &Config, dir: &Path, progress: bool) -> anyhow::Result<
     let (tx, mut rx) = mpsc::channel::<Vec<Prepared>>(1);
     let producer = {
         let (batch, tz) = (store.bulk_batch_size(), config.site_timezone().0);
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Twice the cores: a worker waiting for its file to come off the disk leaves its core
+        // to another, and the batch's last chunk is smaller.
+        let workers = 2 * std::thread::available_parallelism().map_or(1, |n| n.get());
         let source: Arc<str> = IMPORT_SOURCE.into();
         tokio::spawn(async move {
             let mut busy = Duration::ZERO;
