@@ -1,7 +1,7 @@
 //! Console pages: runs (admins). `GET /admin/runs` lists runs newest first (by schedule, a
 //! page at a time); `GET /admin/runs/{id}` shows one run's figures (SPEC §7) with a progress
 //! bar, kept live by `console.js` polling `GET /admin/runs/{id}/progress` while the run is
-//! going (shown as "planning…" while its deliveries are still being planned), and the
+//! going (shown as "sending · planning…" while its deliveries are still being planned), and the
 //! deliveries that did not simply go out (failed, bounced, uncertain, deferred) with the SMTP
 //! server's last reply; `…/retry` puts the failed ones back in the queue after a confirmation.
 

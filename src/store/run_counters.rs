@@ -113,13 +113,14 @@ impl Store {
         .fetch_all(&mut *tx)
         .await
         .context("lock runs with figure deltas")?;
+        let mut folded = 0;
         if !runs.is_empty() {
             // A new statement, so a new snapshot: every delta committed before the locks
             // were granted is moved, and one committed later stays for the next fold.
-            sqlx::query(
+            folded = sqlx::query_scalar::<_, i64>(
                 "WITH d AS (DELETE FROM run_figure_deltas WHERE run_id = ANY($1)
                             RETURNING *),
-                      s AS (SELECT run_id, SUM(total) AS total, SUM(sent) AS sent,
+                      s AS (SELECT run_id, COUNT(*) AS n, SUM(total) AS total, SUM(sent) AS sent,
                               SUM(skipped) AS skipped, SUM(deferred) AS deferred,
                               SUM(failed) AS failed, SUM(bounced) AS bounced,
                               SUM(uncertain) AS uncertain, SUM(pending) AS pending,
@@ -130,14 +131,19 @@ impl Store {
                     failed = r.failed + s.failed, bounced = r.bounced + s.bounced,
                     uncertain = r.uncertain + s.uncertain, pending = r.pending + s.pending,
                     queued = r.queued + s.queued
-                 FROM s WHERE r.id = s.run_id",
+                 FROM s WHERE r.id = s.run_id
+                 RETURNING s.n",
             )
             .bind(&runs)
-            .execute(&mut *tx)
+            .fetch_all(&mut *tx)
             .await
-            .context("fold figure deltas")?;
+            .context("fold figure deltas")?
+            .into_iter()
+            .sum();
         }
         tx.commit().await.context("commit folded figures")?;
+        // Each folded delta left a dead row version behind.
+        self.note_deleted(Table::RunFigureDeltas, folded.max(0) as u64);
         Ok(())
     }
 }

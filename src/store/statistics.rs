@@ -7,7 +7,8 @@
 //! table is analyzed in the background, on its own connection, never inside the writer's
 //! transaction, one table at a time per process. After a big run has finished, or retention
 //! deleted many deliveries, PostgreSQL's deliveries table is vacuumed as well (its dead row
-//! versions and their index entries go, and the space is reused). SQLite analyzes with a
+//! versions and their index entries go, and the space is reused), and so is the run figures'
+//! deltas table after every 10,000 deltas folded away. SQLite analyzes with a
 //! sampling limit and has no dead rows to vacuum.
 
 use std::{
@@ -31,6 +32,7 @@ const SQLITE_ANALYSIS_LIMIT: u32 = 1000;
 pub(super) enum Table {
     Articles,
     Deliveries,
+    RunFigureDeltas,
     Subscribers,
     SubscriberSections,
     Watermarks,
@@ -41,6 +43,7 @@ impl Table {
         match self {
             Table::Articles => "articles",
             Table::Deliveries => "deliveries",
+            Table::RunFigureDeltas => "run_figure_deltas",
             Table::Subscribers => "subscribers",
             Table::SubscriberSections => "subscriber_sections",
             Table::Watermarks => "watermarks",
@@ -83,6 +86,25 @@ impl Store {
         };
         if due {
             self.start(table, Work::Analyze);
+        }
+    }
+
+    /// Notes that `rows` rows of a small table that churns were deleted; once
+    /// [`MIN_CHANGES`] of them are dead, the table is vacuumed in the background. The run
+    /// figures' deltas are appended and folded away all through a run: after three 1M runs
+    /// their table held 189 live rows and 353,579 dead ones, which every read of a run's
+    /// figures walked past (runs list maxima of 0.6 s) while autovacuum had not come by.
+    pub(super) fn note_deleted(&self, table: Table, rows: u64) {
+        let due = {
+            let mut all = self.stats.0.lock().expect("statistics lock");
+            let t = all.entry(table).or_default();
+            t.changed += rows;
+            let due = !t.busy && t.changed >= MIN_CHANGES;
+            t.busy |= due;
+            due
+        };
+        if due {
+            self.start(table, Work::Vacuum);
         }
     }
 

@@ -132,7 +132,7 @@ on_both_backends! {
         assert_eq!((v["status"].as_str(), v["planning"].as_bool(), v["total"].as_i64()), (Some("running"), Some(true), Some(2)), "{v}");
         let admin = common::admin::signed_in(&app, "planner@example.org", Role::Admin).await;
         let page = admin.page(&format!("/admin/runs/{run}?locale=en"), StatusCode::OK).await;
-        assert!(page.contains("planning…"), "{page}");
+        assert!(page.contains("sending · planning…"), "{page}");
 
         assert_eq!(store.plan_chunk(run, &p, t, 2).await.unwrap(), PlanStep::Chunk { planned: 2 });
         assert_eq!(store.plan_chunk(run, &p, t, 2).await.unwrap(), PlanStep::Finished { planned: 1, empty: false });
