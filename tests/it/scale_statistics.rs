@@ -95,3 +95,68 @@ on_both_backends! {
         assert!(wait_analyzed(&app, "deliveries", 1).await >= 1, "deliveries not analyzed after a big plan");
     }
 }
+
+/// How many times `table` was vacuumed by hand (the service's VACUUM; autovacuum counts
+/// apart), on PostgreSQL.
+async fn vacuumed(url: &str, table: &str) -> i64 {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let n = sqlx::query_scalar("SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = $1")
+        .bind(table)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    n
+}
+
+/// PostgreSQL only (SQLite's triggers update the runs directly and leave no deltas): folding
+/// away 10,000 figure deltas vacuums their table, folding fewer does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folded_figure_deltas_are_vacuumed_after_ten_thousand() {
+    let Some(app) = common::try_spawn_app(common::Backend::Postgres).await else {
+        eprintln!("TIDINGS_TEST_POSTGRES_URL unset: PostgreSQL variant not run");
+        return;
+    };
+    import(&app, 0, 10).await;
+    let t = to_ms(app.clock.now() + Duration::days(1));
+    let store = &app.state.store;
+    let run = store.plan_run("daily", None, t, t).await.unwrap().unwrap();
+    let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+    // Deltas of zero: the run's figures stay as they are, only the rows come and go.
+    let add = |n: i64| {
+        sqlx::query("INSERT INTO run_figure_deltas (run_id) SELECT $1 FROM generate_series(1, $2)")
+            .bind(run)
+            .bind(n)
+            .execute(&pool)
+    };
+    add(6_000).await.unwrap();
+    store.fold_run_figures().await.unwrap();
+    assert!(store.statistics_settled(StdDuration::from_secs(60)).await);
+    assert_eq!(
+        vacuumed(&app.database_url, "run_figure_deltas").await,
+        0,
+        "vacuumed after 6,000"
+    );
+
+    add(6_000).await.unwrap();
+    store.fold_run_figures().await.unwrap();
+    assert!(store.statistics_settled(StdDuration::from_secs(60)).await);
+    let mut n = 0;
+    for _ in 0..100 {
+        n = vacuumed(&app.database_url, "run_figure_deltas").await;
+        if n > 0 {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
+    assert!(
+        n >= 1,
+        "run_figure_deltas not vacuumed after 12,000 folded deltas"
+    );
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM run_figure_deltas")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    pool.close().await;
+}
