@@ -6,7 +6,7 @@
 //!
 //! New rows used to go through the staging table too (COPY, then INSERT … SELECT): every
 //! body was written, compressed and read back twice. With straight COPY (and LZ4, migration
-//! 0219) storing 200,000 new articles in `benches/import_articles.sh` took 20–21 s instead of
+//! 0219) storing 200,000 new articles in `benches/import_articles.sh` took 19–21 s instead of
 //! 24 s (issue 15).
 
 use std::io::Write;
