@@ -78,6 +78,13 @@ const COPY_CHUNK: usize = 1 << 20;
 /// Stores `staged` in one transaction; what was decided for each.
 pub(super) async fn merge(pool: &PgPool, staged: &[Staged<'_>], now: i64) -> anyhow::Result<Plan> {
     let mut tx = pool.begin().await.context("begin article batch")?;
+    // The feed-mark triggers see the statement's rows as a transition table, whole bodies
+    // included: at the default 4 MB of work_mem, a batch's table went to a temporary file and
+    // was read back. 64 MB holds a batch of 5,000 (≈ 25 MB with their bodies) in memory.
+    sqlx::query("SET LOCAL work_mem = '64MB'")
+        .execute(&mut *tx)
+        .await
+        .context("set work_mem for the batch")?;
     let ids: Vec<&str> = staged.iter().map(|s| s.a.id.as_str()).collect();
     let previous: Vec<Previous> = sqlx::query_as(LOCK)
         .bind(&ids)

@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 
 use super::{
     ArticlePath, FileError,
-    files::{read_file_blocking, rejected},
+    files::{read_article_blocking, rejected},
 };
 use crate::domain::NewArticle;
 
@@ -24,9 +24,8 @@ pub fn prepare_file(
     source: &str,
     sections: &HashSet<String>,
 ) -> Result<NewArticle, FileError> {
-    let (file, _) = read_file_blocking(real_root, path, tz)?;
-    file.input
-        .clone()
+    let mut file = read_article_blocking(real_root, path, tz)?;
+    std::mem::take(&mut file.input)
         .into_new_article(&file.id, source, |slug| sections.contains(slug))
         .map_err(|e| rejected(&file, e))
 }
