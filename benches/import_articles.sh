@@ -5,6 +5,7 @@
 #
 #   bash benches/import_articles.sh                 # 200,000 articles
 #   N=20000 bash benches/import_articles.sh
+#   BIN=/tmp/tidings bash benches/import_articles.sh   # a binary built before (no build)
 #   PG_ADMIN_URL=postgres://root@127.0.0.1:5432/test bash benches/import_articles.sh
 #
 # It makes its own database (dropped at exit), writes N article files in the directory-source
@@ -33,9 +34,11 @@ trap cleanup EXIT
 command -v psql >/dev/null || { echo "psql is needed (PostgreSQL client)"; exit 1; }
 psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" -c "CREATE DATABASE $DB_NAME" >/dev/null
 
-echo "building the release binary…"
-cargo build --release --quiet
-BIN=target/release/tidings
+if [[ -z "${BIN:-}" ]]; then
+    echo "building the release binary…"
+    cargo build --release --quiet
+    BIN=target/release/tidings
+fi
 
 echo "writing $N article files under $WORK/content…"
 python3 - "$FIXTURES" "$WORK/content" "$WORK/reference.tsv" "$N" <<'PY'

@@ -92,7 +92,8 @@ pub fn sanitize_html(html: &str, base: Option<&url::Url>) -> String {
     static PLAIN: OnceLock<Builder<'static>> = OnceLock::new();
     thread_local! {
         // One builder per thread, its base set for each article: building the allow-lists
-        // anew for every article was a sixth of the sanitiser's cost in a bulk import.
+        // anew for every article was about a third of the sanitiser's time in a bulk import
+        // (31–37 µs an article before, 19–26 µs after; issue 15).
         static BASED: RefCell<Builder<'static>> = RefCell::new(base_builder());
     }
     match base {
