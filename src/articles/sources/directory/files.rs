@@ -151,14 +151,14 @@ fn read_bytes(real_root: &Path, path: &ArticlePath) -> Result<Vec<u8>, FileError
     // `canonicalize`, which reads every component of the path as a link: a tenth of the cost
     // of preparing a file for `tidings import` (issue 15). The file is then opened with
     // O_NOFOLLOW, so one swapped for a link meanwhile is refused, not followed.
-    let not_link = |p: &Path| {
-        std::fs::symlink_metadata(p)
-            .map(|m| !m.file_type().is_symlink())
-            .map_err(unreadable)
-    };
     let section = joined.parent().unwrap_or(real_root);
-    let (real, flags) = if not_link(section)? && not_link(&joined)? {
-        (joined, libc::O_NOFOLLOW)
+    let section_is_link = std::fs::symlink_metadata(section)
+        .map_err(unreadable)?
+        .file_type()
+        .is_symlink();
+    let own = std::fs::symlink_metadata(&joined).map_err(unreadable)?;
+    let (real, meta, flags) = if !section_is_link && !own.file_type().is_symlink() {
+        (joined, own, libc::O_NOFOLLOW)
     } else {
         let real = std::fs::canonicalize(&joined).map_err(unreadable)?;
         if !real.starts_with(real_root) {
@@ -167,19 +167,27 @@ fn read_bytes(real_root: &Path, path: &ArticlePath) -> Result<Vec<u8>, FileError
                 message: "is a link to a file outside the source folder; refused".into(),
             });
         }
-        (real, 0)
+        let meta = std::fs::metadata(&real).map_err(unreadable)?;
+        (real, meta, 0)
     };
+    // Checked before opening: opening a named pipe would wait for a writer. O_NONBLOCK (no
+    // effect on reading a regular file) keeps one swapped in meanwhile from blocking, and the
+    // open file is checked again.
+    let not_regular = || FileError {
+        line: None,
+        message: "is not a regular file".into(),
+    };
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
     let mut file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(flags)
+        .custom_flags(flags | libc::O_NONBLOCK)
         .open(&real)
         .map_err(unreadable)?;
     let meta = file.metadata().map_err(unreadable)?;
     if !meta.is_file() {
-        return Err(FileError {
-            line: None,
-            message: "is not a regular file".into(),
-        });
+        return Err(not_regular());
     }
     if meta.len() > MAX_FILE_BYTES {
         return Err(FileError {
@@ -264,5 +272,29 @@ mod tests {
         ] {
             assert_eq!(article_path(Path::new(ignored)), None, "{ignored}");
         }
+    }
+
+    #[test]
+    fn a_named_pipe_is_refused_without_waiting_for_a_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("news")).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.path().join("news/pipe.md"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        std::fs::write(dir.path().join("news/real.md"), "x").unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let pipe = article_path(Path::new("news/pipe.md")).unwrap();
+            let real = article_path(Path::new("news/real.md")).unwrap();
+            let _ = tx.send((read_bytes(&root, &pipe), read_bytes(&root, &real)));
+        });
+        let (pipe, real) = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("reading a named pipe must not wait for a writer");
+        assert_eq!(pipe.unwrap_err().message, "is not a regular file");
+        assert_eq!(real.unwrap(), b"x");
     }
 }
