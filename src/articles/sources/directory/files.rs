@@ -189,11 +189,12 @@ fn read_bytes(real_root: &Path, path: &ArticlePath) -> Result<Vec<u8>, FileError
     if !meta.is_file() {
         return Err(not_regular());
     }
+    let too_large = || FileError {
+        line: None,
+        message: format!("is larger than {MAX_FILE_BYTES} bytes"),
+    };
     if meta.len() > MAX_FILE_BYTES {
-        return Err(FileError {
-            line: None,
-            message: format!("is larger than {MAX_FILE_BYTES} bytes"),
-        });
+        return Err(too_large());
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     // At most one byte past the limit, for a file that grew since.
@@ -202,10 +203,7 @@ fn read_bytes(real_root: &Path, path: &ArticlePath) -> Result<Vec<u8>, FileError
         .read_to_end(&mut bytes)
         .map_err(unreadable)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(FileError {
-            line: None,
-            message: format!("is larger than {MAX_FILE_BYTES} bytes"),
-        });
+        return Err(too_large());
     }
     Ok(bytes)
 }
