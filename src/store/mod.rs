@@ -36,6 +36,7 @@ mod schedules;
 mod secrets;
 mod sections;
 mod sources;
+mod sqlite_pools;
 mod statistics;
 mod subscribe;
 mod subscriber_admin;
@@ -49,7 +50,7 @@ use anyhow::Context;
 use sqlx::{
     PgPool, SqlitePool,
     postgres::{PgConnectOptions, PgPoolOptions},
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
 };
 
 pub use admin_accounts::LoginSecret;
@@ -185,18 +186,7 @@ impl Store {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("create database folder {}", parent.display()))?;
         }
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(opts.clone())
-            .await
-            .context("open SQLite database")?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(max_connections.clamp(1, 16))
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(opts)
-            .await
-            .context("open SQLite database for reading")?;
+        let (writer, reader) = sqlite_pools::open(opts, max_connections.clamp(1, 16)).await?;
         Ok(Self {
             db: Db::Sqlite { writer, reader },
             stats: Default::default(),

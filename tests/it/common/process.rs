@@ -84,6 +84,14 @@ pub fn start(mut command: Command) -> (Served, String, Vec<String>) {
         }
         early.push(line);
     };
-    std::thread::spawn(move || for _ in lines {});
+    // TIDINGS_TEST_ECHO=1 copies the rest of the log to stderr (to see why a test failed).
+    let echo = std::env::var_os("TIDINGS_TEST_ECHO").is_some();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if echo {
+                eprintln!("[tidings] {line}");
+            }
+        }
+    });
     (child, format!("http://{addr}"), early)
 }
