@@ -191,6 +191,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 s.unchanged,
                 s.failed.len()
             );
+            if s.recognised > 0 {
+                println!(
+                    "{} unchanged files recognised from an earlier import (not parsed again)",
+                    s.recognised
+                );
+            }
             if s.failed.is_empty() {
                 Ok(())
             } else {

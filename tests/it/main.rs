@@ -66,6 +66,7 @@ mod scale_claims;
 mod scale_counters;
 mod scale_import_articles;
 mod scale_import_articles_rules;
+mod scale_import_recognised;
 mod scale_import_subscribers;
 mod scale_import_subscribers_counts;
 mod scale_planning;

@@ -6,6 +6,11 @@
 //! one batch ahead of the batch being stored, so at most three batches are in memory; each
 //! batch is stored with set-based statements (`Store::put_articles_bulk`), under the same
 //! rules and with the same summary as one article at a time.
+//!
+//! Each file stored is remembered with a digest of its bytes (`Store::put_import_files`): an
+//! import of the same folder again recognises the files that did not change, whose articles
+//! nobody changed since either, by their digest alone, and does not parse, render or sanitise
+//! them again. Re-importing a large archive with a few edits costs reading and hashing it.
 
 use std::{
     collections::HashSet,
@@ -18,13 +23,16 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc;
 
-use super::directory::{FileError, Prepared, describe, list_files, prepare_batch};
+use super::directory::{
+    ArticlePath, FileBatch, FileError, Prepared, Ready, describe, list_files, prepare_batch,
+    prepare_file,
+};
 use crate::{
-    clock::Clock,
+    clock::{Clock, to_ms},
     config::Config,
     domain::NewArticle,
     events::external,
-    store::{PutResult, Store},
+    store::{ImportedFile, PutResult, Store},
 };
 
 /// Source name recorded on imported articles.
@@ -36,6 +44,8 @@ pub struct ImportSummary {
     pub created: usize,
     pub updated: usize,
     pub unchanged: usize,
+    /// Of the unchanged, the files recognised by their digest (not parsed again).
+    pub recognised: usize,
     /// One line per file that was not imported: path, line and what is wrong.
     pub failed: Vec<String>,
 }
@@ -79,19 +89,36 @@ pub async fn run(config: &Config, dir: &Path, progress: bool) -> anyhow::Result<
     );
     let total = files.len();
     let (tx, mut rx) = mpsc::channel::<Vec<Prepared>>(1);
+    let tz = config.site_timezone().0;
+    let source: Arc<str> = IMPORT_SOURCE.into();
     let producer = {
-        let (batch, tz) = (store.bulk_batch_size(), config.site_timezone().0);
+        let batch = store.bulk_batch_size();
         // Twice the cores: a worker waiting for its file to come off the disk leaves its core
         // to another, and the batch's last chunk is smaller.
         let workers = 2 * std::thread::available_parallelism().map_or(1, |n| n.get());
-        let source: Arc<str> = IMPORT_SOURCE.into();
+        let (store, source, real_root, sections) = (
+            store.clone(),
+            source.clone(),
+            real_root.clone(),
+            sections.clone(),
+        );
         tokio::spawn(async move {
             let mut busy = Duration::ZERO;
             for chunk in files.chunks(batch) {
                 let t = Instant::now();
                 let (root, source, sections) =
                     (real_root.clone(), source.clone(), sections.clone());
-                let prepared = prepare_batch(root, chunk.to_vec(), tz, source, sections, workers);
+                let keys: Vec<String> = chunk.iter().map(|p| p.key.clone()).collect();
+                // Without them every file is read as new: slower, never wrong.
+                let known = store.known_import_files(&keys).await.unwrap_or_else(|e| {
+                    tracing::warn!(error = ?e, "files of earlier imports unknown; reading all");
+                    Default::default()
+                });
+                let batch = FileBatch {
+                    paths: chunk.to_vec(),
+                    known,
+                };
+                let prepared = prepare_batch(root, batch, tz, source, sections, workers);
                 let prepared = prepared.await;
                 busy += t.elapsed();
                 if tx.send(prepared).await.is_err() {
@@ -109,6 +136,13 @@ pub async fn run(config: &Config, dir: &Path, progress: bool) -> anyhow::Result<
         display: dir.display().to_string(),
         summary: ImportSummary::default(),
         storing: Duration::ZERO,
+        written: HashSet::new(),
+        prepare: Arc::new(Reprepare {
+            real_root,
+            tz,
+            source,
+            sections,
+        }),
     };
     while let Some(prepared) = rx.recv().await {
         importer.batch(prepared).await;
@@ -120,6 +154,7 @@ pub async fn run(config: &Config, dir: &Path, progress: bool) -> anyhow::Result<
         took = ?started.elapsed(),
         preparing = ?preparing,
         storing = ?importer.storing,
+        recognised = importer.summary.recognised,
         "import finished"
     );
     store.close().await;
@@ -136,7 +171,21 @@ struct Importer {
     summary: ImportSummary,
     /// Time spent storing and announcing.
     storing: Duration,
+    /// Ids of the articles this import stored so far.
+    written: HashSet<String>,
+    prepare: Arc<Reprepare>,
 }
+
+/// What preparing one file again takes.
+struct Reprepare {
+    real_root: Arc<Path>,
+    tz: chrono_tz::Tz,
+    source: Arc<str>,
+    sections: Arc<HashSet<String>>,
+}
+
+/// An article ready to store: the file's key, the article, the file's digest.
+type Ready3 = (String, NewArticle, String);
 
 impl Importer {
     /// Stores one prepared batch in file order; an id that repeats starts a new batch, so
@@ -144,16 +193,30 @@ impl Importer {
     async fn batch(&mut self, prepared: Vec<Prepared>) {
         let t = Instant::now();
         let n = prepared.len() as u64;
-        let mut articles: Vec<(String, NewArticle)> = Vec::new();
+        let mut articles: Vec<Ready3> = Vec::new();
         let mut ids = HashSet::new();
         for (path, result) in prepared {
+            let result = match result {
+                // Another file of this import stored this article: this one is read again
+                // to have the last word, as it would one file at a time.
+                Ok(Ready::Known(id)) if self.written.contains(&id) => {
+                    self.again(path.clone()).await
+                }
+                other => other,
+            };
             match result {
-                Ok(a) => {
+                Ok(Ready::Article(a, digest)) => {
+                    let a = *a;
                     if !ids.insert(a.id.clone()) {
                         self.store_all(std::mem::take(&mut articles)).await;
                         ids = HashSet::from([a.id.clone()]);
                     }
-                    articles.push((path.key, a));
+                    self.written.insert(a.id.clone());
+                    articles.push((path.key, a, digest));
+                }
+                Ok(Ready::Known(_)) => {
+                    self.summary.unchanged += 1;
+                    self.summary.recognised += 1;
                 }
                 Err(e) => self.fail(&path.key, &e),
             }
@@ -163,17 +226,39 @@ impl Importer {
         self.storing += t.elapsed();
     }
 
-    async fn store_all(&mut self, articles: Vec<(String, NewArticle)>) {
-        let Some((last, _)) = articles.last() else {
+    /// Prepares the file at `path` again, as a file no import stored before.
+    async fn again(&self, path: ArticlePath) -> Result<Ready, FileError> {
+        let r = self.prepare.clone();
+        let job = tokio::task::spawn_blocking(move || {
+            prepare_file(&r.real_root, &path, r.tz, &r.source, &r.sections, None)
+        });
+        job.await.unwrap_or_else(|e| {
+            Err(FileError {
+                line: None,
+                message: format!("could not be prepared: {e}"),
+            })
+        })
+    }
+
+    async fn store_all(&mut self, articles: Vec<Ready3>) {
+        let Some((last, _, _)) = articles.last() else {
             return;
         };
         self.bar.set_message(last.clone());
-        let (keys, articles): (Vec<String>, Vec<NewArticle>) = articles.into_iter().unzip();
+        let mut keys = Vec::with_capacity(articles.len());
+        let mut digests = Vec::with_capacity(articles.len());
+        let mut batch = Vec::with_capacity(articles.len());
+        for (key, a, digest) in articles {
+            keys.push(key);
+            batch.push(a);
+            digests.push(digest);
+        }
+        let articles = batch;
         let now = self.clock.now();
-        let changed = match self.store.put_articles_bulk(&articles, now).await {
+        let (changed, stored) = match self.store.put_articles_bulk(&articles, now).await {
             Ok(outcome) => {
                 outcome.results.iter().for_each(|r| self.count(*r));
-                outcome.changed_sections
+                (outcome.changed_sections, vec![true; articles.len()])
             }
             Err(e) => {
                 // Whatever failed (a row written meanwhile by the server, a section removed
@@ -182,16 +267,41 @@ impl Importer {
                 self.one_by_one(&keys, &articles).await
             }
         };
+        let files: Vec<ImportedFile> = keys
+            .into_iter()
+            .zip(digests)
+            .zip(&articles)
+            .zip(stored)
+            .filter(|(_, stored)| *stored)
+            .map(|(((key, digest), a), _)| ImportedFile {
+                key,
+                digest,
+                article_id: a.id.clone(),
+                article_hash: a.content_hash(),
+            })
+            .collect();
+        if let Err(e) = self.store.put_import_files(&files, to_ms(now)).await {
+            // The next import reads these files again: slower, never wrong.
+            tracing::warn!(error = ?e, "the imported files were not remembered");
+        }
         if let Err(e) = external::announce(&self.store, &changed, self.clock.now()).await {
             tracing::warn!(error = ?e, ?changed, "running servers were not told of this change");
         }
     }
 
-    /// The articles of a batch that could not be stored at once; the sections they changed.
-    async fn one_by_one(&mut self, keys: &[String], articles: &[NewArticle]) -> Vec<String> {
+    /// The articles of a batch that could not be stored at once; the sections they changed,
+    /// and which were stored.
+    async fn one_by_one(
+        &mut self,
+        keys: &[String],
+        articles: &[NewArticle],
+    ) -> (Vec<String>, Vec<bool>) {
         let mut changed = Vec::new();
+        let mut stored = Vec::with_capacity(articles.len());
         for (key, a) in keys.iter().zip(articles) {
-            match self.store.put_article(a, self.clock.now()).await {
+            let result = self.store.put_article(a, self.clock.now()).await;
+            stored.push(result.is_ok());
+            match result {
                 Ok(outcome) => {
                     self.count(outcome.result);
                     changed.extend(outcome.changed_sections);
@@ -210,7 +320,7 @@ impl Importer {
         }
         changed.sort();
         changed.dedup();
-        changed
+        (changed, stored)
     }
 
     fn count(&mut self, result: PutResult) {

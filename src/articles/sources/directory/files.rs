@@ -119,17 +119,8 @@ pub fn read_file_blocking(
     Ok((parse_bytes(path, bytes, tz)?, hash))
 }
 
-/// [`read_file_blocking`] without the hash, for a reader that does not keep it (a bulk
-/// import).
-pub fn read_article_blocking(
-    real_root: &Path,
-    path: &ArticlePath,
-    tz: Tz,
-) -> Result<FileArticle, FileError> {
-    parse_bytes(path, read_bytes(real_root, path)?, tz)
-}
-
-fn parse_bytes(path: &ArticlePath, bytes: Vec<u8>, tz: Tz) -> Result<FileArticle, FileError> {
+/// Parses the bytes of the file at `path` (read with [`read_bytes`]) as an article.
+pub fn parse_bytes(path: &ArticlePath, bytes: Vec<u8>, tz: Tz) -> Result<FileArticle, FileError> {
     let text = String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         FileError {
@@ -143,7 +134,7 @@ fn parse_bytes(path: &ArticlePath, bytes: Vec<u8>, tz: Tz) -> Result<FileArticle
 /// The bytes of `real_root/<key>`. Never read outside the source folder: a link (of the file
 /// or of its section folder) that resolves elsewhere (another folder, /etc/passwd,
 /// /proc/self/environ) is refused.
-fn read_bytes(real_root: &Path, path: &ArticlePath) -> Result<Vec<u8>, FileError> {
+pub fn read_bytes(real_root: &Path, path: &ArticlePath) -> Result<Vec<u8>, FileError> {
     use std::{io::Read, os::unix::fs::OpenOptionsExt};
     let joined = real_root.join(&path.key);
     // When neither the section folder nor the file is a link, the file is where its path
