@@ -10,9 +10,10 @@
 #
 # It makes its own database (dropped at exit), writes N article files in the directory-source
 # layout (four sections; bodies are real text from /work/shared/fixtures or content/, cut and
-# rotated differently for each file), builds and runs the release binary twice: a first
-# import (every article created) and a second one after a tenth of the files were edited
-# (updated, the rest unchanged). The importer's own log says how its time split between
+# rotated differently for each file), builds and runs the release binary three times: a first
+# import (every article created), a second one after a tenth of the files were edited
+# (updated; the rest unchanged, recognised by their digest without being parsed again) and a
+# third with nothing changed. The importer's own log says how its time split between
 # preparing files (reading, Markdown, sanitising, on every core) and storing them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,7 +78,7 @@ run_import() { # $1: label
     start=$(date +%s.%N)
     TIDINGS_CONFIG=$CONFIG TIDINGS_DATABASE__URL=$PG_URL RUST_LOG=info "$BIN" import "$WORK/content" >"$log" 2>&1 || { cat "$log"; exit 1; }
     end=$(date +%s.%N)
-    grep -h "imported" "$log" | tail -n 1
+    grep -hE "^imported |^[0-9]+ unchanged files recognised" "$log"
     grep -h "import finished" "$log" | sed -E 's/.*import finished *//' | sed 's/^/  importer log: /'
     echo "$end - $start" | bc -l
 }
@@ -99,6 +100,10 @@ PY
 second=$(run_import second); echo "$second" | head -n -1
 t2=$(echo "$second" | tail -n 1)
 
+echo "== tidings import, third run (nothing changed)"
+third=$(run_import third); echo "$third" | head -n -1
+t3=$(echo "$third" | tail -n 1)
+
 echo "== reference: psql \\copy of the same rows into a bare table"
 psql -q "$PG_URL" -c "CREATE TABLE copy_reference (id TEXT, section TEXT, title TEXT, body TEXT)"
 start=$(date +%s.%N)
@@ -111,3 +116,4 @@ printf "\n%-34s %10s %12s %8s\n" "N=$N" "seconds" "rows/s" "ratio"
 printf "%-34s %10.2f %12s %8s\n" "psql \\copy (reference)" "$tc" "$(rate "$tc")" "1.0"
 printf "%-34s %10.2f %12s %8.1f\n" "tidings import (created)" "$t1" "$(rate "$t1")" "$(echo "$t1 / $tc" | bc -l)"
 printf "%-34s %10.2f %12s %8.1f\n" "tidings import (10% updated)" "$t2" "$(rate "$t2")" "$(echo "$t2 / $tc" | bc -l)"
+printf "%-34s %10.2f %12s %8.1f\n" "tidings import (none changed)" "$t3" "$(rate "$t3")" "$(echo "$t3 / $tc" | bc -l)"
