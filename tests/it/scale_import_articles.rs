@@ -19,18 +19,30 @@ on_both!(
 
 /// Runs the real `tidings import` against the app's database.
 fn import(app: &common::TestApp, content: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_tidings"))
+    run_import(
+        &app.database_url,
+        content,
+        Some(&app.dir.path().join("outbox")),
+    )
+}
+
+/// Runs the real `tidings import content` against the database at `url`: its standard output
+/// (the command must succeed).
+pub(crate) fn run_import(url: &str, content: &Path, outbox: Option<&Path>) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tidings"));
+    command
         .arg("import")
         .arg(content)
         .env(
             "TIDINGS_CONFIG",
             concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/no-sources.toml"),
         )
-        .env("TIDINGS_DATABASE__URL", &app.database_url)
-        .env("TIDINGS_MAIL__OUTBOX_DIR", app.dir.path().join("outbox"))
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run tidings import");
+        .env("TIDINGS_DATABASE__URL", url)
+        .env("RUST_LOG", "warn");
+    if let Some(outbox) = outbox {
+        command.env("TIDINGS_MAIL__OUTBOX_DIR", outbox);
+    }
+    let out = command.output().expect("run tidings import");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use std::{collections::BTreeSet, process::Command};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 use tidings::{
@@ -19,7 +19,7 @@ on_both!(
 );
 
 /// A fresh, migrated database with the default sections, and its URL.
-async fn fresh_store(
+pub(crate) async fn fresh_store(
     backend: common::Backend,
     dir: &std::path::Path,
     name: &str,
@@ -173,20 +173,7 @@ async fn two_files_with_one_id_import_as_they_would_one_at_a_time(backend: commo
         std::fs::write(content.path().join("news").join(file), text).unwrap();
     }
 
-    let out = Command::new(env!("CARGO_BIN_EXE_tidings"))
-        .arg("import")
-        .arg(content.path())
-        .env(
-            "TIDINGS_CONFIG",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/no-sources.toml"),
-        )
-        .env("TIDINGS_DATABASE__URL", &url)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
+    let stdout = super::scale_import_articles::run_import(&url, content.path(), None);
     assert!(
         stdout.contains("imported 2 files: 1 created, 1 updated, 0 unchanged; 0 skipped"),
         "{stdout}"

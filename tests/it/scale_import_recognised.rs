@@ -4,9 +4,10 @@
 //! or which shares its article with another file) is read and stored as it would be one at a
 //! time. On both backends, through the real command.
 
+use super::scale_import_articles_rules::fresh_store;
 use crate::common;
 
-use std::{path::Path, process::Command};
+use std::path::Path;
 
 use chrono::Utc;
 use tidings::{domain::NewArticle, store::Store};
@@ -16,48 +17,9 @@ on_both!(
     files_sharing_an_article_keep_the_last_word_when_imported_again,
 );
 
-/// A fresh, migrated database with the default sections: the store and its URL.
-async fn fresh_store(
-    backend: common::Backend,
-    dir: &Path,
-) -> (Store, String, Option<common::PgDatabase>) {
-    let (url, guard) = match backend {
-        common::Backend::Sqlite => (format!("sqlite://{}/t.db", dir.display()), None),
-        common::Backend::Postgres => {
-            let (url, guard) = common::create_pg_database().await;
-            (url, Some(guard))
-        }
-    };
-    let store = Store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    let seeds = common::test_config(dir, &url).section_seeds();
-    store
-        .ensure_sections(&seeds, common::test_start().timestamp_millis())
-        .await
-        .unwrap();
-    (store, url, guard)
-}
-
-/// `tidings import content` into `url`: its standard output (the command must succeed).
+/// `tidings import content` into `url`: its standard output.
 fn import(url: &str, content: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_tidings"))
-        .arg("import")
-        .arg(content)
-        .env(
-            "TIDINGS_CONFIG",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/no-sources.toml"),
-        )
-        .env("TIDINGS_DATABASE__URL", url)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    super::scale_import_articles::run_import(url, content, None)
 }
 
 /// Writes `<section>/<slug>.md` with `id` and `title`.
@@ -79,7 +41,7 @@ async fn a_second_import_recognises_the_untouched_files_and_reads_every_other(
     backend: common::Backend,
 ) {
     let dir = tempfile::tempdir().unwrap();
-    let (store, url, _guard) = fresh_store(backend, dir.path()).await;
+    let (store, url, _guard) = fresh_store(backend, dir.path(), "t").await;
     let content = tempfile::tempdir().unwrap();
     let c = content.path();
     write(c, "news", "a", "a", "甲");
@@ -149,7 +111,7 @@ async fn a_second_import_recognises_the_untouched_files_and_reads_every_other(
 
 async fn files_sharing_an_article_keep_the_last_word_when_imported_again(backend: common::Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let (store, url, _guard) = fresh_store(backend, dir.path()).await;
+    let (store, url, _guard) = fresh_store(backend, dir.path(), "t").await;
     let content = tempfile::tempdir().unwrap();
     let c = content.path();
     write(c, "news", "a", "shared", "先");
