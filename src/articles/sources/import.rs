@@ -185,7 +185,7 @@ struct Reprepare {
 }
 
 /// An article ready to store: the file's key, the article, the file's digest.
-type Ready3 = (String, NewArticle, String);
+type ToStore = (String, NewArticle, String);
 
 impl Importer {
     /// Stores one prepared batch in file order; an id that repeats starts a new batch, so
@@ -193,7 +193,7 @@ impl Importer {
     async fn batch(&mut self, prepared: Vec<Prepared>) {
         let t = Instant::now();
         let n = prepared.len() as u64;
-        let mut articles: Vec<Ready3> = Vec::new();
+        let mut articles: Vec<ToStore> = Vec::new();
         let mut ids = HashSet::new();
         for (path, result) in prepared {
             let result = match result {
@@ -240,7 +240,7 @@ impl Importer {
         })
     }
 
-    async fn store_all(&mut self, articles: Vec<Ready3>) {
+    async fn store_all(&mut self, articles: Vec<ToStore>) {
         let Some((last, _, _)) = articles.last() else {
             return;
         };
