@@ -28,6 +28,8 @@ pub struct BulkOutcome {
     pub results: Vec<PutResult>,
     /// Sections whose feeds changed (entered and left ones alike), sorted.
     pub changed_sections: Vec<String>,
+    /// The content hash of each article of the batch, in its order.
+    pub content_hashes: Vec<String>,
 }
 
 impl Store {
@@ -70,6 +72,7 @@ impl Store {
         Ok(BulkOutcome {
             results: plan.results,
             changed_sections: plan.changed_sections.into_iter().collect(),
+            content_hashes: staged.into_iter().map(|s| s.hash).collect(),
         })
     }
 }

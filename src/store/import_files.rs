@@ -97,22 +97,22 @@ impl Store {
                 Ok(())
             }
             Db::Sqlite { .. } => {
+                let insert = format!(
+                    "INSERT INTO import_files (item_key, digest, article_id, article_hash, seen_at)
+                     VALUES ($1, $2, $3, $4, $5) {UPSERT}"
+                );
                 for chunk in files.chunks(SQLITE_CHUNK) {
                     write_tx!(self, |tx| {
                         for f in chunk {
-                            sqlx::query(&format!(
-                                "INSERT INTO import_files
-                                     (item_key, digest, article_id, article_hash, seen_at)
-                                 VALUES ($1, $2, $3, $4, $5) {UPSERT}"
-                            ))
-                            .bind(&f.key)
-                            .bind(&f.digest)
-                            .bind(&f.article_id)
-                            .bind(&f.article_hash)
-                            .bind(now_ms)
-                            .execute(&mut *tx)
-                            .await
-                            .context("remember an imported file")?;
+                            sqlx::query(&insert)
+                                .bind(&f.key)
+                                .bind(&f.digest)
+                                .bind(&f.article_id)
+                                .bind(&f.article_hash)
+                                .bind(now_ms)
+                                .execute(&mut *tx)
+                                .await
+                                .context("remember an imported file")?;
                         }
                         tx.commit().await.context("commit the imported files")?;
                     });

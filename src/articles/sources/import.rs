@@ -255,10 +255,12 @@ impl Importer {
         }
         let articles = batch;
         let now = self.clock.now();
-        let (changed, stored) = match self.store.put_articles_bulk(&articles, now).await {
+        // The content hash of each article stored; `None` for one that was not.
+        let (changed, hashes) = match self.store.put_articles_bulk(&articles, now).await {
             Ok(outcome) => {
                 outcome.results.iter().for_each(|r| self.count(*r));
-                (outcome.changed_sections, vec![true; articles.len()])
+                let hashes = outcome.content_hashes.into_iter().map(Some).collect();
+                (outcome.changed_sections, hashes)
             }
             Err(e) => {
                 // Whatever failed (a row written meanwhile by the server, a section removed
@@ -271,13 +273,14 @@ impl Importer {
             .into_iter()
             .zip(digests)
             .zip(&articles)
-            .zip(stored)
-            .filter(|(_, stored)| *stored)
-            .map(|(((key, digest), a), _)| ImportedFile {
-                key,
-                digest,
-                article_id: a.id.clone(),
-                article_hash: a.content_hash(),
+            .zip(hashes)
+            .filter_map(|(((key, digest), a), hash)| {
+                Some(ImportedFile {
+                    key,
+                    digest,
+                    article_id: a.id.clone(),
+                    article_hash: hash?,
+                })
             })
             .collect();
         if let Err(e) = self.store.put_import_files(&files, to_ms(now)).await {
@@ -290,17 +293,17 @@ impl Importer {
     }
 
     /// The articles of a batch that could not be stored at once; the sections they changed,
-    /// and which were stored.
+    /// and the content hash of each one stored.
     async fn one_by_one(
         &mut self,
         keys: &[String],
         articles: &[NewArticle],
-    ) -> (Vec<String>, Vec<bool>) {
+    ) -> (Vec<String>, Vec<Option<String>>) {
         let mut changed = Vec::new();
-        let mut stored = Vec::with_capacity(articles.len());
+        let mut hashes = Vec::with_capacity(articles.len());
         for (key, a) in keys.iter().zip(articles) {
             let result = self.store.put_article(a, self.clock.now()).await;
-            stored.push(result.is_ok());
+            hashes.push(result.is_ok().then(|| a.content_hash()));
             match result {
                 Ok(outcome) => {
                     self.count(outcome.result);
@@ -320,7 +323,7 @@ impl Importer {
         }
         changed.sort();
         changed.dedup();
-        (changed, stored)
+        (changed, hashes)
     }
 
     fn count(&mut self, result: PutResult) {

@@ -19,7 +19,7 @@ use chrono_tz::Tz;
 
 pub use files::{ArticlePath, article_path, describe, ingest_file, list_files, read_file};
 pub use front_matter::{BodyFormat, FileError};
-pub use prepare::{FileBatch, Prepared, Ready, file_digest, prepare_batch, prepare_file};
+pub use prepare::{FileBatch, Prepared, Ready, prepare_batch, prepare_file};
 use watch::{Batch, Watcher};
 
 use super::{
