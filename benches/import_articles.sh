@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# `tidings import DIR` on PostgreSQL (issue 15, goal >= 20,000 rows/s), against a reference
-# measured in the same run: psql `\copy` of the same rows (id, section, title, body) into a
-# bare table, what PostgreSQL itself takes to take in that much text.
+# `tidings import DIR` on PostgreSQL (issue 15, goal >= 20,000 rows/s), against two references
+# measured in the same run:
+# - psql `\copy` of the files' text (id, section, title, body) into a bare table: what
+#   PostgreSQL takes to take in that much text;
+# - psql `\copy` of the very rows the first import stored (rendered HTML, summary and all) into
+#   the `articles` table of a second tidings database (its keys, indexes, triggers and TOAST):
+#   what PostgreSQL alone takes to store those articles, the floor for any importer of them.
 #
 #   bash benches/import_articles.sh                 # 200,000 articles
 #   N=20000 bash benches/import_articles.sh
@@ -27,7 +31,8 @@ FIXTURES=${FIXTURES:-/work/shared/fixtures/articles}
 WORK=$(mktemp -d /tmp/tidings-importbench.XXXXXX)
 
 cleanup() {
-    psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 || true
+    psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" \
+        -c "DROP DATABASE IF EXISTS ${DB_NAME}_rows WITH (FORCE)" >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -73,13 +78,34 @@ PY
 du -sh "$WORK/content" | sed 's/^/content size: /'
 
 CONFIG=tests/data/no-sources.toml
+# CPU time (user + system, reaped children included) of every PostgreSQL process, in seconds.
+postgres_cpu() {
+    local t=0 p
+    for p in $(pgrep -u postgres || true); do
+        [[ -r /proc/$p/stat ]] && t=$((t + $(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat")))
+    done
+    echo "$t / $(getconf CLK_TCK)" | bc -l
+}
+# "CPU: …" of a step that took $1 s of the client's CPU and $2 s of PostgreSQL's, for N rows,
+# with the rate two cores would allow at that cost (the machine's ceiling for the step).
+cpu_line() {
+    awk -v c="$1" -v p="$2" -v n="$N" -v cores="$(nproc)" 'BEGIN {
+        printf "  CPU: client %.1f s, PostgreSQL %.1f s = %.0f us per row; %d cores allow %.0f rows/s at that cost\n",
+            c, p, (c + p) * 1e6 / n, cores, cores * n / (c + p) }'
+}
+
 run_import() { # $1: label
-    local log="$WORK/import-$1.log" start end
+    local log="$WORK/import-$1.log" start end pg0 pg1 cpu
+    pg0=$(postgres_cpu)
     start=$(date +%s.%N)
-    TIDINGS_CONFIG=$CONFIG TIDINGS_DATABASE__URL=$PG_URL RUST_LOG=info "$BIN" import "$WORK/content" >"$log" 2>&1 || { cat "$log"; exit 1; }
+    # bash's `time` gives the importer's own user and system time.
+    cpu=$( { TIMEFORMAT='%U %S'; time TIDINGS_CONFIG=$CONFIG TIDINGS_DATABASE__URL=$PG_URL RUST_LOG=info \
+        "$BIN" import "$WORK/content" >"$log" 2>&1; } 2>&1 ) || { cat "$log"; exit 1; }
     end=$(date +%s.%N)
+    pg1=$(postgres_cpu)
     grep -hE "^imported |^[0-9]+ unchanged files recognised" "$log"
     grep -h "import finished" "$log" | sed -E 's/.*import finished *//' | sed 's/^/  importer log: /'
+    cpu_line "$(echo "$cpu" | awk '{ print $1 + $2 }')" "$(echo "$pg1 - $pg0" | bc -l)"
     echo "$end - $start" | bc -l
 }
 
@@ -89,6 +115,8 @@ TIDINGS_CONFIG=$CONFIG TIDINGS_DATABASE__URL=$PG_URL "$BIN" migrate >/dev/null
 echo "== tidings import, first run (all created)"
 first=$(run_import first); echo "$first" | head -n -1
 t1=$(echo "$first" | tail -n 1)
+# The rows it stored, for the second reference (outside the timings).
+psql -q "$PG_URL" -c "\\copy sections TO '$WORK/sections.copy'" -c "\\copy articles TO '$WORK/articles.copy'"
 
 echo "== tidings import, second run (one file in ten edited: updated; the rest unchanged)"
 python3 - "$WORK/content" <<'PY'
@@ -111,9 +139,28 @@ psql -q "$PG_URL" -c "\\copy copy_reference FROM '$WORK/reference.tsv'"
 end=$(date +%s.%N)
 tc=$(echo "$end - $start" | bc -l)
 
+echo "== reference: psql \\copy of the stored rows into articles (a second tidings database)"
+REF_URL="${PG_ADMIN_URL%/*}/${DB_NAME}_rows"
+psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS ${DB_NAME}_rows WITH (FORCE)" -c "CREATE DATABASE ${DB_NAME}_rows" >/dev/null
+TIDINGS_CONFIG=$CONFIG TIDINGS_DATABASE__URL=$REF_URL "$BIN" migrate >/dev/null
+psql -q "$REF_URL" -c "TRUNCATE sections CASCADE" \
+    -c "\\copy sections FROM '$WORK/sections.copy'" -c "CHECKPOINT"
+pg0=$(postgres_cpu)
+start=$(date +%s.%N)
+cpu=$( { TIMEFORMAT='%U %S'; time psql -q "$REF_URL" -c "\\copy articles FROM '$WORK/articles.copy'"; } 2>&1 )
+end=$(date +%s.%N)
+pg1=$(postgres_cpu)
+tr=$(echo "$end - $start" | bc -l)
+cpu_line "$(echo "$cpu" | awk '{ print $1 + $2 }')" "$(echo "$pg1 - $pg0" | bc -l)"
+psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS ${DB_NAME}_rows WITH (FORCE)" >/dev/null
+
 rate() { echo "$N / $1" | bc -l | xargs printf "%.0f"; }
-printf "\n%-34s %10s %12s %8s\n" "N=$N" "seconds" "rows/s" "ratio"
-printf "%-34s %10.2f %12s %8s\n" "psql \\copy (reference)" "$tc" "$(rate "$tc")" "1.0"
-printf "%-34s %10.2f %12s %8.1f\n" "tidings import (created)" "$t1" "$(rate "$t1")" "$(echo "$t1 / $tc" | bc -l)"
-printf "%-34s %10.2f %12s %8.1f\n" "tidings import (10% updated)" "$t2" "$(rate "$t2")" "$(echo "$t2 / $tc" | bc -l)"
-printf "%-34s %10.2f %12s %8.1f\n" "tidings import (none changed)" "$t3" "$(rate "$t3")" "$(echo "$t3 / $tc" | bc -l)"
+printf "\n%-40s %10s %12s %10s %10s\n" "N=$N" "seconds" "rows/s" "/ text" "/ rows"
+row() { # label seconds
+    printf "%-40s %10.2f %12s %10.2f %10.2f\n" "$1" "$2" "$(rate "$2")" "$(echo "$2 / $tc" | bc -l)" "$(echo "$2 / $tr" | bc -l)"
+}
+row "psql \\copy of the text (bare table)" "$tc"
+row "psql \\copy of the stored rows" "$tr"
+row "tidings import (created)" "$t1"
+row "tidings import (10% updated)" "$t2"
+row "tidings import (none changed)" "$t3"

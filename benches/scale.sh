@@ -7,8 +7,9 @@
 # first send, msgs/s over the whole run and over its first and last 10 % of deliveries (from
 # the deliveries' sent_at), peak RSS of each process (/proc/PID/status VmHWM), and the latency
 # of `GET /api/v1/runs` and `GET /api/v1/runs/{id}` sampled about once a second while the run
-# goes (median, 95th percentile and max); after the three runs, the size of the big tables. One table at the
-# end.
+# goes (median, 95th percentile and max), and the CPU time per delivery of the tidings processes
+# and of PostgreSQL's (from /proc, so PostgreSQL on this machine); after the three runs, the
+# size of the big tables. One table at the end.
 #
 #   benches/scale.sh                       # 1,000,000 subscribers
 #   N=100000 benches/scale.sh              # the 1M/100k ratio of the issue: run both
@@ -58,6 +59,15 @@ sample_views() { # $1 = output file
         sleep 1
     done
 }
+# CPU time (user + system, with reaped children) of the processes $@, in clock ticks.
+cpu_ticks() {
+    local t=0 p
+    for p in "$@"; do
+        [[ -r /proc/$p/stat ]] && t=$((t + $(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat")))
+    done
+    echo "$t"
+}
+postgres_pids() { pgrep -u postgres || true; }
 # Median, 95th percentile and max, in ms, of column $2 of file $1.
 median_max() {
     awk -v c="$2" 'NF >= c { print $c * 1000 }' "$1" | sort -n |
@@ -80,11 +90,17 @@ for procs in $PROCS; do
     rm -f "$WORK/stop"
     echo "== run $run_number: $procs process(es)"
     T0=$(date +%s.%N)
+    cpu_tidings0=$(cpu_ticks "${pids[@]}")
+    # shellcheck disable=SC2046
+    cpu_postgres0=$(cpu_ticks $(postgres_pids))
     bench_run "$PORT"
     sample_views "$WORK/views$run_number" &
     SAMPLER=$!
     bench_wait_run "$PORT" 7200
     T1=$(date +%s.%N)
+    cpu_tidings1=$(cpu_ticks "${pids[@]}")
+    # shellcheck disable=SC2046
+    cpu_postgres1=$(cpu_ticks $(postgres_pids))
     touch "$WORK/stop"
     wait "$SAMPLER" || true
     rss=()
@@ -109,9 +125,14 @@ for procs in $PROCS; do
                round(GREATEST(e.n / 10, 2) * 1000.0 / GREATEST(e.t1 - e.b, 1))
         FROM r, e")
     wall=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.1f", b - a }')
+    # CPU per delivery, in µs: the tidings processes, then every PostgreSQL process.
+    tick=$(getconf CLK_TCK)
+    cpu=$(awk -v t0="$cpu_tidings0" -v t1="$cpu_tidings1" -v p0="$cpu_postgres0" \
+        -v p1="$cpu_postgres1" -v n="$sent" -v hz="$tick" \
+        'BEGIN { printf "%.0f/%.0f", (t1 - t0) * 1e6 / hz / n, (p1 - p0) * 1e6 / hz / n }')
     echo "$run_number $procs $planning $first_send $wall $sent $rate $first10 $last10" \
         "$(IFS=/; echo "${rss[*]}") $(median_max "$WORK/views$run_number" 1)" \
-        "$(median_max "$WORK/views$run_number" 2)" >>"$RESULTS"
+        "$(median_max "$WORK/views$run_number" 2) $cpu" >>"$RESULTS"
     echo "   $sent sent in $wall s"
 done
 
@@ -119,15 +140,15 @@ done
 echo
 echo "== scale: $N subscribers, PostgreSQL $(P -c 'SHOW server_version'), $(nproc) cores, smtp-sink"
 echo "import: $N rows in $IMPORT_SECONDS s = $IMPORT_RATE rows/s (tidings subscribers import)"
-printf '%-3s %-5s %8s %8s %8s %8s %7s %7s %7s %6s  %-17s %-18s %-18s\n' run procs \
+printf '%-3s %-5s %8s %8s %8s %8s %7s %7s %7s %6s  %-17s %-18s %-18s %-11s\n' run procs \
     "plan s" "1st s" "run s" sent "msgs/s" "1st10%" "last10%" "l/f" "peak RSS MB" \
-    "runs ms" "run view ms"
+    "runs ms" "run view ms" "CPU us/msg"
 FAILED=0
-while read -r run procs planning first_send wall sent rate first10 last10 rss runs view; do
+while read -r run procs planning first_send wall sent rate first10 last10 rss runs view cpu; do
     ratio=$(awk -v a="$last10" -v b="$first10" 'BEGIN { printf "%.2f", a / b }')
-    printf '%-3s %-5s %8s %8s %8s %8s %7s %7s %7s %6s  %-17s %-18s %-18s\n' "$run" "$procs" \
+    printf '%-3s %-5s %8s %8s %8s %8s %7s %7s %7s %6s  %-17s %-18s %-18s %-11s\n' "$run" "$procs" \
         "$planning" "$first_send" "$wall" "$sent" "$rate" "$first10" "$last10" "$ratio" "$rss" \
-        "$runs" "$view"
+        "$runs" "$view" "$cpu"
     awk -v r="$ratio" 'BEGIN { exit !(r >= 0.8 && r <= 1.2) }' || FAILED=1
     for m in ${rss//\// }; do awk -v m="$m" 'BEGIN { exit !(m < 200) }' || FAILED=1; done
     for v in "$runs" "$view"; do awk -v v="${v##*/}" 'BEGIN { exit !(v < 50) }' || FAILED=1; done
@@ -135,7 +156,8 @@ while read -r run procs planning first_send wall sent rate first10 last10 rss ru
 done <"$RESULTS"
 echo "(plan: created_at to planned_at; 1st: to the first sent_at; run: POST to done; msgs/s:"
 echo " first to last sent_at; l/f: last 10 % over first 10 %, goal 0.8-1.2; RSS goal < 200 MB;"
-echo " latency median/p95/max, goal max < 50 ms)"
+echo " latency median/p95/max, goal max < 50 ms; CPU: user + system time per delivery sent, of the"
+echo " tidings processes / of all PostgreSQL processes, POST to done)"
 echo
 echo "tables after $run_number runs:"
 P -c "SELECT relname, pg_size_pretty(pg_total_relation_size(relid)), n_live_tup, n_dead_tup
