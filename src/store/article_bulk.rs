@@ -10,7 +10,6 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Db, PutResult, Store, article_bulk_plan::Staged, article_bulk_postgres, article_bulk_sqlite,
-    statistics::Table,
 };
 use crate::{clock::to_ms, domain::NewArticle};
 
@@ -46,6 +45,8 @@ impl Store {
     /// [`put_article`](Self::put_article) would: created, updated, or left alone when its
     /// content hash is unchanged; a retracted one sent again comes back as created. Ids must
     /// be unique within the batch (the caller splits where one repeats, keeping file order).
+    /// The caller calls [`analyze_after_article_import`](Self::analyze_after_article_import)
+    /// once it has stored all its batches.
     #[tracing::instrument(skip_all, fields(n = batch.len()))]
     pub async fn put_articles_bulk(
         &self,
@@ -67,8 +68,8 @@ impl Store {
                 article_bulk_sqlite::merge(writer, &staged, now_ms).await?
             }
         };
-        let written = plan.inserts.len() + plan.updates.len();
-        self.note_changes(Table::Articles, written as u64);
+        // Not noted for the statistics batch by batch: the importer analyzes the table once,
+        // at its end (`analyze_after_article_import`).
         Ok(BulkOutcome {
             results: plan.results,
             changed_sections: plan.changed_sections.into_iter().collect(),

@@ -160,3 +160,48 @@ async fn folded_figure_deltas_are_vacuumed_after_ten_thousand() {
     assert_eq!(left, 0);
     pool.close().await;
 }
+
+/// `n` small article files under `dir`, numbered from `from`, in one section.
+fn write_articles(dir: &std::path::Path, from: usize, n: usize) {
+    let folder = dir.join("news");
+    std::fs::create_dir_all(&folder).unwrap();
+    for i in from..from + n {
+        let text = format!(
+            "+++\ntitle = \"第{i}号通知\"\nurl = \"https://www.example.org/news/a{i}.html\"\n\
+             published_at = \"2026-03-01T08:00:00+08:00\"\n+++\n\n全省各级工会组织深入学习。\n"
+        );
+        std::fs::write(folder.join(format!("a{i:06}.md")), text).unwrap();
+    }
+}
+
+/// Polls `analyzed` for a moment (PostgreSQL's statistics views lag their counters).
+async fn settle_analyzed(app: &common::TestApp, table: &str, at_least: i64) -> i64 {
+    for _ in 0..100 {
+        let n = analyzed(app, table).await;
+        if n >= at_least {
+            return n;
+        }
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
+    analyzed(app, table).await
+}
+
+on_both_backends! {
+    async fn an_article_import_analyzes_the_articles_once_at_its_end_and_a_small_one_not_at_all(app) {
+        let content = app.dir.path().join("content");
+        // A small import: the articles are not analyzed.
+        write_articles(&content, 0, 50);
+        crate::scale_import_articles::run_import(&app.database_url, &content, None);
+        tokio::time::sleep(StdDuration::from_millis(500)).await;
+        assert_eq!(analyzed(&app, "articles").await, 0, "articles analyzed after 50 files");
+
+        // 25,000 more files (several batches on either backend, past 10,000 twice): analyzed
+        // by the time the command has returned, and on PostgreSQL exactly once, not batch by
+        // batch as the rows came.
+        write_articles(&content, 50, 25_000);
+        let out = crate::scale_import_articles::run_import(&app.database_url, &content, None);
+        assert!(out.contains("25000 created"), "{out}");
+        let n = settle_analyzed(&app, "articles", 1).await;
+        assert_eq!(n, 1, "articles analyzed {n} times by one import");
+    }
+}

@@ -149,6 +149,11 @@ pub async fn run(config: &Config, dir: &Path, progress: bool) -> anyhow::Result<
     }
     let preparing = producer.await.context("prepare files")?;
     importer.bar.finish_and_clear();
+    // One ANALYZE for the whole import (when it wrote enough), before the command returns.
+    let written = (importer.summary.created + importer.summary.updated) as u64;
+    if let Err(e) = store.analyze_after_article_import(written).await {
+        tracing::warn!(error = ?e, "the articles' statistics were not refreshed");
+    }
     tracing::info!(
         files = total,
         took = ?started.elapsed(),
