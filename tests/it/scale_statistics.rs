@@ -54,14 +54,7 @@ async fn wait_analyzed(app: &common::TestApp, table: &str, at_least: i64) -> i64
             .statistics_settled(StdDuration::from_secs(60))
             .await
     );
-    for _ in 0..100 {
-        let n = analyzed(app, table).await;
-        if n >= at_least {
-            return n;
-        }
-        tokio::time::sleep(StdDuration::from_millis(50)).await;
-    }
-    analyzed(app, table).await
+    settle_analyzed(app, table, at_least).await
 }
 
 async fn import(app: &common::TestApp, from: usize, n: usize) {
