@@ -1,4 +1,5 @@
-# Helpers shared by the scale benchmarks (benches/wal.sh, scale.sh, throughput.sh): sourced,
+# Helpers shared by the scale benchmarks (benches/wal.sh, scale.sh, throughput.sh; import_articles.sh
+# takes the CPU counters): sourced,
 # never run. Kept in one place so that the three measure the same service the same way: a
 # release `tidings serve` per process on one PostgreSQL database, subscribers imported with
 # `tidings subscribers import`, an article published through the API, the daily schedule run
@@ -10,6 +11,20 @@
 
 BENCH_PIDS=()
 BENCH_SINK_PID=""
+
+# CPU time (user + system, reaped children included) of the processes $@, in seconds.
+bench_cpu_seconds() {
+    local t=0 p
+    for p in "$@"; do
+        [[ -r /proc/$p/stat ]] && t=$((t + $(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat")))
+    done
+    awk -v t="$t" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
+}
+# The same for every PostgreSQL process of this machine (the server the benches use).
+bench_postgres_cpu_seconds() {
+    # shellcheck disable=SC2046
+    bench_cpu_seconds $(pgrep -u postgres || true)
+}
 
 # Tools the scripts need; installs Postfix for smtp-sink when it is missing (the mail daemon
 # itself is not started).

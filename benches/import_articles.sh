@@ -21,6 +21,8 @@
 # preparing files (reading, Markdown, sanitising, on every core) and storing them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/common.sh
+source benches/common.sh   # bench_postgres_cpu_seconds
 
 N=${N:-200000}
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://root@127.0.0.1:5432/test}
@@ -78,14 +80,6 @@ PY
 du -sh "$WORK/content" | sed 's/^/content size: /'
 
 CONFIG=tests/data/no-sources.toml
-# CPU time (user + system, reaped children included) of every PostgreSQL process, in seconds.
-postgres_cpu() {
-    local t=0 p
-    for p in $(pgrep -u postgres || true); do
-        [[ -r /proc/$p/stat ]] && t=$((t + $(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat")))
-    done
-    echo "$t / $(getconf CLK_TCK)" | bc -l
-}
 # "CPU: …" of a step that took $1 s of the client's CPU and $2 s of PostgreSQL's, for N rows,
 # with the rate two cores would allow at that cost (the machine's ceiling for the step).
 cpu_line() {
@@ -96,13 +90,13 @@ cpu_line() {
 
 run_import() { # $1: label
     local log="$WORK/import-$1.log" start end pg0 pg1 cpu
-    pg0=$(postgres_cpu)
+    pg0=$(bench_postgres_cpu_seconds)
     start=$(date +%s.%N)
     # bash's `time` gives the importer's own user and system time.
     cpu=$( { TIMEFORMAT='%U %S'; time TIDINGS_CONFIG=$CONFIG TIDINGS_DATABASE__URL=$PG_URL RUST_LOG=info \
         "$BIN" import "$WORK/content" >"$log" 2>&1; } 2>&1 ) || { cat "$log"; exit 1; }
     end=$(date +%s.%N)
-    pg1=$(postgres_cpu)
+    pg1=$(bench_postgres_cpu_seconds)
     grep -hE "^imported |^[0-9]+ unchanged files recognised" "$log"
     grep -h "import finished" "$log" | sed -E 's/.*import finished *//' | sed 's/^/  importer log: /'
     cpu_line "$(echo "$cpu" | awk '{ print $1 + $2 }')" "$(echo "$pg1 - $pg0" | bc -l)"
@@ -145,11 +139,11 @@ psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS ${DB_NAME}_rows WITH (FORCE)
 TIDINGS_CONFIG=$CONFIG TIDINGS_DATABASE__URL=$REF_URL "$BIN" migrate >/dev/null
 psql -q "$REF_URL" -c "TRUNCATE sections CASCADE" \
     -c "\\copy sections FROM '$WORK/sections.copy'" -c "CHECKPOINT"
-pg0=$(postgres_cpu)
+pg0=$(bench_postgres_cpu_seconds)
 start=$(date +%s.%N)
 cpu=$( { TIMEFORMAT='%U %S'; time psql -q "$REF_URL" -c "\\copy articles FROM '$WORK/articles.copy'"; } 2>&1 )
 end=$(date +%s.%N)
-pg1=$(postgres_cpu)
+pg1=$(bench_postgres_cpu_seconds)
 tr=$(echo "$end - $start" | bc -l)
 cpu_line "$(echo "$cpu" | awk '{ print $1 + $2 }')" "$(echo "$pg1 - $pg0" | bc -l)"
 psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS ${DB_NAME}_rows WITH (FORCE)" >/dev/null

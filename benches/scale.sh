@@ -59,15 +59,6 @@ sample_views() { # $1 = output file
         sleep 1
     done
 }
-# CPU time (user + system, with reaped children) of the processes $@, in clock ticks.
-cpu_ticks() {
-    local t=0 p
-    for p in "$@"; do
-        [[ -r /proc/$p/stat ]] && t=$((t + $(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat")))
-    done
-    echo "$t"
-}
-postgres_pids() { pgrep -u postgres || true; }
 # Median, 95th percentile and max, in ms, of column $2 of file $1.
 median_max() {
     awk -v c="$2" 'NF >= c { print $c * 1000 }' "$1" | sort -n |
@@ -90,17 +81,15 @@ for procs in $PROCS; do
     rm -f "$WORK/stop"
     echo "== run $run_number: $procs process(es)"
     T0=$(date +%s.%N)
-    cpu_tidings0=$(cpu_ticks "${pids[@]}")
-    # shellcheck disable=SC2046
-    cpu_postgres0=$(cpu_ticks $(postgres_pids))
+    cpu_tidings0=$(bench_cpu_seconds "${pids[@]}")
+    cpu_postgres0=$(bench_postgres_cpu_seconds)
     bench_run "$PORT"
     sample_views "$WORK/views$run_number" &
     SAMPLER=$!
     bench_wait_run "$PORT" 7200
     T1=$(date +%s.%N)
-    cpu_tidings1=$(cpu_ticks "${pids[@]}")
-    # shellcheck disable=SC2046
-    cpu_postgres1=$(cpu_ticks $(postgres_pids))
+    cpu_tidings1=$(bench_cpu_seconds "${pids[@]}")
+    cpu_postgres1=$(bench_postgres_cpu_seconds)
     touch "$WORK/stop"
     wait "$SAMPLER" || true
     rss=()
@@ -126,10 +115,9 @@ for procs in $PROCS; do
         FROM r, e")
     wall=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.1f", b - a }')
     # CPU per delivery, in µs: the tidings processes, then every PostgreSQL process.
-    tick=$(getconf CLK_TCK)
     cpu=$(awk -v t0="$cpu_tidings0" -v t1="$cpu_tidings1" -v p0="$cpu_postgres0" \
-        -v p1="$cpu_postgres1" -v n="$sent" -v hz="$tick" \
-        'BEGIN { printf "%.0f/%.0f", (t1 - t0) * 1e6 / hz / n, (p1 - p0) * 1e6 / hz / n }')
+        -v p1="$cpu_postgres1" -v n="$sent" \
+        'BEGIN { printf "%.0f/%.0f", (t1 - t0) * 1e6 / n, (p1 - p0) * 1e6 / n }')
     echo "$run_number $procs $planning $first_send $wall $sent $rate $first10 $last10" \
         "$(IFS=/; echo "${rss[*]}") $(median_max "$WORK/views$run_number" 1)" \
         "$(median_max "$WORK/views$run_number" 2) $cpu" >>"$RESULTS"

@@ -118,12 +118,12 @@ pub fn html_formatter(
 /// Compiled templates plus the strings of each locale.
 pub struct Templates {
     env: Environment<'static>,
-    strings: HashMap<&'static str, toml::Table>,
-    /// `strings` as template values, made once. Converting a locale's whole table (the
-    /// console's strings included) for every render was half of what a digest cost the
-    /// process: 694 µs of CPU per delivery in `benches/scale.sh` at 100,000 members, 357 µs
-    /// without it (issue 15). A `Value` map is shared: handing it out clones a pointer.
-    values: HashMap<&'static str, Value>,
+    /// Each locale's strings as one template value, made once at load. Converting a locale's
+    /// whole table (the console's strings included) for every render was half of what a
+    /// digest cost the process: 694 µs of CPU per delivery in `benches/scale.sh` at 100,000
+    /// members, 357 µs without it (issue 15). A `Value` map is shared: handing it out clones
+    /// a pointer.
+    strings: HashMap<&'static str, Value>,
 }
 
 impl Templates {
@@ -152,7 +152,7 @@ impl Templates {
                     .with_context(|| format!("built-in template {name}"))?;
             }
         }
-        let mut strings: HashMap<&'static str, toml::Table> = HashMap::new();
+        let mut tables: HashMap<&'static str, toml::Table> = HashMap::new();
         for (locale, file, builtin) in BUILTIN_STRINGS {
             let mut table: toml::Table = builtin
                 .parse()
@@ -166,17 +166,13 @@ impl Templates {
                     .with_context(|| format!("strings file {}", path.display()))?;
                 merge(&mut table, over);
             }
-            merge(strings.entry(*locale).or_default(), table);
+            merge(tables.entry(*locale).or_default(), table);
         }
-        let values = strings
+        let strings = tables
             .iter()
             .map(|(locale, table)| (*locale, Value::from(minijinja::value::Serde(table))))
             .collect();
-        Ok(Self {
-            env,
-            strings,
-            values,
-        })
+        Ok(Self { env, strings })
     }
 
     /// Renders template `name`; `.html` templates escape every value.
@@ -189,9 +185,9 @@ impl Templates {
 
     /// The strings of `locale` as a template value (`t` in templates).
     pub fn strings(&self, locale: &str) -> Value {
-        self.values
+        self.strings
             .get(locale)
-            .or_else(|| self.values.get(LOCALES[0]))
+            .or_else(|| self.strings.get(LOCALES[0]))
             .cloned()
             .expect("built-in locales are always loaded")
     }
@@ -206,20 +202,11 @@ impl Templates {
 
     /// One string by dotted key, if the locale has it.
     pub fn lookup(&self, locale: &str, key: &str) -> Option<String> {
-        let mut node: Option<&toml::Value> = None;
-        let mut table = Some(self.table(locale));
+        let mut node = self.strings(locale);
         for part in key.split('.') {
-            node = table.and_then(|t| t.get(part));
-            table = node.and_then(toml::Value::as_table);
+            node = node.get_attr(part).ok().filter(|v| !v.is_undefined())?;
         }
-        node.and_then(toml::Value::as_str).map(str::to_owned)
-    }
-
-    fn table(&self, locale: &str) -> &toml::Table {
-        self.strings
-            .get(locale)
-            .or_else(|| self.strings.get(LOCALES[0]))
-            .expect("built-in locales are always loaded")
+        node.as_str().map(str::to_owned)
     }
 }
 
@@ -308,7 +295,12 @@ mod strings_tests {
         let zh = heading(&t, "zh-CN");
         assert_ne!(zh, "Union news by mail");
         assert_eq!(heading(&t, "fr"), zh);
-        // The same answer as the dotted lookup the pages use.
+        // The same answer as the dotted lookup the pages use, which reads the same values:
+        // a string by its dotted key, nothing for a missing key or a table.
         assert_eq!(t.text("en", "common.heading"), "Union news by mail");
+        assert_eq!(t.lookup("fr", "common.heading"), Some(zh));
+        assert_eq!(t.lookup("en", "common.no_such_key"), None);
+        assert_eq!(t.lookup("en", "no_such_table.heading"), None);
+        assert_eq!(t.lookup("en", "common"), None);
     }
 }
